@@ -1,0 +1,107 @@
+//! Every tunable of the stack, with Linux's defaults where RFC 9293 leaves room
+//! (checklist "Decisions taken" and section 7, LX-*). Each default is a knob.
+
+use crate::time::Duration;
+
+/// Stack configuration. `Config::default()` behaves like a Linux 6.x host.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// 128-bit secret keying ISNs (RFC 6528, ISN-1) and ephemeral-port choice (ISN-2).
+    /// Give a random one per process start; the simulator passes a seeded one.
+    pub secret: [u8; 16],
+    /// Link MTU; the advertised MSS is MTU-40 (IPv4) or MTU-60 (IPv6) (MUST-67).
+    pub mtu: u16,
+    /// IPv4 TTL / IPv6 hop limit of segments we send (MUST-49, default 64).
+    pub hop_limit: u8,
+    /// SYN retransmissions before connect fails (LX-1: 6, failing at 127 s; decision 3).
+    pub syn_retries: u32,
+    /// SYN,ACK retransmissions before the half-open entry is dropped (LX-2: 5, ~63 s).
+    pub synack_retries: u32,
+    /// Data/FIN retransmissions before the connection is aborted (R2, LX-5 tcp_retries2 = 15).
+    pub retries2: u32,
+    /// Retransmissions for orphaned connections (LX-5 tcp_orphan_retries, 0 read as 8).
+    pub orphan_retries: u32,
+    /// RTO before the first RTT sample (RFC 6298 §2.1, RTO-1).
+    pub rto_initial: Duration,
+    /// RTO after SYN retransmissions, once data starts (RFC 6298 §5.7, RTO-12, LX-3).
+    pub rto_fallback: Duration,
+    /// RTO floor, applied to the variance term like Linux (decision 2, LX-4).
+    pub rto_min: Duration,
+    /// RTO ceiling (RTO-5, LX-4).
+    pub rto_max: Duration,
+    /// TIME-WAIT length, 2*MSL (decision 1, MUST-13, LX-7).
+    pub time_wait: Duration,
+    /// FIN-WAIT-2 timeout for connections the application has closed (LX-6). A half-closed
+    /// connection the application still holds waits indefinitely.
+    pub fin_wait_2_timeout: Duration,
+    /// Abort a connection whose data stays unacknowledged this long (UI-8, MUST-21,
+    /// TCP_USER_TIMEOUT). `None`: the retry counts decide.
+    pub user_timeout: Option<Duration>,
+    /// Ignore RST in TIME-WAIT (RFC 1337 F1, TW-2; decision 4).
+    pub rfc1337: bool,
+    /// Per-listener half-open queue bound (LX-8 tcp_max_syn_backlog).
+    pub max_syn_backlog: usize,
+    /// Cap on any listener's accept backlog (LX-8 somaxconn).
+    pub somaxconn: usize,
+    /// Receive buffer per connection, bytes (bounds the advertised window).
+    pub recv_buffer: usize,
+    /// Send buffer per connection, bytes.
+    pub send_buffer: usize,
+    /// Negotiate window scaling (RFC 7323, LX-14).
+    pub window_scaling: bool,
+    /// Negotiate timestamps (RFC 7323, LX-14).
+    pub timestamps: bool,
+    /// Nagle's algorithm on new connections (SHLD-7).
+    pub nagle: bool,
+    /// Delayed-ACK timeout (LX-10 TCP_DELACK_MIN 40 ms).
+    pub delayed_ack: Duration,
+    /// Most events kept for the application before the oldest are discarded.
+    pub event_queue_limit: usize,
+    /// Most connections (TCBs, half-open included) the stack holds at once.
+    pub max_connections: usize,
+    /// Ephemeral port range (LX-18: 32768-60999).
+    pub ephemeral_ports: (u16, u16),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            secret: [0; 16],
+            mtu: 1500,
+            hop_limit: 64,
+            syn_retries: 6,
+            synack_retries: 5,
+            retries2: 15,
+            orphan_retries: 8,
+            rto_initial: Duration::from_secs(1),
+            rto_fallback: Duration::from_secs(3),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(120),
+            time_wait: Duration::from_secs(60),
+            fin_wait_2_timeout: Duration::from_secs(60),
+            user_timeout: None,
+            rfc1337: true,
+            max_syn_backlog: 128,
+            somaxconn: 4096,
+            recv_buffer: 128 * 1024,
+            send_buffer: 128 * 1024,
+            window_scaling: true,
+            timestamps: true,
+            nagle: true,
+            delayed_ack: Duration::from_millis(40),
+            event_queue_limit: 65_536,
+            max_connections: 1 << 20,
+            ephemeral_ports: (32768, 60999),
+        }
+    }
+}
+
+impl Config {
+    /// A default configuration keyed with `secret`.
+    pub fn with_secret(secret: [u8; 16]) -> Self {
+        Config {
+            secret,
+            ..Config::default()
+        }
+    }
+}

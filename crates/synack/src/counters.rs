@@ -1,0 +1,200 @@
+//! Counters in the spirit of `netstat -s` (Linux's /proc/net/snmp and netstat MIB names in
+//! the comments), plus every input drop by reason. Bad packets are never silent: each one
+//! lands in exactly one drop counter.
+
+use crate::wire::ParseError;
+use core::fmt;
+
+/// Why an input segment was dropped after parsing (parse failures have their own reasons).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Drop {
+    /// Destination is not one of our addresses, or is broadcast/multicast (MUST-57).
+    NotOurs,
+    /// Source address is broadcast, multicast or unspecified (MUST-63).
+    BadSource,
+    /// No connection and no listener: answered with RST unless it was a RST (RST-1).
+    NoSocket,
+    /// Failed the RFC 9293 §3.4 acceptability test (EP-11); answered with an ACK.
+    OutOfWindow,
+    /// ACK field unacceptable for the state (SYN-SENT, SYN-RECEIVED, beyond SND.NXT).
+    BadAck,
+    /// A RST that did not validate (RST-4), or an in-window RST not at RCV.NXT (BI-3).
+    BadRst,
+    /// A segment without ACK in a synchronized state (EP-16) or otherwise meaningless.
+    NoAck,
+    /// The half-open queue of a listener is full.
+    SynQueueFull,
+    /// The accept queue of a listener is full (Linux ListenOverflows).
+    AcceptQueueFull,
+    /// The connection table is full (`Config::max_connections`).
+    TableFull,
+    /// Timestamps were negotiated but the segment carries none (TS-4).
+    MissingTimestamp,
+    /// PAWS rejected an old timestamp (PAWS-1).
+    Paws,
+    /// Out-of-order data beyond what the reassembly queue holds.
+    OooQueueFull,
+    /// A segment that the state ignores (e.g. FIN in SYN-SENT, data after FIN).
+    Ignored,
+}
+
+impl Drop {
+    pub const ALL: [Drop; 14] = [
+        Drop::NotOurs,
+        Drop::BadSource,
+        Drop::NoSocket,
+        Drop::OutOfWindow,
+        Drop::BadAck,
+        Drop::BadRst,
+        Drop::NoAck,
+        Drop::SynQueueFull,
+        Drop::AcceptQueueFull,
+        Drop::TableFull,
+        Drop::MissingTimestamp,
+        Drop::Paws,
+        Drop::OooQueueFull,
+        Drop::Ignored,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Drop::NotOurs => "not addressed to us",
+            Drop::BadSource => "invalid source address",
+            Drop::NoSocket => "no socket",
+            Drop::OutOfWindow => "out of window",
+            Drop::BadAck => "unacceptable ACK",
+            Drop::BadRst => "invalid RST",
+            Drop::NoAck => "ACK bit off",
+            Drop::SynQueueFull => "SYN queue full",
+            Drop::AcceptQueueFull => "accept queue full",
+            Drop::TableFull => "connection table full",
+            Drop::MissingTimestamp => "timestamp missing",
+            Drop::Paws => "PAWS",
+            Drop::OooQueueFull => "reassembly queue full",
+            Drop::Ignored => "ignored in state",
+        }
+    }
+}
+
+/// Stack-wide counters. All monotonically increasing except `curr_estab`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Tcp ActiveOpens: transitions CLOSED -> SYN-SENT.
+    pub active_opens: u64,
+    /// Tcp PassiveOpens: transitions LISTEN -> SYN-RECEIVED.
+    pub passive_opens: u64,
+    /// Tcp AttemptFails: SYN-SENT/SYN-RECEIVED -> CLOSED, plus SYN-RECEIVED -> LISTEN.
+    pub attempt_fails: u64,
+    /// Tcp EstabResets: ESTABLISHED/CLOSE-WAIT -> CLOSED by RST.
+    pub estab_resets: u64,
+    /// Tcp CurrEstab: connections now in ESTABLISHED or CLOSE-WAIT.
+    pub curr_estab: u64,
+    /// Tcp InSegs: segments received (after parsing succeeded).
+    pub in_segs: u64,
+    /// Tcp OutSegs: segments sent, retransmissions excluded.
+    pub out_segs: u64,
+    /// Tcp RetransSegs.
+    pub retrans_segs: u64,
+    /// Tcp InErrs: segments dropped as malformed (checksum, lengths, options).
+    pub in_errs: u64,
+    /// Tcp OutRsts: RSTs sent.
+    pub out_rsts: u64,
+    /// TcpExt: RSTs received and acted on or dropped.
+    pub in_rsts: u64,
+    /// TcpExt TCPTimeouts: retransmission-timer expiries.
+    pub timeouts: u64,
+    /// SYN retransmissions.
+    pub syn_retrans: u64,
+    /// SYN,ACK retransmissions (TcpExt TCPSynRetrans counts both in Linux).
+    pub synack_retrans: u64,
+    /// Half-open entries dropped after the SYN,ACK retries ran out.
+    pub synack_timeouts: u64,
+    /// TcpExt TW: connections that finished TIME-WAIT.
+    pub time_wait_expired: u64,
+    /// TcpExt TCPAbortOnTimeout: aborts after retries or user timeout.
+    pub abort_on_timeout: u64,
+    /// TcpExt TCPAbortOnData/Close: RSTs sent because data was unread at close (SHLD-3).
+    pub abort_on_close: u64,
+    /// TcpExt TCPAbortOnLinger-ish: orphaned FIN-WAIT-2 connections reaped (LX-6).
+    pub fin_wait_2_timeouts: u64,
+    /// TcpExt TCPChallengeACK (sent).
+    pub challenge_acks: u64,
+    /// TcpExt ListenOverflows: third ACKs dropped because the accept queue was full.
+    pub listen_overflows: u64,
+    /// TcpExt ListenDrops: SYNs or ACKs a listener dropped for any reason.
+    pub listen_drops: u64,
+    /// TcpExt TCPDelayedACKs: delayed ACKs sent when their timer fired.
+    pub delayed_acks: u64,
+    /// Events discarded because the application did not poll them.
+    pub events_dropped: u64,
+    /// Input packets dropped by the wire parser, by reason.
+    pub parse_drops: [u64; ParseError::ALL.len()],
+    /// Input segments dropped by TCP, by reason.
+    pub drops: [u64; Drop::ALL.len()],
+}
+
+impl Counters {
+    pub fn count_parse_drop(&mut self, e: ParseError) {
+        self.in_errs += 1;
+        self.parse_drops[ParseError::ALL.iter().position(|x| *x == e).unwrap_or(0)] += 1;
+    }
+    pub fn count_drop(&mut self, d: Drop) {
+        self.drops[Drop::ALL.iter().position(|x| *x == d).unwrap_or(0)] += 1;
+    }
+    /// Drops of one reason.
+    pub fn dropped(&self, d: Drop) -> u64 {
+        self.drops[Drop::ALL.iter().position(|x| *x == d).unwrap_or(0)]
+    }
+    /// Parse drops of one reason.
+    pub fn parse_dropped(&self, e: ParseError) -> u64 {
+        self.parse_drops[ParseError::ALL.iter().position(|x| *x == e).unwrap_or(0)]
+    }
+}
+
+impl fmt::Display for Counters {
+    /// A `netstat -s`-like summary; zero lines are omitted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: [(u64, &str); 24] = [
+            (self.active_opens, "active connection openings"),
+            (self.passive_opens, "passive connection openings"),
+            (self.attempt_fails, "failed connection attempts"),
+            (self.estab_resets, "connection resets received"),
+            (self.curr_estab, "connections established"),
+            (self.in_segs, "segments received"),
+            (self.out_segs, "segments sent out"),
+            (self.retrans_segs, "segments retransmitted"),
+            (self.in_errs, "bad segments received"),
+            (self.out_rsts, "resets sent"),
+            (self.in_rsts, "resets received"),
+            (self.timeouts, "retransmission timeouts"),
+            (self.syn_retrans, "SYN retransmits"),
+            (self.synack_retrans, "SYN,ACK retransmits"),
+            (self.synack_timeouts, "half-open requests timed out"),
+            (self.time_wait_expired, "TCP sockets finished time wait"),
+            (self.abort_on_timeout, "connections aborted due to timeout"),
+            (self.abort_on_close, "connections reset due to unread data at close"),
+            (self.fin_wait_2_timeouts, "orphaned FIN-WAIT-2 connections reaped"),
+            (self.challenge_acks, "challenge ACKs sent"),
+            (self.listen_overflows, "times the listen queue of a socket overflowed"),
+            (self.listen_drops, "SYNs to LISTEN sockets dropped"),
+            (self.delayed_acks, "delayed acks sent"),
+            (self.events_dropped, "events discarded (not polled)"),
+        ];
+        writeln!(f, "Tcp:")?;
+        for (v, what) in lines {
+            if v != 0 {
+                writeln!(f, "    {v} {what}")?;
+            }
+        }
+        for (i, e) in ParseError::ALL.iter().enumerate() {
+            if self.parse_drops[i] != 0 {
+                writeln!(f, "    {} dropped: {}", self.parse_drops[i], e)?;
+            }
+        }
+        for (i, d) in Drop::ALL.iter().enumerate() {
+            if self.drops[i] != 0 {
+                writeln!(f, "    {} dropped: {}", self.drops[i], d.as_str())?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,159 @@
+//! Structured events the stack reports to its user: connections becoming usable, readable,
+//! writable or closed (with a reason, MUST-12), and every state transition with its cause.
+//!
+//! Events are queued in a bounded FIFO (`Config::event_queue_limit`); if the user never polls,
+//! the oldest are discarded and counted (`Counters::events_dropped`) rather than growing memory.
+
+use crate::state::State;
+use core::fmt;
+
+/// Handle of a connection. Generational: a handle to a connection that is gone never aliases
+/// a newer connection in the same slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+impl ConnId {
+    /// A stable small number for display (`#3`).
+    pub fn index(self) -> u32 {
+        self.index
+    }
+}
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.index)
+    }
+}
+
+/// Handle of a listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListenerId(pub(crate) u32);
+
+impl fmt::Display for ListenerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "L{}", self.0)
+    }
+}
+
+/// Why a connection ended, as the application learns it (MUST-12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// Both FINs exchanged and acknowledged (or our side finished TIME-WAIT).
+    Normal,
+    /// The peer reset an established connection (sockets: ECONNRESET).
+    Reset,
+    /// The peer refused the connection: RST in answer to our SYN (sockets: ECONNREFUSED).
+    Refused,
+    /// Retransmissions ran out (SYN retries, R2, user timeout) (sockets: ETIMEDOUT).
+    TimedOut,
+    /// The application aborted it (RST sent where the state calls for one).
+    Aborted,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Normal => "normal",
+            CloseReason::Reset => "reset",
+            CloseReason::Refused => "refused",
+            CloseReason::TimedOut => "timed out",
+            CloseReason::Aborted => "aborted",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which timer fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimerKind {
+    /// Retransmission (SYN, SYN-ACK, data or FIN).
+    Retransmit,
+    /// Zero-window probe.
+    Persist,
+    /// Delayed ACK.
+    DelayedAck,
+    /// 2*MSL in TIME-WAIT (MUST-13).
+    TimeWait,
+    /// Orphaned FIN-WAIT-2 (LX-6).
+    FinWait2,
+    /// User timeout (R2 / TCP_USER_TIMEOUT, UI-8).
+    UserTimeout,
+}
+
+/// What caused a state transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// The application called connect (active OPEN).
+    Connect,
+    /// The application called shutdown or close (CLOSE).
+    Close,
+    /// The application aborted (ABORT).
+    Abort,
+    /// A SYN arrived.
+    RecvSyn,
+    /// A SYN,ACK arrived.
+    RecvSynAck,
+    /// An ACK arrived (acknowledging our SYN or FIN).
+    RecvAck,
+    /// A FIN arrived.
+    RecvFin,
+    /// A RST arrived.
+    RecvRst,
+    /// A timer fired.
+    Timer(TimerKind),
+    /// Retransmissions ran out (R2, SYN retries).
+    RetriesExhausted,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Cause::Connect => "connect",
+            Cause::Close => "close",
+            Cause::Abort => "abort",
+            Cause::RecvSyn => "rcv SYN",
+            Cause::RecvSynAck => "rcv SYN,ACK",
+            Cause::RecvAck => "rcv ACK",
+            Cause::RecvFin => "rcv FIN",
+            Cause::RecvRst => "rcv RST",
+            Cause::Timer(TimerKind::Retransmit) => "retransmit timer",
+            Cause::Timer(TimerKind::Persist) => "persist timer",
+            Cause::Timer(TimerKind::DelayedAck) => "delayed-ACK timer",
+            Cause::Timer(TimerKind::TimeWait) => "2MSL timer",
+            Cause::Timer(TimerKind::FinWait2) => "FIN-WAIT-2 timer",
+            Cause::Timer(TimerKind::UserTimeout) => "user timeout",
+            Cause::RetriesExhausted => "retries exhausted",
+        };
+        f.write_str(s)
+    }
+}
+
+/// An event for the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A connection changed state. Passive connections are born with `from: Listen`.
+    StateChanged {
+        conn: ConnId,
+        from: State,
+        to: State,
+        cause: Cause,
+    },
+    /// An active open reached ESTABLISHED.
+    Connected { conn: ConnId },
+    /// A listener has an ESTABLISHED connection waiting in its accept queue.
+    AcceptReady { listener: ListenerId },
+    /// Data (or end of stream) can be read.
+    Readable { conn: ConnId },
+    /// Send buffer space became available.
+    Writable { conn: ConnId },
+    /// The connection is over for the application; `recv`/`send` now report the reason.
+    Closed { conn: ConnId, reason: CloseReason },
+}

@@ -1,0 +1,28 @@
+//! synack: a sans-IO user-space TCP stack whose heart is the complete RFC 9293 connection
+//! machine.
+//!
+//! No sockets, no threads, no clock: the caller passes packets in ([`Stack::handle_packet`]),
+//! takes packets out ([`Stack::poll_transmit`]), and passes time in ([`Stack::handle_timeout`]
+//! at [`Stack::poll_timeout`]). Requirement IDs in comments (MUST-10, LX-2, ...) refer to
+//! `TCP-CHECKLIST.md`; the table of what is covered is `docs/conformance.md`.
+
+pub mod config;
+pub mod counters;
+pub mod error;
+pub mod event;
+pub mod isn;
+pub mod seq;
+pub mod stack;
+pub mod state;
+pub mod tcb;
+pub mod time;
+pub mod wire;
+
+pub use config::Config;
+pub use counters::{Counters, Drop};
+pub use error::Error;
+pub use event::{Cause, CloseReason, ConnId, Event, ListenerId, TimerKind};
+pub use seq::SeqNum;
+pub use stack::{ConnInfo, Stack};
+pub use state::State;
+pub use time::{Duration, Instant};

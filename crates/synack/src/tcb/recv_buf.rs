@@ -1,0 +1,1 @@
+//! Receive buffer with out-of-order reassembly. STUB

@@ -1,0 +1,1 @@
+//! RFC 6298 retransmission-timer estimator. STUB

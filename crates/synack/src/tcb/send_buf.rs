@@ -1,0 +1,1 @@
+//! Send buffer / retransmission queue. STUB

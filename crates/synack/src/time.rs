@@ -1,0 +1,86 @@
+//! Time as a value passed in: the core never reads a clock of its own.
+//!
+//! `Instant` counts microseconds since an arbitrary epoch chosen by the caller (the simulator
+//! starts at zero, a real driver maps its monotonic clock onto it). Durations are
+//! `core::time::Duration`. Keeping time out of the core is what makes every test and every
+//! simulator run deterministic (DESIGN.md, "the sans-IO contract").
+
+use core::fmt;
+use core::ops::{Add, AddAssign, Sub};
+pub use core::time::Duration;
+
+/// A point in time, in microseconds since the caller's epoch.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant(u64);
+
+impl Instant {
+    /// The epoch.
+    pub const ZERO: Instant = Instant(0);
+
+    pub const fn from_micros(us: u64) -> Self {
+        Instant(us)
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        Instant(ms * 1_000)
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        Instant(s * 1_000_000)
+    }
+    pub const fn as_micros(self) -> u64 {
+        self.0
+    }
+    pub const fn as_millis(self) -> u64 {
+        self.0 / 1_000
+    }
+    /// Time elapsed since `earlier`, or zero if `earlier` is later.
+    pub fn saturating_since(self, earlier: Instant) -> Duration {
+        Duration::from_micros(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, d: Duration) -> Instant {
+        Instant(self.0.saturating_add(d.as_micros().min(u64::MAX as u128) as u64))
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, d: Duration) {
+        *self = *self + d;
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+    fn sub(self, rhs: Instant) -> Duration {
+        self.saturating_since(rhs)
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Instant {
+    /// Seconds with millisecond precision, the way ladder diagrams print time: `63.000s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:03}s", self.0 / 1_000_000, (self.0 / 1_000) % 1_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_and_display() {
+        let t = Instant::from_secs(63) + Duration::from_millis(250);
+        assert_eq!(t.as_millis(), 63_250);
+        assert_eq!(t.to_string(), "63.250s");
+        assert_eq!(t - Instant::from_secs(3), Duration::from_millis(60_250));
+        assert_eq!(Instant::ZERO - t, Duration::ZERO);
+    }
+}

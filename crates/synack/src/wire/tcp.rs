@@ -1,0 +1,1 @@
+//! The TCP header proper.
