@@ -51,10 +51,16 @@ pub struct Config {
     pub window_scaling: bool,
     /// Negotiate timestamps (RFC 7323, LX-14).
     pub timestamps: bool,
+    /// Negotiate SACK (RFC 2018, LX-14): we then report out-of-order data in SACK blocks.
+    pub sack: bool,
     /// Nagle's algorithm on new connections (SHLD-7).
     pub nagle: bool,
     /// Delayed-ACK timeout (LX-10 TCP_DELACK_MIN 40 ms).
     pub delayed_ack: Duration,
+    /// Quick ACKs at connection start before delayed ACKs begin (LX-10 TCP_MAX_QUICKACKS).
+    pub quick_acks: u32,
+    /// Initial congestion window in segments (decision 5, CC-2).
+    pub initial_cwnd: u32,
     /// Most events kept for the application before the oldest are discarded.
     pub event_queue_limit: usize,
     /// Most connections (TCBs, half-open included) the stack holds at once.
@@ -87,8 +93,11 @@ impl Default for Config {
             send_buffer: 128 * 1024,
             window_scaling: true,
             timestamps: true,
+            sack: true,
             nagle: true,
             delayed_ack: Duration::from_millis(40),
+            quick_acks: 16,
+            initial_cwnd: 10,
             event_queue_limit: 65_536,
             max_connections: 1 << 20,
             ephemeral_ports: (32768, 60999),

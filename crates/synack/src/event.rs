@@ -157,3 +157,31 @@ pub enum Event {
     /// The connection is over for the application; `recv`/`send` now report the reason.
     Closed { conn: ConnId, reason: CloseReason },
 }
+
+/// The bounded event FIFO (see module docs).
+#[derive(Debug, Default)]
+pub(crate) struct EventQueue {
+    queue: std::collections::VecDeque<Event>,
+    limit: usize,
+    pub(crate) dropped: u64,
+}
+
+impl EventQueue {
+    pub(crate) fn new(limit: usize) -> Self {
+        EventQueue {
+            queue: Default::default(),
+            limit: limit.max(1),
+            dropped: 0,
+        }
+    }
+    pub(crate) fn push(&mut self, e: Event) {
+        if self.queue.len() >= self.limit {
+            self.queue.pop_front();
+            self.dropped += 1;
+        }
+        self.queue.push_back(e);
+    }
+    pub(crate) fn pop(&mut self) -> Option<Event> {
+        self.queue.pop_front()
+    }
+}
