@@ -4,7 +4,7 @@
 //! takes over from the SYN (`on_syn_in_listen`).
 
 use super::{Ctx, CtlSegment, Tcb};
-use crate::counters::Drop;
+use crate::counters::DropReason;
 use crate::event::{Cause, CloseReason, Event, TimerKind};
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -76,7 +76,7 @@ impl Tcb {
     /// Segment arrives in any state but CLOSED and LISTEN.
     pub fn on_segment(&mut self, ctx: &mut Ctx, seg: &Packet) {
         match self.state {
-            State::Closed | State::Listen => ctx.counters.count_drop(Drop::Ignored),
+            State::Closed | State::Listen => ctx.counters.count_drop(DropReason::Ignored),
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
             _ => self.on_segment_synchronized(ctx, seg),
         }
@@ -91,7 +91,7 @@ impl Tcb {
             if !h.flags.rst() {
                 self.reply_rst(ctx, h.ack);
             }
-            ctx.counters.count_drop(Drop::BadAck);
+            ctx.counters.count_drop(DropReason::BadAck);
             return;
         }
         // Second: RST (RST-4: valid only if it acknowledges our SYN).
@@ -100,13 +100,13 @@ impl Tcb {
             if ack_ok {
                 self.terminate(ctx, CloseReason::Refused, Cause::RecvRst);
             } else {
-                ctx.counters.count_drop(Drop::BadRst);
+                ctx.counters.count_drop(DropReason::BadRst);
             }
             return;
         }
         // Third: security (EP-14: not applicable). Fourth: SYN.
         if !h.flags.syn() {
-            ctx.counters.count_drop(Drop::Ignored);
+            ctx.counters.count_drop(DropReason::Ignored);
             return;
         }
         self.irs = h.seq;
@@ -177,14 +177,14 @@ impl Tcb {
         if self.ts_ok && !rst {
             match h.options.timestamps {
                 None => {
-                    ctx.counters.count_drop(Drop::MissingTimestamp);
+                    ctx.counters.count_drop(DropReason::MissingTimestamp);
                     return;
                 }
                 Some(ts) => {
                     let fresh = ctx.now.saturating_since(self.ts_recent_at) < PAWS_IDLE;
                     if fresh && (ts.tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
                         self.ack_now = true; // PAWS-1
-                        ctx.counters.count_drop(Drop::Paws);
+                        ctx.counters.count_drop(DropReason::Paws);
                         return;
                     }
                 }
@@ -216,7 +216,7 @@ impl Tcb {
                     self.set_timer(TimerKind::TimeWait, ctx.now + ctx.config.time_wait);
                 }
             }
-            ctx.counters.count_drop(Drop::OutOfWindow);
+            ctx.counters.count_drop(DropReason::OutOfWindow);
             return;
         }
         // EP-13: trim to the window; keep only what starts at or after RCV.NXT.
@@ -256,7 +256,7 @@ impl Tcb {
             if h.seq != self.rcv_nxt {
                 // BI-3: in the window but not exactly at RCV.NXT: challenge ACK.
                 self.challenge_ack(ctx);
-                ctx.counters.count_drop(Drop::BadRst);
+                ctx.counters.count_drop(DropReason::BadRst);
                 return;
             }
             match self.state {
@@ -266,7 +266,7 @@ impl Tcb {
                 State::SynReceived => self.terminate(ctx, CloseReason::Refused, Cause::RecvRst),
                 State::TimeWait if ctx.config.rfc1337 => {
                     // TW-2 (decision 4): RFC 1337 F1, ignore RST in TIME-WAIT.
-                    ctx.counters.count_drop(Drop::Ignored);
+                    ctx.counters.count_drop(DropReason::Ignored);
                 }
                 State::TimeWait => self.terminate(ctx, CloseReason::Normal, Cause::RecvRst),
                 _ => self.terminate(ctx, CloseReason::Reset, Cause::RecvRst),
@@ -280,14 +280,14 @@ impl Tcb {
                 self.back_to_listen(ctx, Cause::RecvSyn);
             } else {
                 self.challenge_ack(ctx);
-                ctx.counters.count_drop(Drop::Ignored);
+                ctx.counters.count_drop(DropReason::Ignored);
             }
             return;
         }
 
         // Step 5: ACK (EP-16..19).
         if !h.flags.ack() {
-            ctx.counters.count_drop(Drop::NoAck);
+            ctx.counters.count_drop(DropReason::NoAck);
             return;
         }
         if self.state == State::SynReceived {
@@ -305,21 +305,21 @@ impl Tcb {
             } else {
                 // EP-16: <SEQ=SEG.ACK><CTL=RST>.
                 self.reply_rst(ctx, h.ack);
-                ctx.counters.count_drop(Drop::BadAck);
+                ctx.counters.count_drop(DropReason::BadAck);
                 return;
             }
         }
         if h.ack.gt(self.snd_max) {
             // EP-17: acknowledges something not yet sent.
             self.ack_now = true;
-            ctx.counters.count_drop(Drop::BadAck);
+            ctx.counters.count_drop(DropReason::BadAck);
             return;
         }
         // BI-5 (RFC 5961 §5.2, MAY-12): too old to be a real ACK.
         let oldest = self.snd_una - self.max_snd_wnd.max(self.mss);
         if h.ack.lt(oldest) {
             self.challenge_ack(ctx);
-            ctx.counters.count_drop(Drop::BadAck);
+            ctx.counters.count_drop(DropReason::BadAck);
             return;
         }
         if self.process_ack(ctx, seg, seq, payload.len(), fin) {
@@ -336,7 +336,7 @@ impl Tcb {
         // Step 7: segment text (EP-21).
         if !payload.is_empty() {
             if self.fin_received || !self.state.can_receive_data() {
-                ctx.counters.count_drop(Drop::Ignored);
+                ctx.counters.count_drop(DropReason::Ignored);
             } else if self.orphan {
                 // SHLD-3: data for an application that has closed is lost: say so with RST.
                 ctx.counters.abort_on_close += 1;
@@ -474,7 +474,7 @@ impl Tcb {
             }
         }
         if r.truncated {
-            ctx.counters.count_drop(Drop::OooQueueFull);
+            ctx.counters.count_drop(DropReason::OooQueueFull);
         }
         if r.out_of_order || had_hole || r.duplicate || r.truncated {
             self.ack_now = true; // ACK-1: out-of-order data and filled holes are ACKed at once

@@ -26,7 +26,6 @@ use send_buf::SendBuf;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-pub(crate) use output::Outgoing;
 
 /// What the TCB needs from its surroundings while it runs.
 pub(crate) struct Ctx<'a> {

@@ -46,7 +46,7 @@ impl Tcb {
                 });
             }
         }
-        if self.ack_now || self.window_update_due() {
+        if self.ack_now {
             let hdr = self.header(ctx, self.snd_nxt, TcpFlags::ACK);
             ctx.counters.out_segs += 1;
             return Some(Outgoing {
@@ -284,8 +284,10 @@ impl Tcb {
         }
     }
 
-    /// After the application read: is a window update worth a segment of its own?
-    fn window_update_due(&self) -> bool {
+    /// After the application read: is a window update worth a segment of its own? Only
+    /// when the edge can move by the MUST-39 amount and what we offer now is under half
+    /// the buffer.
+    pub(super) fn window_update_due(&self) -> bool {
         if !self.state.can_receive_data() || self.fin_received || self.state == State::SynReceived
         {
             return false;
