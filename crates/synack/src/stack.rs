@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId};
 use crate::isn::IsnGenerator;
 use crate::state::State;
-use crate::tcb::{Ctx, CtlQueue, Tcb};
+use crate::tcb::{CtlQueue, Ctx, Tcb};
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Packet, TcpHeader, TcpOptions};
 use std::cmp::Reverse;
@@ -666,7 +666,16 @@ impl Stack {
         };
         let iss = self.isn.isn(now, local, remote);
         let ts_offset = self.isn.ts_offset(local, remote);
-        let tcb = Tcb::new(id, &self.config, local, remote, iss, ts_offset, listener, now);
+        let tcb = Tcb::new(
+            id,
+            &self.config,
+            local,
+            remote,
+            iss,
+            ts_offset,
+            listener,
+            now,
+        );
         self.slots[idx as usize].tcb = Some(Box::new(tcb));
         self.by_tuple.insert(FourTuple { local, remote }, idx);
         self.live += 1;
@@ -754,7 +763,11 @@ impl Stack {
             if !tcb.queued && !tcb.accepted && tcb.state.is_synchronized() {
                 tcb.queued = true;
                 let id = tcb.id;
-                if let Some(lst) = self.listeners.get_mut(l.0 as usize).and_then(Option::as_mut) {
+                if let Some(lst) = self
+                    .listeners
+                    .get_mut(l.0 as usize)
+                    .and_then(Option::as_mut)
+                {
                     lst.syn_queue = lst.syn_queue.saturating_sub(1);
                     lst.accept_queue.push_back(id);
                     self.events.push(Event::AcceptReady { listener: l });
@@ -819,4 +832,3 @@ fn info(t: &Tcb) -> ConnInfo {
         close_reason: t.close_reason,
     }
 }
-

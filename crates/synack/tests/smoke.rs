@@ -1,6 +1,6 @@
 //! Two stacks joined by a lossless 10 ms link: handshake, data both ways, four-way close.
-use synack::*;
 use std::net::SocketAddr;
+use synack::*;
 
 struct Pair {
     now: Instant,
@@ -16,7 +16,13 @@ impl Pair {
         a.add_address("198.18.0.1".parse().unwrap());
         let mut b = Stack::new(Config::with_secret([2; 16]));
         b.add_address("198.18.0.2".parse().unwrap());
-        Pair { now: Instant::ZERO, a, b, wire: vec![], log: vec![] }
+        Pair {
+            now: Instant::ZERO,
+            a,
+            b,
+            wire: vec![],
+            log: vec![],
+        }
     }
     fn flush(&mut self) {
         let mut buf = [0u8; 2000];
@@ -24,12 +30,28 @@ impl Pair {
             let st = if to_b { &mut self.a } else { &mut self.b };
             while let Some(n) = st.poll_transmit(self.now, &mut buf) {
                 let p = wire::parse(&buf[..n]).unwrap();
-                self.log.push(format!("{} {} {} seq={} ack={} len={}", self.now, if to_b {"A->B"} else {"B->A"}, p.tcp.flags, p.tcp.seq, p.tcp.ack, p.payload.len()));
-                self.wire.push((self.now + Duration::from_millis(10), to_b, buf[..n].to_vec()));
+                self.log.push(format!(
+                    "{} {} {} seq={} ack={} len={}",
+                    self.now,
+                    if to_b { "A->B" } else { "B->A" },
+                    p.tcp.flags,
+                    p.tcp.seq,
+                    p.tcp.ack,
+                    p.payload.len()
+                ));
+                self.wire.push((
+                    self.now + Duration::from_millis(10),
+                    to_b,
+                    buf[..n].to_vec(),
+                ));
             }
             while let Some(e) = st.poll_event() {
                 if let Event::StateChanged { from, to, .. } = e {
-                    self.log.push(format!("{} {} {from} -> {to}", self.now, if to_b {"A"} else {"B"}));
+                    self.log.push(format!(
+                        "{} {} {from} -> {to}",
+                        self.now,
+                        if to_b { "A" } else { "B" }
+                    ));
                 }
             }
         }
@@ -38,18 +60,28 @@ impl Pair {
         loop {
             self.flush();
             let next_pkt = self.wire.iter().map(|w| w.0).min();
-            let next = [next_pkt, self.a.poll_timeout(), self.b.poll_timeout()].into_iter().flatten().min();
+            let next = [next_pkt, self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
             match next {
                 Some(n) if n <= t => {
                     self.now = self.now.max(n);
                     if let Some(i) = self.wire.iter().position(|w| w.0 <= self.now) {
                         let (_, to_b, bytes) = self.wire.remove(i);
-                        if to_b { self.b.handle_packet(self.now, &bytes) } else { self.a.handle_packet(self.now, &bytes) }
+                        if to_b {
+                            self.b.handle_packet(self.now, &bytes)
+                        } else {
+                            self.a.handle_packet(self.now, &bytes)
+                        }
                     }
                     self.a.handle_timeout(self.now);
                     self.b.handle_timeout(self.now);
                 }
-                _ => { self.now = t; return; }
+                _ => {
+                    self.now = t;
+                    return;
+                }
             }
         }
     }

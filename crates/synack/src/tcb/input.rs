@@ -3,7 +3,7 @@
 //! processing (EP-10). LISTEN is handled by the stack, which owns the listeners; the TCB
 //! takes over from the SYN (`on_syn_in_listen`).
 
-use super::{Ctx, CtlSegment, Tcb};
+use super::{CtlSegment, Ctx, Tcb};
 use crate::counters::DropReason;
 use crate::event::{Cause, CloseReason, Event, TimerKind};
 use crate::seq::SeqNum;
@@ -41,7 +41,9 @@ impl Tcb {
         self.sack_ok = self.sack_ok && opts.sack_permitted;
         // MUST-16: the options on every segment (timestamps) come out of the MSS.
         let opt_overhead = if self.ts_ok { 12 } else { 0 };
-        self.mss = (peer_mss.min(self.our_mss as u32)).saturating_sub(opt_overhead).max(32);
+        self.mss = (peer_mss.min(self.our_mss as u32))
+            .saturating_sub(opt_overhead)
+            .max(32);
         self.rcv_mss = self.mss.min(536);
         // CC-2 (decision 5): IW = min(10*MSS, max(2*MSS, 14600)).
         let iw = ctx.config.initial_cwnd.max(1);
@@ -169,7 +171,7 @@ impl Tcb {
                 // EP-23: in a simultaneous open the peer's SYN,ACK repeats the SYN we already
                 // hold; strict validation would drop its useful ACK. Strip the SYN.
                 syn = false;
-                seq = seq + 1;
+                seq += 1;
             }
         }
 
@@ -208,8 +210,9 @@ impl Tcb {
             acceptable = true;
         }
         if !acceptable {
-            if !rst {
-                // EP-12: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+            if !rst && (seg_len > 0 || !self.oow_rate_limited(ctx)) {
+                // EP-12: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. Replies to out-of-window pure
+                // ACKs are rate-limited like Linux's (LX-15) so that no ACK loop can form.
                 self.ack_now = true;
                 if self.state == State::TimeWait && fin && seq + seg_len == self.rcv_nxt {
                     // A retransmitted FIN: re-ACK it and restart 2MSL (EP-22, MUST-13).
@@ -225,11 +228,11 @@ impl Tcb {
             if syn {
                 syn = false;
                 cut -= 1;
-                seq = seq + 1;
+                seq += 1;
             }
             let data_cut = (cut as usize).min(payload.len());
             payload = &payload[data_cut..];
-            seq = seq + data_cut as u32;
+            seq += data_cut as u32;
             if cut as usize > data_cut {
                 fin = false; // the FIN itself was old
             }
@@ -243,8 +246,7 @@ impl Tcb {
         }
         // TS-6: remember the peer's timestamp for echoing.
         if let (true, Some(ts)) = (self.ts_ok, h.options.timestamps) {
-            if (ts.tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && h.seq.le(self.last_ack_sent)
-            {
+            if (ts.tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && h.seq.le(self.last_ack_sent) {
                 self.ts_recent = ts.tsval;
                 self.ts_recent_at = ctx.now;
             }
@@ -377,7 +379,7 @@ impl Tcb {
                 0
             };
             self.send_buf.ack(data_acked);
-            self.snd_buf_seq = self.snd_buf_seq + data_acked as u32;
+            self.snd_buf_seq += data_acked as u32;
             self.snd_una = h.ack;
             if self.snd_nxt.lt(self.snd_una) {
                 self.snd_nxt = self.snd_una;
@@ -388,6 +390,7 @@ impl Tcb {
             if self.snd_una == self.snd_max {
                 self.clear_timer(TimerKind::Retransmit);
                 self.unacked_since = None;
+                self.rtx_tsval = None;
             } else {
                 self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
                 self.unacked_since = Some(ctx.now);
@@ -435,7 +438,10 @@ impl Tcb {
     /// under Karn's rule (RTO-6, RTO-7).
     fn take_rtt_sample(&mut self, ctx: &mut Ctx, h: &TcpHeader) {
         if let (true, Some(ts)) = (self.ts_ok, h.options.timestamps) {
-            if ts.tsecr != 0 {
+            let stale = self
+                .rtx_tsval
+                .is_some_and(|r| (ts.tsecr.wrapping_sub(r) as i32) < 0);
+            if ts.tsecr != 0 && !stale {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ts.tsecr);
                 if (ms as i32) >= 0 && ms < 3_600_000 {
                     self.rtt.sample(Duration::from_millis(ms as u64));
@@ -466,9 +472,12 @@ impl Tcb {
         }
         let had_hole = self.recv_buf.has_out_of_order();
         let r = self.recv_buf.insert(self.rcv_offset(seq), payload);
-        self.rcv_mss = self.rcv_mss.max(payload.len() as u32).min(self.our_mss as u32);
+        self.rcv_mss = self
+            .rcv_mss
+            .max(payload.len() as u32)
+            .min(self.our_mss as u32);
         if r.advanced > 0 {
-            self.rcv_nxt = self.rcv_nxt + r.advanced as u32;
+            self.rcv_nxt += r.advanced as u32;
             if self.accepted && self.state.is_synchronized() {
                 ctx.events.push(Event::Readable { conn: self.id });
             }
@@ -498,7 +507,7 @@ impl Tcb {
 
     /// The peer's FIN is in sequence (EP-22).
     fn receive_fin(&mut self, ctx: &mut Ctx) {
-        self.rcv_nxt = self.rcv_nxt + 1;
+        self.rcv_nxt += 1;
         self.fin_received = true;
         self.ooo_fin = None;
         self.ack_now = true;
@@ -542,6 +551,19 @@ impl Tcb {
             self.ack_now = true;
             ctx.counters.challenge_acks += 1;
         }
+    }
+
+    /// True if we answered an out-of-window segment within the last 500 ms (LX-15
+    /// tcp_invalid_ratelimit); otherwise records this answer.
+    fn oow_rate_limited(&mut self, ctx: &mut Ctx) -> bool {
+        if self
+            .last_oow_ack
+            .is_some_and(|t| ctx.now.saturating_since(t) < SYN_REPLY_INTERVAL)
+        {
+            return true;
+        }
+        self.last_oow_ack = Some(ctx.now);
+        false
     }
 
     /// `<SEQ=ack><CTL=RST>` for an unacceptable ACK in a non-synchronized state (RST-2).

@@ -26,7 +26,6 @@ use send_buf::SendBuf;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-
 /// What the TCB needs from its surroundings while it runs.
 pub(crate) struct Ctx<'a> {
     pub now: Instant,
@@ -228,6 +227,11 @@ pub(crate) struct Tcb {
     pub fast_rtx: bool,
     /// Last challenge ACK (BI-6 rate limit).
     pub last_challenge: Option<Instant>,
+    /// Last ACK sent in answer to an out-of-window pure ACK (LX-15 rate limit).
+    pub last_oow_ack: Option<Instant>,
+    /// Our TSval when data was last retransmitted: an ACK echoing anything older measures
+    /// a stale transmission, not the path, and gives no RTT sample.
+    pub rtx_tsval: Option<u32>,
 }
 
 impl Tcb {
@@ -319,6 +323,8 @@ impl Tcb {
             probe_now: false,
             fast_rtx: false,
             last_challenge: None,
+            last_oow_ack: None,
+            rtx_tsval: None,
         }
     }
 
@@ -417,10 +423,7 @@ impl Tcb {
     /// a half-closed connection it still holds waits for the peer as long as it takes.
     pub fn arm_fin_wait_2(&mut self, ctx: &mut Ctx) {
         if self.state == State::FinWait2 && self.orphan {
-            self.set_timer(
-                TimerKind::FinWait2,
-                ctx.now + ctx.config.fin_wait_2_timeout,
-            );
+            self.set_timer(TimerKind::FinWait2, ctx.now + ctx.config.fin_wait_2_timeout);
         }
     }
 

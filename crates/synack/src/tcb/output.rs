@@ -47,7 +47,10 @@ impl Tcb {
             }
         }
         if self.ack_now {
-            let hdr = self.header(ctx, self.snd_nxt, TcpFlags::ACK);
+            // SEQ is the highest sequence sent, not the go-back-N retransmission point: the
+            // peer must find a pure ACK acceptable, or two rewound senders answer each
+            // other's "old" ACKs for ever (Linux never rewinds SND.NXT either).
+            let hdr = self.header(ctx, self.snd_max, TcpFlags::ACK);
             ctx.counters.out_segs += 1;
             return Some(Outgoing {
                 hdr,
@@ -125,7 +128,11 @@ impl Tcb {
     fn data_segment(&mut self, ctx: &mut Ctx) -> Option<Outgoing> {
         if !matches!(
             self.state,
-            State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
         ) {
             return None;
         }
@@ -191,6 +198,7 @@ impl Tcb {
         let end = seq + len as u32 + fin as u32;
         if seq.lt(self.snd_max) {
             ctx.counters.retrans_segs += 1;
+            self.rtx_tsval = Some(self.ts_now(ctx.now));
             if let Some((timed_end, _)) = self.rtt_timing {
                 if seq.lt(timed_end) {
                     self.rtt_timing = None; // Karn (RTO-6)
@@ -288,8 +296,7 @@ impl Tcb {
     /// when the edge can move by the MUST-39 amount and what we offer now is under half
     /// the buffer.
     pub(super) fn window_update_due(&self) -> bool {
-        if !self.state.can_receive_data() || self.fin_received || self.state == State::SynReceived
-        {
+        if !self.state.can_receive_data() || self.fin_received || self.state == State::SynReceived {
             return false;
         }
         let edge = self.rcv_nxt + self.rcv_space();

@@ -40,7 +40,11 @@ impl Tcb {
                 if self.state == State::FinWait2 && self.orphan {
                     // LX-6: the application is gone and the peer never closed; reap quietly.
                     ctx.counters.fin_wait_2_timeouts += 1;
-                    self.terminate(ctx, CloseReason::TimedOut, Cause::Timer(TimerKind::FinWait2));
+                    self.terminate(
+                        ctx,
+                        CloseReason::TimedOut,
+                        Cause::Timer(TimerKind::FinWait2),
+                    );
                 }
             }
             TimerKind::UserTimeout => {
