@@ -17,6 +17,11 @@ pub struct Config {
     pub syn_retries: u32,
     /// SYN,ACK retransmissions before the half-open entry is dropped (LX-2: 5, ~63 s).
     pub synack_retries: u32,
+    /// Retransmissions after which the application is warned (R1, SHLD-10, LX-5
+    /// tcp_retries1 = 3): an `Event::SoftError` (MUST-20a, SHLD-9).
+    pub retries1: u32,
+    /// Report soft errors to the application (SHLD-20: it may switch them off).
+    pub soft_errors: bool,
     /// Data/FIN retransmissions before the connection is aborted (R2, LX-5 tcp_retries2 = 15).
     pub retries2: u32,
     /// Retransmissions for orphaned connections (LX-5 tcp_orphan_retries, 0 read as 8).
@@ -77,6 +82,8 @@ impl Default for Config {
             hop_limit: 64,
             syn_retries: 6,
             synack_retries: 5,
+            retries1: 3,
+            soft_errors: true,
             retries2: 15,
             orphan_retries: 8,
             rto_initial: Duration::from_secs(1),

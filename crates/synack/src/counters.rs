@@ -171,10 +171,19 @@ impl fmt::Display for Counters {
             (self.synack_timeouts, "half-open requests timed out"),
             (self.time_wait_expired, "TCP sockets finished time wait"),
             (self.abort_on_timeout, "connections aborted due to timeout"),
-            (self.abort_on_close, "connections reset due to unread data at close"),
-            (self.fin_wait_2_timeouts, "orphaned FIN-WAIT-2 connections reaped"),
+            (
+                self.abort_on_close,
+                "connections reset due to unread data at close",
+            ),
+            (
+                self.fin_wait_2_timeouts,
+                "orphaned FIN-WAIT-2 connections reaped",
+            ),
             (self.challenge_acks, "challenge ACKs sent"),
-            (self.listen_overflows, "times the listen queue of a socket overflowed"),
+            (
+                self.listen_overflows,
+                "times the listen queue of a socket overflowed",
+            ),
             (self.listen_drops, "SYNs to LISTEN sockets dropped"),
             (self.delayed_acks, "delayed acks sent"),
             (self.events_dropped, "events discarded (not polled)"),

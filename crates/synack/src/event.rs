@@ -156,6 +156,18 @@ pub enum Event {
     Writable { conn: ConnId },
     /// The connection is over for the application; `recv`/`send` now report the reason.
     Closed { conn: ConnId, reason: CloseReason },
+    /// Urgent data appeared, or the urgent pointer advanced (MUST-32). The bytes arrive
+    /// inline; `Stack::urgent_pending` says how many of the unread bytes are urgent (MUST-33).
+    Urgent { conn: ConnId },
+    /// A soft error: delivery is in trouble but the connection lives on (MUST-47, SHLD-9).
+    SoftError { conn: ConnId, error: SoftError },
+}
+
+/// Asynchronous soft errors reported to the application (MUST-47).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SoftError {
+    /// A segment reached R1 retransmissions (MUST-20a, SHLD-10); the path may be broken.
+    ExcessiveRetransmission,
 }
 
 /// The bounded event FIFO (see module docs).

@@ -360,6 +360,11 @@ impl Stack {
             .ok_or(Error::InvalidHandle)?
     }
 
+    /// How many of the unread bytes are urgent data (MUST-33); 0 when none.
+    pub fn urgent_pending(&self, c: ConnId) -> usize {
+        self.tcb(c).map_or(0, Tcb::urgent_pending)
+    }
+
     /// Switch Nagle off (true) or on (MUST-17).
     pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), Error> {
         self.tcb_mut(c).ok_or(Error::InvalidHandle)?.nodelay = nodelay;

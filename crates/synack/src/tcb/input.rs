@@ -332,8 +332,17 @@ impl Tcb {
             self.set_state(ctx, State::FinWait1, Cause::Close);
         }
 
-        // Step 6: URG. The urgent pointer is not acted on; urgent bytes are delivered inline
-        // (SO_OOBINLINE semantics). See docs/conformance.md, MUST-30.
+        // Step 6: URG (EP-20, MUST-30..33, MUST-62): the pointer names the byte after the
+        // urgent data; it never moves back. Urgent bytes are delivered inline (decision 7).
+        if h.flags.urg() && self.state.can_receive_data() && !self.fin_received {
+            let up = self.rcv_offset(seq) + h.urgent as u64;
+            if self.rcv_up.is_none_or(|old| up > old) && up > self.recv_buf.next() {
+                self.rcv_up = Some(up);
+                if self.accepted {
+                    ctx.events.push(Event::Urgent { conn: self.id });
+                }
+            }
+        }
 
         // Step 7: segment text (EP-21).
         if !payload.is_empty() {

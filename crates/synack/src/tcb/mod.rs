@@ -157,6 +157,8 @@ pub(crate) struct Tcb {
     pub rcv_adv: SeqNum,
     /// Peer's FIN has been received and processed.
     pub fin_received: bool,
+    /// RCV.UP as a stream offset: the byte after the last urgent byte announced (EP-20).
+    pub rcv_up: Option<u64>,
     /// Stream offset of a FIN that arrived above a hole.
     pub ooo_fin: Option<u64>,
 
@@ -281,6 +283,7 @@ impl Tcb {
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             fin_received: false,
+            rcv_up: None,
             ooo_fin: None,
             snd_wscale: 0,
             rcv_wscale: if config.window_scaling { rcv_wscale } else { 0 },
@@ -469,6 +472,16 @@ impl Tcb {
     /// The retransmission timeout currently in force.
     pub fn rto(&self) -> Duration {
         self.rtt.rto()
+    }
+
+    /// Unread bytes that are urgent (MUST-33): those before RCV.UP not yet read.
+    pub fn urgent_pending(&self) -> usize {
+        let readable = self.recv_buf.readable() as u64;
+        let unread_start = self.recv_buf.next() - readable;
+        match self.rcv_up {
+            Some(up) if up > unread_start => (up - unread_start).min(readable) as usize,
+            _ => 0,
+        }
     }
 
     /// Stream offset (0 = first byte after the peer's SYN) of a receive sequence number.

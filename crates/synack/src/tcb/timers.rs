@@ -94,6 +94,13 @@ impl Tcb {
         }
         self.retries += 1;
         ctx.counters.timeouts += 1;
+        if self.retries == ctx.config.retries1 && ctx.config.soft_errors && self.accepted {
+            // MUST-20a / SHLD-9: R1 reached; tell the application the path is in trouble.
+            ctx.events.push(crate::event::Event::SoftError {
+                conn: self.id,
+                error: crate::event::SoftError::ExcessiveRetransmission,
+            });
+        }
         self.rtt.backoff();
         self.rtt_timing = None;
         match self.state {
