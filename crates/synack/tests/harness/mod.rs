@@ -670,6 +670,63 @@ impl Tcp {
         self.establish_active_with(SynOpts::mss(1460))
     }
 
+    /// A passive connection (plain options) driven into `state` by the usual segments, the
+    /// application keeping its handle (CLOSE is `shutdown`). Afterwards `t.iss` and
+    /// `t.peer_isn` are the ISNs; our FIN, if sent, is at ISS+1, the peer's at IRS+1.
+    #[track_caller]
+    pub fn establish_in(&mut self, state: State) {
+        let iss = self.establish_passive();
+        let irs = self.peer_isn;
+        match state {
+            State::Established => {}
+            State::FinWait1 | State::FinWait2 | State::Closing | State::TimeWait => {
+                self.shutdown().unwrap();
+                self.expect(FIN | ACK).seq(iss + 1).ack(irs + 1);
+                match state {
+                    State::FinWait2 => {
+                        self.inject(ACK).seq(irs + 1).ack(iss + 2);
+                    }
+                    State::Closing => {
+                        self.inject(FIN | ACK).seq(irs + 1).ack(iss + 1);
+                        self.expect(ACK).seq(iss + 2).ack(irs + 2);
+                    }
+                    State::TimeWait => {
+                        self.inject(ACK).seq(irs + 1).ack(iss + 2);
+                        self.inject(FIN | ACK).seq(irs + 1).ack(iss + 2);
+                        self.expect(ACK).seq(iss + 2).ack(irs + 2);
+                    }
+                    _ => {}
+                }
+            }
+            State::CloseWait | State::LastAck => {
+                self.inject(FIN | ACK).seq(irs + 1).ack(iss + 1);
+                self.expect(ACK).seq(iss + 1).ack(irs + 2);
+                if state == State::LastAck {
+                    self.shutdown().unwrap();
+                    self.expect(FIN | ACK).seq(iss + 1).ack(irs + 2);
+                }
+            }
+            s => panic!("establish_in({s:?}) is not a synchronized state"),
+        }
+        self.assert_state(state);
+        self.expect_nothing();
+        self.new_events();
+    }
+
+    /// Our SND.NXT and RCV.NXT after [`Tcp::establish_in`]`(state)`.
+    pub fn nxt_in(&self, state: State) -> (SeqNum, SeqNum) {
+        let (iss, irs) = (self.iss, self.peer_isn);
+        let ours = matches!(
+            state,
+            State::FinWait1 | State::FinWait2 | State::Closing | State::TimeWait | State::LastAck
+        );
+        let theirs = matches!(
+            state,
+            State::CloseWait | State::LastAck | State::Closing | State::TimeWait
+        );
+        (iss + 1 + ours as u32, irs + 1 + theirs as u32)
+    }
+
     /// The window field the peer sends after the handshake: 64 KiB whatever its scale.
     fn peer_window_field(opts: SynOpts) -> u16 {
         match opts.wscale {
