@@ -401,6 +401,24 @@ impl Tcp {
         }
         self.now = until;
     }
+    /// Run timers until the stack sends something, at most until `limit`; that segment
+    /// (unchecked ones sent earlier come first).
+    #[track_caller]
+    pub fn run_until_sent(&mut self, limit: Instant) -> Seg {
+        self.flush();
+        while self.out.is_empty() {
+            match self.stack.poll_timeout() {
+                Some(at) if at <= limit => {
+                    self.now = self.now.max(at);
+                    self.stack.handle_timeout(self.now);
+                    self.flush();
+                }
+                _ => panic!("nothing sent by {limit}\n{}", self.trace()),
+            }
+        }
+        self.out.pop_front().unwrap()
+    }
+
     /// Run timers for `d` from now.
     pub fn advance(&mut self, d: Duration) {
         self.run_until(self.now + d);
