@@ -531,3 +531,19 @@ fn must_2_every_segment_sent_has_a_correct_checksum() {
     t.inject(ACK).seq(1u32).ack(2u32);
     t.expect(RST);
 }
+
+#[test]
+fn ep_5_partial_ack_frees_only_what_it_covers() {
+    let mut t = Tcp::v4();
+    let iss = t.establish_passive();
+    let irs = t.peer_isn;
+    t.send(&[9u8; 1460]).unwrap();
+    t.expect(PSH | ACK).seq(iss + 1).len(1460);
+    // SND.UNA < SEG.ACK =< SND.NXT: acceptable, even in the middle of a segment.
+    t.inject(ACK).seq(irs + 1).ack(iss + 1001).at(ms(10));
+    assert_eq!(t.status().snd_una, (iss + 1001).0);
+    assert_eq!(t.status().send_queued, 460);
+    // What is retransmitted starts at the new SND.UNA.
+    let rtx = t.run_until_sent(secs(5));
+    assert_eq!((rtx.seq(), rtx.payload.len()), (iss + 1001, 460), "{rtx}");
+}

@@ -43,7 +43,7 @@ fn lx_1_syn_retries_0_1_3_7_15_31_63_fail_127() {
 }
 
 #[test]
-fn lx_1_syn_retries_knob() {
+fn must_22_syn_retries_knob_and_failure_reported() {
     let mut cfg = Tcp::config();
     cfg.syn_retries = 2;
     let mut t = Tcp::with_config(cfg);
@@ -489,4 +489,40 @@ fn must_35_shrunk_to_zero_probed_after_data_acked() {
     t.run_until(ms(500));
     let probe = t.next_seg();
     assert_eq!((probe.flags(), probe.seq()), (ACK, iss + 5), "{probe}");
+}
+
+#[test]
+fn rto_8_variance_term_never_below_clock_granularity() {
+    // With the floor knob at 0 and a 0 ms sample, K*RTTVAR = 0: the 1 ms granularity G is
+    // used instead.
+    let mut cfg = Tcp::config();
+    cfg.rto_min = dms(0);
+    let mut t = Tcp::with_config(cfg);
+    t.establish_passive();
+    assert_eq!(t.status().srtt, Some(dms(0)));
+    assert_eq!(t.status().rto, dms(1));
+}
+
+#[test]
+fn rto_13_backoff_kept_until_a_fresh_sample() {
+    let mut t = Tcp::v4();
+    let iss = t.establish_passive();
+    let irs = t.peer_isn;
+    assert_eq!(t.status().rto, dms(200));
+    t.send(b"a").unwrap();
+    t.run_until(ms(250));
+    t.take_sent();
+    // The retransmission is ACKed: no sample (Karn), so the doubled RTO stays.
+    t.inject(ACK).seq(irs + 1).ack(iss + 2);
+    assert_eq!(t.status().rto, dms(400));
+    t.send(b"b").unwrap();
+    t.expect(PSH | ACK).seq(iss + 2).at(ms(250));
+    t.run_until(ms(700));
+    t.expect(PSH | ACK).seq(iss + 2).at(ms(650));
+    // New data ACKed without retransmission: a fresh sample, the backoff is gone.
+    t.inject(ACK).seq(irs + 1).ack(iss + 3).at(ms(700));
+    t.send(b"c").unwrap();
+    t.inject(ACK).seq(irs + 1).ack(iss + 4).at(ms(750));
+    // Samples 0 and 50 ms: SRTT 6.25 ms, RTTVAR 12.5 ms, RTO 206.25 ms.
+    assert_eq!(t.status().rto, us(206_250) - Instant::ZERO);
 }

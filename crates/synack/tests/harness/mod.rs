@@ -134,6 +134,8 @@ pub struct Seg {
     /// The option bytes exactly as on the wire.
     pub raw_options: Vec<u8>,
     pub payload: Vec<u8>,
+    /// The whole IP packet.
+    pub bytes: Vec<u8>,
 }
 
 impl Seg {
@@ -472,6 +474,7 @@ impl Tcp {
             hdr: p.tcp,
             raw_options: bytes[ip_len + 20..ip_len + doff].to_vec(),
             payload: p.payload.to_vec(),
+            bytes: bytes.to_vec(),
         }
     }
 
@@ -612,6 +615,11 @@ impl Tcp {
             self.stack.handle_packet(self.now, &p);
         }
         self.flush();
+    }
+
+    /// Take the held packets (built with `.hold()`) to tamper with before `inject_raw`.
+    pub fn take_held(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.held)
     }
 
     /// Hand raw bytes to the stack at the current time.
