@@ -553,3 +553,46 @@ fn tw_3_timestamps_decide_reopening() {
         .at(secs(6));
     t.expect(SYN | ACK).ack(irs - 1_000_000 + 1);
 }
+
+#[test]
+fn lx_6_fin_wait_2_timer_starts_when_the_application_lets_go() {
+    // Half-closed first (the application still holds it), closed 100 s later: the 60 s
+    // orphan timeout runs from the close.
+    let mut t = Tcp::v4();
+    t.establish_in(State::FinWait2);
+    t.run_until(secs(100));
+    t.close().unwrap();
+    t.expect_nothing();
+    t.run_until(ms(159_999));
+    t.assert_state(State::FinWait2);
+    t.run_until(secs(160));
+    t.assert_gone();
+    t.expect_nothing();
+}
+
+#[test]
+fn st_11_last_ack_fin_retransmitted_then_times_out() {
+    let mut t = Tcp::v4();
+    t.establish_in(State::LastAck);
+    let (snd_nxt, rcv_nxt) = t.nxt_in(State::LastAck);
+    t.run_until(ms(700));
+    // Our FIN (at SND.NXT-1) again after 200 ms, then 400 ms later.
+    t.expect(FIN | ACK)
+        .seq(snd_nxt - 1)
+        .ack(rcv_nxt)
+        .at(ms(200));
+    t.expect(FIN | ACK)
+        .seq(snd_nxt - 1)
+        .ack(rcv_nxt)
+        .at(ms(600));
+    // The ACK of it ends LAST-ACK normally.
+    t.inject(ACK).seq(rcv_nxt).ack(snd_nxt).at(ms(700));
+    t.assert_state(State::Closed);
+    assert_eq!(t.close_reason(), Some(CloseReason::Normal));
+    // Never acknowledged: R2 ends it, and the application is told.
+    let mut t = Tcp::v4();
+    t.establish_in(State::LastAck);
+    t.run_until(secs(1000));
+    assert_eq!(t.close_reason(), Some(CloseReason::TimedOut));
+    assert_eq!(t.take_sent().len(), 15);
+}

@@ -447,3 +447,27 @@ fn tw_2_rst_ignored_in_time_wait() {
     t.expect_nothing();
     t.assert_state(State::Closed);
 }
+
+#[test]
+fn ep_15_syn_by_state() {
+    // Passive SYN-RECEIVED: back to LISTEN.
+    let mut t = Tcp::v4();
+    let l = t.listen();
+    let irs = t.peer_isn;
+    t.inject(SYN).seq(irs).mss(1460);
+    t.expect(SYN | ACK).ack(irs + 1);
+    t.inject(SYN).seq(irs + 10).mss(1460);
+    t.expect_nothing();
+    assert_eq!(t.stack.syn_queue_len(l), 0);
+    // Synchronized: challenge ACK, the SYN goes no further (no reset, the legacy rule).
+    let mut t = Tcp::v4();
+    let iss = t.establish_passive();
+    t.inject(SYN).seq(irs + 10).mss(1460);
+    t.expect(ACK).seq(iss + 1).ack(irs + 1);
+    t.assert_state(State::Established);
+    // TIME-WAIT: a reopen is tried first (TW-3).
+    let mut t = Tcp::v4();
+    t.establish_in(State::TimeWait);
+    t.inject(SYN).seq(irs + 100_000).mss(1460).at(secs(1));
+    t.expect(SYN | ACK).ack(irs + 100_001);
+}

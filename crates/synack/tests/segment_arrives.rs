@@ -547,3 +547,45 @@ fn ep_5_partial_ack_frees_only_what_it_covers() {
     let rtx = t.run_until_sent(secs(5));
     assert_eq!((rtx.seq(), rtx.payload.len()), (iss + 1001, 460), "{rtx}");
 }
+
+/// Feed odd-sized segments and odd-sized reads; check that ACK + (window << shift) never
+/// decreases.
+fn right_edge_never_retracts(t: &mut Tcp, shift: u32) {
+    let iss = t.iss;
+    let irs = t.peer_isn;
+    let mut seq = irs + 1;
+    let mut last: Option<Seg> = None;
+    for i in 0..60u32 {
+        let len = 700 + (i * 37) % 761;
+        t.inject(ACK).seq(seq).ack(iss + 1).len(len as usize);
+        seq = seq + len;
+        if i % 7 == 3 {
+            t.recv(1 + (i as usize * 101) % 3000).unwrap();
+        }
+        for s in t.take_sent() {
+            let right = s.ack() + ((s.win() as u32) << shift);
+            if let Some(p) = &last {
+                let before = p.ack() + ((p.win() as u32) << shift);
+                assert!(right.ge(before), "right edge moved left:\n  {p}\n  {s}");
+            }
+            last = Some(s);
+        }
+    }
+}
+
+#[test]
+fn shld_14_receiver_never_moves_the_right_edge_left() {
+    let mut cfg = Tcp::config();
+    cfg.recv_buffer = 20_000;
+    let mut t = Tcp::with_config(cfg);
+    t.establish_passive();
+    right_edge_never_retracts(&mut t, 0);
+}
+
+#[test]
+#[ignore = "core bug: with window scaling the rounded-up window field is not remembered as the advertised edge (RCV.NXT+RCV.WND), so the next ACK shows the right edge up to 2^shift-1 bytes further left (WS-6, SHLD-14)"]
+fn ws_6_rounding_never_retracts_the_right_edge() {
+    let mut t = Tcp::v4();
+    t.establish_passive_with(SynOpts::mss(1460).with_wscale(7));
+    right_edge_never_retracts(&mut t, 2);
+}
