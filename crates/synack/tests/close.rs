@@ -596,3 +596,23 @@ fn st_11_last_ack_fin_retransmitted_then_times_out() {
     assert_eq!(t.close_reason(), Some(CloseReason::TimedOut));
     assert_eq!(t.take_sent().len(), 15);
 }
+
+#[test]
+#[ignore = "core bug: with no listener on the port, a newer SYN ends TIME-WAIT early and draws a RST instead of leaving TIME-WAIT alone and ACKing (MUST-13, TW-3/BI-4; Linux TCP_TW_SYN falls back to TCP_TW_ACK)"]
+fn tw_3_syn_without_listener_keeps_time_wait() {
+    // We opened actively and closed first: TIME-WAIT, and nobody listens on our port.
+    let mut t = Tcp::v4();
+    let iss = t.establish_active();
+    let irs = t.peer_isn;
+    t.shutdown().unwrap();
+    t.expect(FIN | ACK).seq(iss + 1);
+    t.inject(FIN | ACK).seq(irs + 1).ack(iss + 2);
+    t.expect(ACK).seq(iss + 2).ack(irs + 2);
+    t.assert_state(State::TimeWait);
+    // A SYN above the old RCV.NXT: nothing can reopen, so TIME-WAIT stays and answers.
+    t.inject(SYN).seq(irs + 100_000).mss(1460).at(secs(5));
+    t.expect(ACK).seq(iss + 2).ack(irs + 2);
+    t.assert_state(State::TimeWait);
+    t.run_until(secs(60));
+    t.assert_state(State::Closed);
+}

@@ -558,7 +558,7 @@ fn right_edge_never_retracts(t: &mut Tcp, shift: u32) {
     for i in 0..60u32 {
         let len = 700 + (i * 37) % 761;
         t.inject(ACK).seq(seq).ack(iss + 1).len(len as usize);
-        seq = seq + len;
+        seq += len;
         if i % 7 == 3 {
             t.recv(1 + (i as usize * 101) % 3000).unwrap();
         }

@@ -8,11 +8,19 @@
 //! ```text
 //! let mut t = Tcp::v4();
 //! t.listen();
-//! t.inject(SYN).seq(t.peer_isn).opts(SynOpts::mss(1460));
-//! let iss = t.expect(SYN | ACK).ack(t.peer_isn + 1).seq_any();
-//! t.inject(ACK).seq(t.peer_isn + 1).ack(iss + 1);
+//! let irs = t.peer_isn;
+//! t.inject(SYN).seq(irs).mss(1460);                          // peer: SYN
+//! let iss = t.expect(SYN | ACK).ack(irs + 1).seq_any();      // stack: SYN,ACK
+//! t.inject(ACK).seq(irs + 1).ack(iss + 1).at(ms(10));        // peer: ACK at 10 ms
+//! t.accept().unwrap();
 //! t.assert_state(State::Established);
+//! t.run_until(secs(1));                                      // timers run on the way
+//! t.expect_nothing();
 //! ```
+//!
+//! The builders borrow the harness mutably, so values read from it (`t.iss`, `t.peer_isn`)
+//! are bound to locals first. Sequence numbers are absolute (`SeqNum` or `u32`), written
+//! relative to the ISNs as the RFC's ladder diagrams do.
 //!
 //! An injected segment is built by [`Tcp::inject`] and sent when the builder is dropped (at
 //! the end of the statement), at the time given with `.at(..)` or now. [`Tcp::expect`] takes
