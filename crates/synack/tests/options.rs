@@ -717,3 +717,15 @@ fn sk_3_sack_blocks_report_out_of_order_data() {
     t.inject(ACK).seq(irs + 201).ack(iss + 1).len(100);
     t.expect(ACK).ack(irs + 401).sack(&[]);
 }
+
+#[test]
+fn rec_1_windows_held_in_32_bits() {
+    // The largest window, 65535 << 14 (about 1 GiB), is held exactly.
+    let mut t = Tcp::v4();
+    let iss = t.establish_passive_with(SynOpts::mss(1460).with_wscale(14));
+    let irs = t.peer_isn;
+    t.inject(ACK).seq(irs + 1).ack(iss + 1).win(65535);
+    assert_eq!(t.status().snd_wnd, 65535 << 14);
+    t.send(&[0u8; 100]).unwrap();
+    t.expect(PSH | ACK).len(100);
+}
