@@ -477,8 +477,12 @@ impl Stack {
         let Some(t) = self.slots[idx as usize].tcb.as_deref() else {
             return false;
         };
-        if t.state != State::TimeWait {
-            return false;
+        if t.state != State::TimeWait
+            || self
+                .find_listener(SocketAddr::new(pkt.dst, h.dst_port))
+                .is_none()
+        {
+            return false; // without a listener the SYN is answered from TIME-WAIT (BI-4)
         }
         let newer = match (t.ts_ok, h.options.timestamps) {
             (true, Some(ts)) => (ts.tsval.wrapping_sub(t.ts_recent) as i32) > 0,
@@ -581,7 +585,10 @@ impl Stack {
                 flags: c.flags,
                 window: 0,
                 urgent: 0,
-                options: TcpOptions::default(),
+                options: TcpOptions {
+                    timestamps: c.timestamps,
+                    ..TcpOptions::default()
+                },
             };
             let n = wire::emit(
                 c.local.ip(),

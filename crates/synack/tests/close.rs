@@ -241,7 +241,6 @@ fn st_10_close_listener_resets_unaccepted_connections() {
 }
 
 #[test]
-#[ignore = "core bug: CLOSE in SYN-RECEIVED with nothing queued waits for ESTABLISHED instead of sending FIN now (ST-10)"]
 fn st_10_close_in_syn_received_sends_fin_now() {
     let mut t = Tcp::v4();
     t.connect();
@@ -257,7 +256,6 @@ fn st_10_close_in_syn_received_sends_fin_now() {
 }
 
 #[test]
-#[ignore = "core bug: after CLOSE in an active SYN-RECEIVED the FIN goes out but the state stays ESTABLISHED, never FIN-WAIT-1"]
 fn st_10_close_in_active_syn_received_reaches_fin_wait_1() {
     let mut t = Tcp::v4();
     t.connect();
@@ -278,7 +276,6 @@ fn st_10_close_in_active_syn_received_reaches_fin_wait_1() {
 }
 
 #[test]
-#[ignore = "core bug: CLOSE in CLOSING/LAST-ACK/TIME-WAIT returns Ok instead of \"connection closing\" (ST-10)"]
 fn st_10_close_when_already_closing_reports_closing() {
     for state in [State::Closing, State::LastAck, State::TimeWait] {
         let mut t = Tcp::v4();
@@ -598,7 +595,6 @@ fn st_11_last_ack_fin_retransmitted_then_times_out() {
 }
 
 #[test]
-#[ignore = "core bug: with no listener on the port, a newer SYN ends TIME-WAIT early and draws a RST instead of leaving TIME-WAIT alone and ACKing (MUST-13, TW-3/BI-4; Linux TCP_TW_SYN falls back to TCP_TW_ACK)"]
 fn tw_3_syn_without_listener_keeps_time_wait() {
     // We opened actively and closed first: TIME-WAIT, and nobody listens on our port.
     let mut t = Tcp::v4();

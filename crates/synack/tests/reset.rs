@@ -115,7 +115,6 @@ fn ep_17_ack_beyond_snd_nxt_draws_ack() {
 }
 
 #[test]
-#[ignore = "core bug: RST-3 replies to out-of-window segments are not rate-limited (BI-6, LX-15 tcp_invalid_ratelimit 500 ms)"]
 fn rst_3_out_of_window_replies_rate_limited() {
     let mut t = Tcp::v4();
     let iss = t.establish_passive();

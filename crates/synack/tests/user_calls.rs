@@ -300,7 +300,6 @@ fn must_17_nodelay() {
 }
 
 #[test]
-#[ignore = "core bug: sender SWS avoidance has no override timer (MUST-38 (4)): a usable window that stays below the send threshold never gets data, only zero-window probes, so data is held indefinitely (MUST-60)"]
 fn must_38_sender_sws_override_timer() {
     let mut t = Tcp::v4();
     let iss = t.establish_passive();

@@ -247,7 +247,9 @@ impl Tcb {
         }
         // TS-6: remember the peer's timestamp for echoing.
         if let (true, Some(ts)) = (self.ts_ok, h.options.timestamps) {
-            if (ts.tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && h.seq.le(self.last_ack_sent) {
+            let stale = ctx.now.saturating_since(self.ts_recent_at) >= PAWS_IDLE; // PAWS-2
+            let newer = (ts.tsval.wrapping_sub(self.ts_recent) as i32) >= 0;
+            if (newer || stale) && h.seq.le(self.last_ack_sent) {
                 self.ts_recent = ts.tsval;
                 self.ts_recent_at = ctx.now;
             }
@@ -471,6 +473,7 @@ impl Tcb {
     /// RTO-12: after retransmitted SYNs, data starts with a 3 s RTO unless a sample exists.
     fn after_handshake_rtt(&mut self, ctx: &mut Ctx) {
         if self.syn_retransmitted && self.rtt.srtt().is_none() {
+            self.rtt.reset_backoff();
             self.rtt.ensure_at_least(ctx.config.rto_fallback);
         }
     }
@@ -585,6 +588,7 @@ impl Tcb {
             seq: ack,
             ack: SeqNum(0),
             flags: TcpFlags::RST,
+            timestamps: self.rst_timestamps(ctx),
         });
     }
 
@@ -598,6 +602,15 @@ impl Tcb {
             seq: self.snd_nxt.max(self.snd_max),
             ack: self.rcv_nxt,
             flags: TcpFlags::RST | TcpFlags::ACK,
+            timestamps: self.rst_timestamps(ctx),
         });
+    }
+
+    /// TS-3: once timestamps are in use, a RST carries them too.
+    fn rst_timestamps(&self, ctx: &Ctx) -> Option<crate::wire::Timestamps> {
+        self.ts_ok.then(|| crate::wire::Timestamps {
+            tsval: self.ts_now(ctx.now),
+            tsecr: self.ts_recent,
+        })
     }
 }

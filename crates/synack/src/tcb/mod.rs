@@ -44,6 +44,8 @@ pub(crate) struct CtlSegment {
     pub seq: SeqNum,
     pub ack: SeqNum,
     pub flags: TcpFlags,
+    /// Timestamps option, for RSTs of connections that negotiated it (TS-3).
+    pub timestamps: Option<crate::wire::Timestamps>,
 }
 
 /// Bounded queue of control segments; overflow is counted, never grows memory.
@@ -89,6 +91,7 @@ impl CtlQueue {
             seq,
             ack,
             flags,
+            timestamps: None,
         });
     }
 }
@@ -229,6 +232,8 @@ pub(crate) struct Tcb {
     pub probe_now: bool,
     /// Retransmit the segment at SND.UNA now (fast retransmit).
     pub fast_rtx: bool,
+    /// The sender-SWS override timer fired: send what the window allows (MUST-38 (4)).
+    pub sws_override: bool,
     /// Last challenge ACK (BI-6 rate limit).
     pub last_challenge: Option<Instant>,
     /// Last ACK sent in answer to an out-of-window pure ACK (LX-15 rate limit).
@@ -328,6 +333,7 @@ impl Tcb {
             persist_backoff: 0,
             probe_now: false,
             fast_rtx: false,
+            sws_override: false,
             last_challenge: None,
             last_oow_ack: None,
             rtx_tsval: None,

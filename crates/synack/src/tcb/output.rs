@@ -159,7 +159,8 @@ impl Tcb {
             let edge = self.snd_una + self.snd_wnd.min(self.cwnd.max(self.mss));
             let usable = edge.diff(self.snd_nxt).max(0) as usize;
             let len = unsent.min(usable).min(self.mss as usize);
-            if len > 0 && self.may_send(len, unsent) {
+            if len > 0 && (self.may_send(len, unsent) || self.sws_override) {
+                self.sws_override = false;
                 let fin = self.fin_queued && len == unsent;
                 return Some(self.emit_data(ctx, self.snd_nxt, len, fin));
             }
@@ -247,6 +248,9 @@ impl Tcb {
         let unit = 1u32 << self.rcv_wscale;
         // WS-6: round up so the right edge we advertised never appears to retract.
         let field = wnd.div_ceil(unit).min(65535) as u16;
+        // Remember the edge the field really announces, so later rounding cannot pull it
+        // back (rcv_space kept a margin of 2^shift - 1 so the buffer covers it).
+        self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + ((field as u32) << self.rcv_wscale));
         let mut options = TcpOptions::default();
         if self.ts_ok {
             options.timestamps = Some(Timestamps {

@@ -130,6 +130,12 @@ impl Tcb {
             self.terminate(ctx, CloseReason::TimedOut, Cause::RetriesExhausted);
             return;
         }
+        if self.snd_wnd > 0 {
+            // The window is open but too small for SWS avoidance: the override timer
+            // (MUST-38 (4)) sends what fits rather than holding data for ever (MUST-60).
+            self.sws_override = true;
+            return;
+        }
         self.probes += 1;
         self.probe_now = true;
         self.persist_backoff += 1;
