@@ -22,6 +22,7 @@ pub mod ladder;
 pub mod link;
 pub mod packet;
 pub mod pcap;
+pub mod peer;
 pub mod record;
 pub mod scenarios;
 pub mod time_util;

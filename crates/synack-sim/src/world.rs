@@ -5,6 +5,7 @@ use crate::app::{App, AppCtx, AppLog, Idle};
 use crate::fault::{judge, Fault, Injection};
 use crate::link::{Link, LinkConfig};
 use crate::packet::{corruptible_range, destination, summarize};
+use crate::peer::{Peer, PeerCtx};
 use crate::record::{
     ConnEnds, DropReason, EntryKind, Fate, HostId, HostInfo, PacketRecord, Record,
 };
@@ -14,11 +15,17 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use synack::{Config, Counters, Event, Instant, Stack};
 
-/// A simulated host: a name, addresses, a stack and an application.
+/// What answers for a host: a synack stack (with an application) or a raw peer.
+enum Node {
+    Stack(Box<Stack>),
+    Peer(Box<dyn Peer>),
+}
+
+/// A simulated host: a name, addresses, a stack and an application (or a raw peer).
 pub struct Host {
     pub name: String,
     pub addrs: Vec<IpAddr>,
-    pub stack: Stack,
+    node: Node,
     /// What the application received and how its connections ended.
     pub log: AppLog,
     config: Config,
@@ -26,9 +33,36 @@ pub struct Host {
     wake: Option<Instant>,
     pending: Vec<Event>,
     needs_poll: bool,
+    /// Packets a raw peer wrote, not yet routed.
+    outbox: Vec<Vec<u8>>,
+    /// A raw peer's `on_start` has run.
+    started: bool,
 }
 
 impl Host {
+    /// The host's stack; panics for a raw peer.
+    pub fn stack(&self) -> &Stack {
+        match &self.node {
+            Node::Stack(s) => s,
+            Node::Peer(_) => panic!("host {} is a raw peer, not a stack", self.name),
+        }
+    }
+    /// The host's stack, mutably; panics for a raw peer.
+    pub fn stack_mut(&mut self) -> &mut Stack {
+        match &mut self.node {
+            Node::Stack(s) => s,
+            Node::Peer(_) => panic!("host {} is a raw peer, not a stack", self.name),
+        }
+    }
+    pub fn is_peer(&self) -> bool {
+        matches!(self.node, Node::Peer(_))
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        match &self.node {
+            Node::Stack(s) => s.poll_timeout(),
+            Node::Peer(_) => None,
+        }
+    }
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -50,6 +84,9 @@ enum Pending {
     Packet { id: usize, fate: usize },
     Injection(Option<String>),
 }
+
+/// Something the world does to itself at a scheduled time (a reboot, a link change).
+type Action = Box<dyn FnOnce(&mut World)>;
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +111,7 @@ pub struct World {
     default_link: LinkConfig,
     faults: Vec<Fault>,
     queue: BTreeMap<(Instant, u64), Delivery>,
+    actions: BTreeMap<(Instant, u64), Action>,
     next_seq: u64,
     record: Record,
     secrets: ChaCha8Rng,
@@ -97,6 +135,7 @@ impl World {
             default_link: LinkConfig::default(),
             faults: Vec::new(),
             queue: BTreeMap::new(),
+            actions: BTreeMap::new(),
             next_seq: 0,
             record: Record::default(),
             secrets,
@@ -132,6 +171,21 @@ impl World {
 
     /// Add a host with this configuration; an all-zero secret is replaced by a seeded one.
     pub fn add_host_with(&mut self, name: &str, addrs: &[&str], mut config: Config) -> HostId {
+        let addrs = self.claim(name, addrs);
+        if config.secret == [0; 16] {
+            self.secrets.fill_bytes(&mut config.secret);
+        }
+        let node = Node::Stack(Box::new(Self::make_stack(&config, &addrs)));
+        self.push_host(name, addrs, config, node)
+    }
+
+    /// Add a host with no stack, driven by a raw peer.
+    pub fn add_peer(&mut self, name: &str, addrs: &[&str], peer: impl Peer + 'static) -> HostId {
+        let addrs = self.claim(name, addrs);
+        self.push_host(name, addrs, Config::default(), Node::Peer(Box::new(peer)))
+    }
+
+    fn claim(&mut self, name: &str, addrs: &[&str]) -> Vec<IpAddr> {
         assert!(
             self.hosts.iter().all(|h| h.name != name),
             "two hosts named {name:?}"
@@ -140,15 +194,16 @@ impl World {
             .iter()
             .map(|a| a.parse().expect("IP address"))
             .collect();
-        if config.secret == [0; 16] {
-            self.secrets.fill_bytes(&mut config.secret);
-        }
         let id = self.hosts.len();
         for a in &addrs {
             let prev = self.owners.insert(*a, id);
             assert!(prev.is_none(), "address {a} given to two hosts");
         }
-        let stack = Self::make_stack(&config, &addrs);
+        addrs
+    }
+
+    fn push_host(&mut self, name: &str, addrs: Vec<IpAddr>, config: Config, node: Node) -> HostId {
+        let id = self.hosts.len();
         self.record.hosts.push(HostInfo {
             name: name.to_string(),
             addrs: addrs.clone(),
@@ -156,13 +211,15 @@ impl World {
         self.hosts.push(Host {
             name: name.to_string(),
             addrs,
-            stack,
+            node,
             log: AppLog::default(),
             config,
             app: Box::new(Idle),
             wake: None,
             pending: Vec::new(),
             needs_poll: true,
+            outbox: Vec::new(),
+            started: false,
         });
         id
     }
@@ -190,10 +247,13 @@ impl World {
         &mut self.hosts[i]
     }
     pub fn stack(&self, name: &str) -> &Stack {
-        &self.host(name).stack
+        self.host(name).stack()
+    }
+    pub fn stack_mut(&mut self, name: &str) -> &mut Stack {
+        self.host_mut(name).stack_mut()
     }
     pub fn counters(&self, name: &str) -> &Counters {
-        self.host(name).stack.counters()
+        self.host(name).stack().counters()
     }
     pub fn app_log(&self, name: &str) -> &AppLog {
         &self.host(name).log
@@ -213,7 +273,7 @@ impl World {
         let mut config = self.hosts[i].config.clone();
         self.secrets.fill_bytes(&mut config.secret);
         let h = &mut self.hosts[i];
-        h.stack = Self::make_stack(&config, &h.addrs);
+        h.node = Node::Stack(Box::new(Self::make_stack(&config, &h.addrs)));
         h.config = config;
         h.app = Box::new(app);
         h.log = AppLog::default();
@@ -264,7 +324,7 @@ impl World {
     pub fn inject(&mut self, inj: Injection) {
         let to = self.id(&inj.to);
         let at = inj.at.max(self.now);
-        self.schedule(
+        self.enqueue(
             at,
             Delivery {
                 to,
@@ -272,6 +332,14 @@ impl World {
                 bytes: inj.bytes,
             },
         );
+    }
+
+    /// At virtual time `t` (or now, if that has passed), do `f` to the world: reboot a host,
+    /// change a link, add a fault. Runs before packets and timers due at the same time.
+    pub fn at(&mut self, t: Instant, f: impl FnOnce(&mut World) + 'static) {
+        let t = t.max(self.now);
+        self.actions.insert((t, self.next_seq), Box::new(f));
+        self.next_seq += 1;
     }
 
     /// A remark in the record at the current time.
@@ -287,7 +355,7 @@ impl World {
         );
     }
 
-    fn schedule(&mut self, at: Instant, d: Delivery) {
+    fn enqueue(&mut self, at: Instant, d: Delivery) {
         self.queue.insert((at, self.next_seq), d);
         self.next_seq += 1;
     }
@@ -309,8 +377,11 @@ impl World {
     /// The earliest time something is due: a delivery, a stack timer or an app wake-up.
     pub fn next_time(&self) -> Option<Instant> {
         let mut t = self.queue.keys().next().map(|k| k.0);
+        if let Some(a) = self.actions.keys().next() {
+            t = Some(t.map_or(a.0, |t| t.min(a.0)));
+        }
         for h in &self.hosts {
-            for x in [h.stack.poll_timeout(), h.wake].into_iter().flatten() {
+            for x in [h.poll_timeout(), h.wake].into_iter().flatten() {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
             if h.needs_poll || !h.pending.is_empty() {
@@ -347,14 +418,18 @@ impl World {
             );
         }
         let now = self.now;
+        let action_due = self.actions.keys().next().filter(|k| k.0 <= now).copied();
         let first_due = self.queue.keys().next().filter(|k| k.0 <= now).copied();
-        if let Some(key) = first_due {
+        if let Some(key) = action_due {
+            let f = self.actions.remove(&key).expect("scheduled action");
+            f(self);
+        } else if let Some(key) = first_due {
             let d = self.queue.remove(&key).expect("queued delivery");
             self.deliver(d);
         } else {
             for h in &mut self.hosts {
-                if h.stack.poll_timeout().is_some_and(|t| t <= now) {
-                    h.stack.handle_timeout(now);
+                if h.poll_timeout().is_some_and(|t| t <= now) {
+                    h.stack_mut().handle_timeout(now);
                 }
                 if h.wake.is_some_and(|t| t <= now) {
                     h.wake = None;
@@ -425,9 +500,22 @@ impl World {
             }
         };
         let host = &mut self.hosts[d.to];
-        let before = host.stack.counters().clone();
-        host.stack.handle_packet(now, &d.bytes);
-        let rejected = rejection(&before, host.stack.counters());
+        let rejected = match &mut host.node {
+            Node::Stack(stack) => {
+                let before = stack.counters().clone();
+                stack.handle_packet(now, &d.bytes);
+                rejection(&before, stack.counters())
+            }
+            Node::Peer(peer) => {
+                let mut ctx = PeerCtx {
+                    now,
+                    out: &mut host.outbox,
+                    wake: &mut host.wake,
+                };
+                peer.on_packet(&mut ctx, &d.bytes);
+                None
+            }
+        };
         if let Some((id, fate)) = packet {
             let f = &mut self.record.packets[id].fates[fate];
             if let Fate::InFlight {
@@ -517,7 +605,7 @@ impl World {
         });
         self.record.push(now, EntryKind::Sent(id));
         for (at, fate, b) in deliveries {
-            self.schedule(
+            self.enqueue(
                 at,
                 Delivery {
                     to: to.expect("routed"),
@@ -544,14 +632,26 @@ impl World {
             let mut progress = false;
             for h in 0..self.hosts.len() {
                 let mut buf = std::mem::take(&mut self.buf);
-                while let Some(len) = self.hosts[h].stack.poll_transmit(now, &mut buf) {
+                loop {
+                    let len = match &mut self.hosts[h].node {
+                        Node::Stack(stack) => stack.poll_transmit(now, &mut buf),
+                        Node::Peer(_) => None,
+                    };
+                    let Some(len) = len else { break };
                     self.route(h, buf[..len].to_vec());
                     progress = true;
                 }
                 self.buf = buf;
+                for bytes in std::mem::take(&mut self.hosts[h].outbox) {
+                    self.route(h, bytes);
+                    progress = true;
+                }
             }
             for h in 0..self.hosts.len() {
-                while let Some(ev) = self.hosts[h].stack.poll_event() {
+                while let Some(ev) = match &mut self.hosts[h].node {
+                    Node::Stack(s) => s.poll_event(),
+                    Node::Peer(_) => None,
+                } {
                     self.record_event(h, ev);
                     self.hosts[h].pending.push(ev);
                 }
@@ -563,6 +663,23 @@ impl World {
                 }
                 progress = true;
                 host.needs_poll = false;
+                if let Node::Peer(peer) = &mut host.node {
+                    let first = !std::mem::replace(&mut host.started, true);
+                    let mut ctx = PeerCtx {
+                        now,
+                        out: &mut host.outbox,
+                        wake: &mut host.wake,
+                    };
+                    if first {
+                        peer.on_start(&mut ctx);
+                    } else {
+                        peer.on_wake(&mut ctx);
+                    }
+                    continue;
+                }
+                let Node::Stack(stack) = &mut host.node else {
+                    unreachable!()
+                };
                 let events = std::mem::take(&mut host.pending);
                 let mut notes = Vec::new();
                 let mut ctx = AppCtx {
@@ -570,7 +687,7 @@ impl World {
                     host: h,
                     host_name: &host.name,
                     addrs: &host.addrs,
-                    stack: &mut host.stack,
+                    stack,
                     events: &events,
                     log: &mut host.log,
                     wake: &mut host.wake,
@@ -599,7 +716,7 @@ impl World {
         };
         if let Some(c) = conn {
             if !self.record.conns.contains_key(&(h, c)) {
-                if let Some(info) = self.hosts[h].stack.status(c) {
+                if let Some(info) = self.hosts[h].stack().status(c) {
                     self.record.conns.insert(
                         (h, c),
                         ConnEnds {
@@ -663,3 +780,6 @@ fn rejection(before: &Counters, after: &Counters) -> Option<String> {
     }
     (!why.is_empty()).then(|| why.join(", "))
 }
+
+#[cfg(test)]
+mod tests;
