@@ -17,6 +17,11 @@ pub struct Config {
     pub syn_retries: u32,
     /// SYN,ACK retransmissions before the half-open entry is dropped (LX-2: 5, ~63 s).
     pub synack_retries: u32,
+    /// Retransmissions after which the application is warned (R1, SHLD-10, LX-5
+    /// tcp_retries1 = 3): an `Event::SoftError` (MUST-20a, SHLD-9).
+    pub retries1: u32,
+    /// Report soft errors to the application (SHLD-20: it may switch them off).
+    pub soft_errors: bool,
     /// Data/FIN retransmissions before the connection is aborted (R2, LX-5 tcp_retries2 = 15).
     pub retries2: u32,
     /// Retransmissions for orphaned connections (LX-5 tcp_orphan_retries, 0 read as 8).
@@ -51,10 +56,16 @@ pub struct Config {
     pub window_scaling: bool,
     /// Negotiate timestamps (RFC 7323, LX-14).
     pub timestamps: bool,
+    /// Negotiate SACK (RFC 2018, LX-14): we then report out-of-order data in SACK blocks.
+    pub sack: bool,
     /// Nagle's algorithm on new connections (SHLD-7).
     pub nagle: bool,
     /// Delayed-ACK timeout (LX-10 TCP_DELACK_MIN 40 ms).
     pub delayed_ack: Duration,
+    /// Quick ACKs at connection start before delayed ACKs begin (LX-10 TCP_MAX_QUICKACKS).
+    pub quick_acks: u32,
+    /// Initial congestion window in segments (decision 5, CC-2).
+    pub initial_cwnd: u32,
     /// Most events kept for the application before the oldest are discarded.
     pub event_queue_limit: usize,
     /// Most connections (TCBs, half-open included) the stack holds at once.
@@ -71,6 +82,8 @@ impl Default for Config {
             hop_limit: 64,
             syn_retries: 6,
             synack_retries: 5,
+            retries1: 3,
+            soft_errors: true,
             retries2: 15,
             orphan_retries: 8,
             rto_initial: Duration::from_secs(1),
@@ -87,8 +100,11 @@ impl Default for Config {
             send_buffer: 128 * 1024,
             window_scaling: true,
             timestamps: true,
+            sack: true,
             nagle: true,
             delayed_ack: Duration::from_millis(40),
+            quick_acks: 16,
+            initial_cwnd: 10,
             event_queue_limit: 65_536,
             max_connections: 1 << 20,
             ephemeral_ports: (32768, 60999),

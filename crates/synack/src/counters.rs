@@ -7,7 +7,7 @@ use core::fmt;
 
 /// Why an input segment was dropped after parsing (parse failures have their own reasons).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Drop {
+pub enum DropReason {
     /// Destination is not one of our addresses, or is broadcast/multicast (MUST-57).
     NotOurs,
     /// Source address is broadcast, multicast or unspecified (MUST-63).
@@ -38,39 +38,39 @@ pub enum Drop {
     Ignored,
 }
 
-impl Drop {
-    pub const ALL: [Drop; 14] = [
-        Drop::NotOurs,
-        Drop::BadSource,
-        Drop::NoSocket,
-        Drop::OutOfWindow,
-        Drop::BadAck,
-        Drop::BadRst,
-        Drop::NoAck,
-        Drop::SynQueueFull,
-        Drop::AcceptQueueFull,
-        Drop::TableFull,
-        Drop::MissingTimestamp,
-        Drop::Paws,
-        Drop::OooQueueFull,
-        Drop::Ignored,
+impl DropReason {
+    pub const ALL: [DropReason; 14] = [
+        DropReason::NotOurs,
+        DropReason::BadSource,
+        DropReason::NoSocket,
+        DropReason::OutOfWindow,
+        DropReason::BadAck,
+        DropReason::BadRst,
+        DropReason::NoAck,
+        DropReason::SynQueueFull,
+        DropReason::AcceptQueueFull,
+        DropReason::TableFull,
+        DropReason::MissingTimestamp,
+        DropReason::Paws,
+        DropReason::OooQueueFull,
+        DropReason::Ignored,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
-            Drop::NotOurs => "not addressed to us",
-            Drop::BadSource => "invalid source address",
-            Drop::NoSocket => "no socket",
-            Drop::OutOfWindow => "out of window",
-            Drop::BadAck => "unacceptable ACK",
-            Drop::BadRst => "invalid RST",
-            Drop::NoAck => "ACK bit off",
-            Drop::SynQueueFull => "SYN queue full",
-            Drop::AcceptQueueFull => "accept queue full",
-            Drop::TableFull => "connection table full",
-            Drop::MissingTimestamp => "timestamp missing",
-            Drop::Paws => "PAWS",
-            Drop::OooQueueFull => "reassembly queue full",
-            Drop::Ignored => "ignored in state",
+            DropReason::NotOurs => "not addressed to us",
+            DropReason::BadSource => "invalid source address",
+            DropReason::NoSocket => "no socket",
+            DropReason::OutOfWindow => "out of window",
+            DropReason::BadAck => "unacceptable ACK",
+            DropReason::BadRst => "invalid RST",
+            DropReason::NoAck => "ACK bit off",
+            DropReason::SynQueueFull => "SYN queue full",
+            DropReason::AcceptQueueFull => "accept queue full",
+            DropReason::TableFull => "connection table full",
+            DropReason::MissingTimestamp => "timestamp missing",
+            DropReason::Paws => "PAWS",
+            DropReason::OooQueueFull => "reassembly queue full",
+            DropReason::Ignored => "ignored in state",
         }
     }
 }
@@ -129,7 +129,7 @@ pub struct Counters {
     /// Input packets dropped by the wire parser, by reason.
     pub parse_drops: [u64; ParseError::ALL.len()],
     /// Input segments dropped by TCP, by reason.
-    pub drops: [u64; Drop::ALL.len()],
+    pub drops: [u64; DropReason::ALL.len()],
 }
 
 impl Counters {
@@ -137,12 +137,12 @@ impl Counters {
         self.in_errs += 1;
         self.parse_drops[ParseError::ALL.iter().position(|x| *x == e).unwrap_or(0)] += 1;
     }
-    pub fn count_drop(&mut self, d: Drop) {
-        self.drops[Drop::ALL.iter().position(|x| *x == d).unwrap_or(0)] += 1;
+    pub fn count_drop(&mut self, d: DropReason) {
+        self.drops[DropReason::ALL.iter().position(|x| *x == d).unwrap_or(0)] += 1;
     }
     /// Drops of one reason.
-    pub fn dropped(&self, d: Drop) -> u64 {
-        self.drops[Drop::ALL.iter().position(|x| *x == d).unwrap_or(0)]
+    pub fn dropped(&self, d: DropReason) -> u64 {
+        self.drops[DropReason::ALL.iter().position(|x| *x == d).unwrap_or(0)]
     }
     /// Parse drops of one reason.
     pub fn parse_dropped(&self, e: ParseError) -> u64 {
@@ -171,10 +171,19 @@ impl fmt::Display for Counters {
             (self.synack_timeouts, "half-open requests timed out"),
             (self.time_wait_expired, "TCP sockets finished time wait"),
             (self.abort_on_timeout, "connections aborted due to timeout"),
-            (self.abort_on_close, "connections reset due to unread data at close"),
-            (self.fin_wait_2_timeouts, "orphaned FIN-WAIT-2 connections reaped"),
+            (
+                self.abort_on_close,
+                "connections reset due to unread data at close",
+            ),
+            (
+                self.fin_wait_2_timeouts,
+                "orphaned FIN-WAIT-2 connections reaped",
+            ),
             (self.challenge_acks, "challenge ACKs sent"),
-            (self.listen_overflows, "times the listen queue of a socket overflowed"),
+            (
+                self.listen_overflows,
+                "times the listen queue of a socket overflowed",
+            ),
             (self.listen_drops, "SYNs to LISTEN sockets dropped"),
             (self.delayed_acks, "delayed acks sent"),
             (self.events_dropped, "events discarded (not polled)"),
@@ -190,7 +199,7 @@ impl fmt::Display for Counters {
                 writeln!(f, "    {} dropped: {}", self.parse_drops[i], e)?;
             }
         }
-        for (i, d) in Drop::ALL.iter().enumerate() {
+        for (i, d) in DropReason::ALL.iter().enumerate() {
             if self.drops[i] != 0 {
                 writeln!(f, "    {} dropped: {}", self.drops[i], d.as_str())?;
             }

@@ -156,4 +156,44 @@ pub enum Event {
     Writable { conn: ConnId },
     /// The connection is over for the application; `recv`/`send` now report the reason.
     Closed { conn: ConnId, reason: CloseReason },
+    /// Urgent data appeared, or the urgent pointer advanced (MUST-32). The bytes arrive
+    /// inline; `Stack::urgent_pending` says how many of the unread bytes are urgent (MUST-33).
+    Urgent { conn: ConnId },
+    /// A soft error: delivery is in trouble but the connection lives on (MUST-47, SHLD-9).
+    SoftError { conn: ConnId, error: SoftError },
+}
+
+/// Asynchronous soft errors reported to the application (MUST-47).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SoftError {
+    /// A segment reached R1 retransmissions (MUST-20a, SHLD-10); the path may be broken.
+    ExcessiveRetransmission,
+}
+
+/// The bounded event FIFO (see module docs).
+#[derive(Debug, Default)]
+pub(crate) struct EventQueue {
+    queue: std::collections::VecDeque<Event>,
+    limit: usize,
+    pub(crate) dropped: u64,
+}
+
+impl EventQueue {
+    pub(crate) fn new(limit: usize) -> Self {
+        EventQueue {
+            queue: Default::default(),
+            limit: limit.max(1),
+            dropped: 0,
+        }
+    }
+    pub(crate) fn push(&mut self, e: Event) {
+        if self.queue.len() >= self.limit {
+            self.queue.pop_front();
+            self.dropped += 1;
+        }
+        self.queue.push_back(e);
+    }
+    pub(crate) fn pop(&mut self) -> Option<Event> {
+        self.queue.pop_front()
+    }
 }

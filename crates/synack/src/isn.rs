@@ -1,2 +1,251 @@
 //! Initial sequence numbers per RFC 6528 (ISN-1, MUST-8, SHLD-1, MUST-9).
-// STUB: implemented by the wire work.
+//!
+//! RFC 9293 §3.4.1 (which absorbed RFC 6528): ISN = M + F(localip, localport, remoteip,
+//! remoteport, secretkey), where M is a clock ticking every 4 µs (MUST-8; a 32-bit counter
+//! at 250 kHz wraps in about 4.77 h) and F is a keyed pseudo-random function outsiders cannot
+//! compute (MUST-9). F here is SipHash-2-4 keyed with the 128-bit `Config::secret` (ISN-1;
+//! Linux also uses SipHash).
+//!
+//! The same key also derives, under different domain-separation labels so that no output
+//! reveals another: the per-destination offset for ephemeral port choice (RFC 6056 §3.3.3,
+//! "Algorithm 3: Simple Hash-Based Port Selection", ISN-2) and the per-connection offset
+//! added to the timestamp clock (RFC 7323 §5.4 / §7.1, TS-8).
+//!
+//! Every input is written to the hasher as explicit bytes (a family tag, the address octets,
+//! the port big-endian), never through `Hash` impls, so values are stable across Rust
+//! versions and platforms.
+
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use core::fmt;
+use core::hash::Hasher;
+use siphasher::sip::SipHasher24;
+use std::net::{IpAddr, SocketAddr};
+
+/// Domain-separation labels, one per derived quantity (each is written first).
+const DOMAIN_ISN: &[u8] = b"synack/isn/v1\0";
+const DOMAIN_PORT: &[u8] = b"synack/ephemeral-port/v1\0";
+const DOMAIN_TS: &[u8] = b"synack/ts-offset/v1\0";
+
+/// Keyed generator of initial sequence numbers, ephemeral-port offsets and timestamp
+/// offsets. Cheap to clone; holds only the key. Keep one per stack and do not change the
+/// key while connections live (ISN-1).
+#[derive(Clone)]
+pub struct IsnGenerator {
+    key: [u8; 16],
+}
+
+impl fmt::Debug for IsnGenerator {
+    /// The key is secret (MUST-9): never print it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IsnGenerator { key: <secret> }")
+    }
+}
+
+fn write_ip(h: &mut SipHasher24, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(a) => {
+            h.write(&[4]);
+            h.write(&a.octets());
+        }
+        IpAddr::V6(a) => {
+            h.write(&[6]);
+            h.write(&a.octets());
+        }
+    }
+}
+
+fn write_sock(h: &mut SipHasher24, s: SocketAddr) {
+    write_ip(h, s.ip());
+    h.write(&s.port().to_be_bytes());
+}
+
+impl IsnGenerator {
+    /// A generator keyed with `secret` (`Config::secret`: at least 128 random bits per
+    /// process start, ISN-1).
+    pub fn new(secret: [u8; 16]) -> Self {
+        IsnGenerator { key: secret }
+    }
+
+    fn hasher(&self, domain: &[u8]) -> SipHasher24 {
+        let mut h = SipHasher24::new_with_key(&self.key);
+        h.write(domain);
+        h
+    }
+
+    /// F(local, remote, secret): the keyed, clock-free part of the ISN (SHLD-1, MUST-9).
+    fn isn_offset(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
+        let mut h = self.hasher(DOMAIN_ISN);
+        write_sock(&mut h, local);
+        write_sock(&mut h, remote);
+        h.finish() as u32
+    }
+
+    /// The initial sequence number for a connection `local` <-> `remote` opened at `now`:
+    /// F(4-tuple, secret) + M, with M = `now` in 4 µs ticks, modulo 2^32 (ISN-1, MUST-8,
+    /// SHLD-1). For a fixed 4-tuple successive ISNs advance with the clock, 250 per
+    /// millisecond, so a new incarnation starts above the old one's sequence space.
+    pub fn isn(&self, now: Instant, local: SocketAddr, remote: SocketAddr) -> SeqNum {
+        let m = (now.as_micros() / 4) as u32; // the 4 µs clock, wrapping at 2^32 ticks
+        SeqNum(self.isn_offset(local, remote).wrapping_add(m))
+    }
+
+    /// RFC 6056 Algorithm 3 offset for choosing an ephemeral port toward `remote` from
+    /// `local_ip` (ISN-2): F(local IP, remote IP, remote port, secret). The caller picks
+    /// `min + (offset + counter) % range`, stepping the counter past ports in use, so that
+    /// each destination sees its own unpredictable port sequence.
+    pub fn port_offset(&self, local_ip: IpAddr, remote: SocketAddr) -> u32 {
+        let mut h = self.hasher(DOMAIN_PORT);
+        write_ip(&mut h, local_ip);
+        write_sock(&mut h, remote);
+        h.finish() as u32
+    }
+
+    /// Random-looking per-connection offset to add to the timestamp clock (TS-8, RFC 7323
+    /// §7.1), so TSval reveals neither uptime nor links connections together. Fixed for a
+    /// 4-tuple, so every segment of a connection uses the same offset.
+    pub fn ts_offset(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
+        let mut h = self.hasher(DOMAIN_TS);
+        write_sock(&mut h, local);
+        write_sock(&mut h, remote);
+        h.finish() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Duration;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn key(b: u8) -> [u8; 16] {
+        let mut k = [0u8; 16];
+        for (i, x) in k.iter_mut().enumerate() {
+            *x = b.wrapping_mul(31).wrapping_add(i as u8);
+        }
+        k
+    }
+
+    #[test]
+    fn must_8_clock_advances_250_per_millisecond() {
+        let g = IsnGenerator::new(key(1));
+        let (l, r) = (sa("10.0.0.1:40000"), sa("10.0.0.2:80"));
+        let t0 = Instant::from_secs(1_000);
+        let base = g.isn(t0, l, r);
+        for ms in [1u64, 2, 10, 1_000] {
+            let later = g.isn(t0 + Duration::from_millis(ms), l, r);
+            assert_eq!(later - base, (250 * ms) as u32, "after {ms} ms");
+            assert!(later.gt(base));
+        }
+        // 4 µs granularity.
+        assert_eq!(g.isn(t0 + Duration::from_micros(3), l, r), base);
+        assert_eq!(g.isn(t0 + Duration::from_micros(4), l, r) - base, 1);
+    }
+
+    #[test]
+    fn must_8_clock_wraps_modulo_2_32() {
+        let g = IsnGenerator::new(key(2));
+        let (l, r) = (sa("[2001:db8::1]:5000"), sa("[2001:db8::2]:443"));
+        // 2^32 ticks of 4 µs later the clock component is back where it was.
+        let t0 = Instant::from_secs(5);
+        let t1 = Instant::from_micros(t0.as_micros() + 4 * (1u64 << 32));
+        assert_eq!(g.isn(t0, l, r), g.isn(t1, l, r));
+    }
+
+    #[test]
+    fn isn_1_deterministic_for_the_same_inputs() {
+        let a = IsnGenerator::new(key(3));
+        let b = IsnGenerator::new(key(3));
+        let (l, r) = (sa("192.0.2.1:1234"), sa("198.51.100.2:22"));
+        let t = Instant::from_millis(12_345);
+        assert_eq!(a.isn(t, l, r), b.isn(t, l, r));
+        assert_eq!(a.port_offset(l.ip(), r), b.port_offset(l.ip(), r));
+        assert_eq!(a.ts_offset(l, r), b.ts_offset(l, r));
+    }
+
+    #[test]
+    fn must_9_tuples_and_secrets_give_unrelated_values() {
+        let g = IsnGenerator::new(key(4));
+        let t = Instant::from_secs(1);
+        let l = sa("10.0.0.1:40000");
+        let remotes = [sa("10.0.0.2:80"), sa("10.0.0.2:81"), sa("10.0.0.3:80")];
+        let isns: Vec<u32> = remotes.iter().map(|&r| g.isn(t, l, r).0).collect();
+        // Neighbouring tuples give different ISNs whose differences are not the (tiny)
+        // differences of the inputs: F is not a linear function of the tuple.
+        assert_ne!(isns[0], isns[1]);
+        assert_ne!(isns[0], isns[2]);
+        assert_ne!(isns[1], isns[2]);
+        assert!(isns[1].wrapping_sub(isns[0]) > 1 << 16 || isns[0].wrapping_sub(isns[1]) > 1 << 16);
+        // Swapping ends gives another value (the function is ordered: local, remote).
+        assert_ne!(g.isn(t, l, remotes[0]), g.isn(t, remotes[0], l));
+        // IPv4 and its IPv4-mapped IPv6 form are distinct inputs.
+        let mapped = SocketAddr::new(
+            match l.ip() {
+                IpAddr::V4(a) => IpAddr::V6(a.to_ipv6_mapped()),
+                ip => ip,
+            },
+            l.port(),
+        );
+        assert_ne!(g.isn(t, l, remotes[0]), g.isn(t, mapped, remotes[0]));
+        // Another secret, another value.
+        let g2 = IsnGenerator::new(key(5));
+        assert_ne!(g.isn(t, l, remotes[0]), g2.isn(t, l, remotes[0]));
+        assert_ne!(
+            g.port_offset(l.ip(), remotes[0]),
+            g2.port_offset(l.ip(), remotes[0])
+        );
+        assert_ne!(g.ts_offset(l, remotes[0]), g2.ts_offset(l, remotes[0]));
+    }
+
+    #[test]
+    fn isn_1_values_spread_over_the_sequence_space() {
+        // 256 source ports toward one server: every top-nibble bucket should be hit, which a
+        // weak F (e.g. a sum of the tuple's fields) would fail.
+        let g = IsnGenerator::new(key(6));
+        let r = sa("203.0.113.9:443");
+        let mut buckets = [0u32; 16];
+        for p in 0..256u16 {
+            let isn = g
+                .isn(Instant::ZERO, sa(&format!("10.1.1.1:{}", 50_000 + p)), r)
+                .0;
+            buckets[(isn >> 28) as usize] += 1;
+        }
+        assert!(buckets.iter().all(|&n| n > 0), "{buckets:?}");
+    }
+
+    #[test]
+    fn isn_2_port_offset_depends_on_destination_not_local_port() {
+        let g = IsnGenerator::new(key(7));
+        let local = sa("10.0.0.1:0").ip();
+        let a = g.port_offset(local, sa("10.0.0.2:80"));
+        assert_eq!(a, g.port_offset(local, sa("10.0.0.2:80")));
+        assert_ne!(a, g.port_offset(local, sa("10.0.0.2:443")));
+        assert_ne!(a, g.port_offset(local, sa("10.0.0.3:80")));
+        assert_ne!(a, g.port_offset(sa("10.0.0.9:0").ip(), sa("10.0.0.2:80")));
+    }
+
+    #[test]
+    fn ts_8_offset_per_connection_and_separate_from_isn() {
+        let g = IsnGenerator::new(key(8));
+        let (l, r) = (sa("10.0.0.1:40000"), sa("10.0.0.2:80"));
+        let ts = g.ts_offset(l, r);
+        assert_eq!(ts, g.ts_offset(l, r));
+        assert_ne!(ts, g.ts_offset(sa("10.0.0.1:40001"), r));
+        // Domain separation: the three outputs for the same inputs are unrelated.
+        assert_ne!(ts, g.isn(Instant::ZERO, l, r).0);
+        assert_ne!(g.isn(Instant::ZERO, l, r).0, g.port_offset(l.ip(), r));
+    }
+
+    #[test]
+    fn must_9_debug_does_not_print_the_key() {
+        let g = IsnGenerator::new([0xAB; 16]);
+        let s = format!("{g:?}");
+        assert!(
+            !s.contains("171") && !s.to_lowercase().contains("ab,"),
+            "{s}"
+        );
+    }
+}

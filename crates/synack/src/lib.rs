@@ -19,9 +19,9 @@ pub mod time;
 pub mod wire;
 
 pub use config::Config;
-pub use counters::{Counters, Drop};
+pub use counters::{Counters, DropReason};
 pub use error::Error;
-pub use event::{Cause, CloseReason, ConnId, Event, ListenerId, TimerKind};
+pub use event::{Cause, CloseReason, ConnId, Event, ListenerId, SoftError, TimerKind};
 pub use seq::SeqNum;
 pub use stack::{ConnInfo, Stack};
 pub use state::State;

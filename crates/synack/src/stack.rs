@@ -1,15 +1,24 @@
-//! The stack: demultiplexes segments by 4-tuple (a hash map, O(1)), then to listeners; owns
-//! every connection, listener and timer; exposes the sans-IO contract of DESIGN.md.
-// API skeleton: bodies are being written.
-#![allow(unused_variables)]
+//! The stack: demultiplexes segments by exact 4-tuple (a hash map, O(1)), then to listeners
+//! (MUST-42); owns every connection, listener and timer; answers segments nobody owns with
+//! RST (RST-1); exposes the sans-IO contract of DESIGN.md.
+//!
+//! Timers live in a binary heap with lazy deletion: each TCB remembers the earliest deadline
+//! it has in the heap, and a new entry is pushed only when a deadline moves earlier. An entry
+//! that fires early finds nothing due and reschedules, so the heap holds about one entry per
+//! connection whatever the ACK rate.
 
 use crate::config::Config;
-use crate::counters::Counters;
+use crate::counters::{Counters, DropReason};
 use crate::error::Error;
-use crate::event::{ConnId, Event, ListenerId};
+use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId};
+use crate::isn::IsnGenerator;
 use crate::state::State;
+use crate::tcb::{CtlQueue, Ctx, Tcb};
 use crate::time::{Duration, Instant};
-use std::net::{IpAddr, SocketAddr};
+use crate::wire::{self, Packet, TcpHeader, TcpOptions};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// What STATUS reports about one connection (RFC 9293 §3.10.6, UI-6).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,104 +45,795 @@ pub struct ConnInfo {
     pub mss: u16,
     pub rto: Duration,
     pub srtt: Option<Duration>,
+    pub cwnd: u32,
+    /// Why it ended, once it has.
+    pub close_reason: Option<CloseReason>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct FourTuple {
+    local: SocketAddr,
+    remote: SocketAddr,
+}
+
+struct Slot {
+    generation: u32,
+    in_tx: bool,
+    tcb: Option<Box<Tcb>>,
+}
+
+struct Listener {
+    id: ListenerId,
+    local: SocketAddr,
+    /// Accept-queue bound. Like Linux, the queue is full when it holds more than this.
+    backlog: usize,
+    /// Half-open (SYN-RECEIVED) entries of this listener.
+    syn_queue: usize,
+    accept_queue: VecDeque<ConnId>,
 }
 
 /// A user-space TCP stack with no I/O of its own.
 pub struct Stack {
     config: Config,
+    isn: IsnGenerator,
+    addrs: Vec<IpAddr>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
+    by_tuple: HashMap<FourTuple, u32>,
+    listeners: Vec<Option<Listener>>,
+    listen_map: HashMap<SocketAddr, u32>,
+    events: EventQueue,
+    counters: Counters,
+    ctl: CtlQueue,
+    timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    tx: VecDeque<u32>,
+    port_counter: u32,
+    scratch: Vec<u8>,
+}
+
+fn valid_remote(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()),
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),
+    }
+}
+
+fn unspecified_like(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
 }
 
 impl Stack {
     pub fn new(config: Config) -> Stack {
-        Stack { config }
+        Stack {
+            isn: IsnGenerator::new(config.secret),
+            events: EventQueue::new(config.event_queue_limit),
+            config,
+            addrs: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            by_tuple: HashMap::new(),
+            listeners: Vec::new(),
+            listen_map: HashMap::new(),
+            counters: Counters::default(),
+            ctl: CtlQueue::default(),
+            timers: BinaryHeap::new(),
+            tx: VecDeque::new(),
+            port_counter: 0,
+            scratch: Vec::new(),
+        }
     }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
+
     /// Own a local address: segments to it are ours, and connects may send from it.
     pub fn add_address(&mut self, addr: IpAddr) {
-        todo!()
+        if !self.addrs.contains(&addr) {
+            self.addrs.push(addr);
+        }
     }
+
+    /// Our addresses.
+    pub fn addresses(&self) -> &[IpAddr] {
+        &self.addrs
+    }
+
+    fn is_ours(&self, ip: IpAddr) -> bool {
+        self.addrs.contains(&ip)
+    }
+
+    // ----- listeners ---------------------------------------------------------------------
+
     /// Passive OPEN: listen on `local` (an unspecified IP accepts any of our addresses,
     /// MUST-43) with an accept queue of `backlog` (capped by `Config::somaxconn`).
+    /// A second listener on the same address fails and leaves the first alone (MUST-41).
     pub fn listen(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerId, Error> {
-        todo!()
+        if !local.ip().is_unspecified() && !self.is_ours(local.ip()) {
+            return Err(Error::InvalidAddress);
+        }
+        if local.port() == 0 {
+            return Err(Error::InvalidAddress);
+        }
+        if self.listen_map.contains_key(&local) {
+            return Err(Error::AddrInUse);
+        }
+        let idx = match self.listeners.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.listeners.push(None);
+                self.listeners.len() - 1
+            }
+        };
+        let id = ListenerId(idx as u32);
+        self.listeners[idx] = Some(Listener {
+            id,
+            local,
+            backlog: backlog.min(self.config.somaxconn),
+            syn_queue: 0,
+            accept_queue: VecDeque::new(),
+        });
+        self.listen_map.insert(local, idx as u32);
+        Ok(id)
     }
-    /// Stop listening; half-open and unaccepted connections are reset.
+
+    /// Stop listening. Half-open and unaccepted connections are reset.
     pub fn close_listener(&mut self, now: Instant, l: ListenerId) -> Result<(), Error> {
-        todo!()
+        let listener = self
+            .listeners
+            .get_mut(l.0 as usize)
+            .and_then(Option::take)
+            .ok_or(Error::InvalidHandle)?;
+        self.listen_map.remove(&listener.local);
+        let orphans: Vec<u32> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let t = s.tcb.as_ref()?;
+                (t.listener == Some(l) && !t.accepted).then_some(i as u32)
+            })
+            .collect();
+        for idx in orphans {
+            self.with_tcb(idx, now, |t, ctx| {
+                let _ = t.abort(ctx);
+            });
+        }
+        Ok(())
     }
+
     /// Take the next ESTABLISHED connection from the accept queue.
     pub fn accept(&mut self, l: ListenerId) -> Option<ConnId> {
-        todo!()
+        loop {
+            let id = self
+                .listeners
+                .get_mut(l.0 as usize)?
+                .as_mut()?
+                .accept_queue
+                .pop_front()?;
+            let Some(tcb) = self.tcb_mut(id) else {
+                continue;
+            };
+            tcb.accepted = true;
+            let id = tcb.id;
+            let readable = tcb.recv_buf.readable() > 0 || tcb.fin_received;
+            if readable {
+                self.events.push(Event::Readable { conn: id });
+            }
+            return Some(id);
+        }
     }
-    /// Active OPEN to `remote`, from `local` (or a chosen address and ephemeral port).
+
+    /// Number of connections waiting in a listener's accept queue.
+    pub fn accept_queue_len(&self, l: ListenerId) -> usize {
+        self.listener(l).map_or(0, |l| l.accept_queue.len())
+    }
+
+    /// Number of half-open (SYN-RECEIVED) entries of a listener.
+    pub fn syn_queue_len(&self, l: ListenerId) -> usize {
+        self.listener(l).map_or(0, |l| l.syn_queue)
+    }
+
+    fn listener(&self, l: ListenerId) -> Option<&Listener> {
+        self.listeners.get(l.0 as usize)?.as_ref()
+    }
+
+    fn find_listener(&self, local: SocketAddr) -> Option<u32> {
+        self.listen_map
+            .get(&local)
+            .or_else(|| {
+                self.listen_map
+                    .get(&SocketAddr::new(unspecified_like(local.ip()), local.port()))
+            })
+            .copied()
+    }
+
+    // ----- active open and user calls ----------------------------------------------------
+
+    /// Active OPEN to `remote`, from `local` (or, MUST-44, an address of ours of the same
+    /// family and an ephemeral port chosen per RFC 6056, ISN-2).
     pub fn connect(
         &mut self,
         now: Instant,
         local: Option<SocketAddr>,
         remote: SocketAddr,
     ) -> Result<ConnId, Error> {
-        todo!()
+        // MUST-46: no broadcast, multicast or unspecified remote.
+        if !valid_remote(remote.ip()) || remote.port() == 0 {
+            return Err(Error::InvalidAddress);
+        }
+        let local_ip = match local {
+            Some(l) if !l.ip().is_unspecified() => {
+                if !self.is_ours(l.ip()) {
+                    return Err(Error::InvalidAddress);
+                }
+                l.ip()
+            }
+            _ => *self
+                .addrs
+                .iter()
+                .find(|a| a.is_ipv4() == remote.is_ipv4())
+                .ok_or(Error::NoRoute)?,
+        };
+        if local_ip.is_ipv4() != remote.is_ipv4() {
+            return Err(Error::InvalidAddress);
+        }
+        let port = match local.map(|l| l.port()).filter(|&p| p != 0) {
+            Some(p) => p,
+            None => self.ephemeral_port(local_ip, remote)?,
+        };
+        let local = SocketAddr::new(local_ip, port);
+        let tuple = FourTuple { local, remote };
+        if self.by_tuple.contains_key(&tuple) {
+            return Err(Error::AddrInUse);
+        }
+        if self.live >= self.config.max_connections {
+            return Err(Error::TooManyConnections);
+        }
+        let idx = self.insert_tcb(now, local, remote, None);
+        let id = self.with_tcb(idx, now, |t, ctx| {
+            t.set_state(ctx, State::SynSent, Cause::Connect);
+            t.id
+        });
+        id.ok_or(Error::InvalidHandle)
     }
+
+    /// RFC 6056 algorithm 3: a keyed hash picks where to start, a counter moves on. A port
+    /// that would connect to itself is skipped (S-10).
+    fn ephemeral_port(&mut self, local_ip: IpAddr, remote: SocketAddr) -> Result<u16, Error> {
+        let (lo, hi) = self.config.ephemeral_ports;
+        let (lo, hi) = (lo.min(hi) as u32, lo.max(hi) as u32);
+        let n = hi - lo + 1;
+        let offset = self.isn.port_offset(local_ip, remote);
+        for i in 0..n {
+            let port = (lo + offset.wrapping_add(self.port_counter).wrapping_add(i) % n) as u16;
+            let local = SocketAddr::new(local_ip, port);
+            if local == remote {
+                continue;
+            }
+            if !self.by_tuple.contains_key(&FourTuple { local, remote }) {
+                self.port_counter = self.port_counter.wrapping_add(i + 1);
+                return Ok(port);
+            }
+        }
+        Err(Error::NoPortsAvailable)
+    }
+
     /// SEND: queue bytes; returns how many fit in the send buffer.
     pub fn send(&mut self, now: Instant, c: ConnId, data: &[u8]) -> Result<usize, Error> {
-        todo!()
+        let idx = self.index_of(c)?;
+        self.with_tcb(idx, now, |t, _| t.send(data))
+            .ok_or(Error::InvalidHandle)?
     }
+
     /// RECEIVE: Ok(n > 0) bytes, Ok(0) end of stream (peer's FIN), Err(WouldBlock) nothing yet.
     pub fn recv(&mut self, now: Instant, c: ConnId, buf: &mut [u8]) -> Result<usize, Error> {
-        todo!()
+        let idx = self.index_of(c)?;
+        self.with_tcb(idx, now, |t, _| t.recv(buf))
+            .ok_or(Error::InvalidHandle)?
     }
+
     /// Half-close: no more sends; FIN after the queued data. Receiving continues.
     pub fn shutdown(&mut self, now: Instant, c: ConnId) -> Result<(), Error> {
-        todo!()
+        let idx = self.index_of(c)?;
+        self.with_tcb(idx, now, |t, ctx| t.shutdown(ctx))
+            .ok_or(Error::InvalidHandle)?
     }
+
     /// CLOSE and release the handle: FIN after queued data (or RST if received data is
     /// unread, SHLD-3); the connection finishes on its own as an orphan.
     pub fn close(&mut self, now: Instant, c: ConnId) -> Result<(), Error> {
-        todo!()
+        let idx = self.index_of(c)?;
+        self.with_tcb(idx, now, |t, ctx| t.close(ctx))
+            .ok_or(Error::InvalidHandle)?
     }
+
     /// ABORT: RST where the state calls for one (UI-5), release everything.
     pub fn abort(&mut self, now: Instant, c: ConnId) -> Result<(), Error> {
-        todo!()
+        let idx = self.index_of(c)?;
+        self.with_tcb(idx, now, |t, ctx| t.abort(ctx))
+            .ok_or(Error::InvalidHandle)?
     }
+
+    /// How many of the unread bytes are urgent data (MUST-33); 0 when none.
+    pub fn urgent_pending(&self, c: ConnId) -> usize {
+        self.tcb(c).map_or(0, Tcb::urgent_pending)
+    }
+
     /// Switch Nagle off (true) or on (MUST-17).
     pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), Error> {
-        todo!()
+        self.tcb_mut(c).ok_or(Error::InvalidHandle)?.nodelay = nodelay;
+        Ok(())
     }
+
     /// STATUS (UI-6).
     pub fn status(&self, c: ConnId) -> Option<ConnInfo> {
-        todo!()
+        self.tcb(c).map(info)
     }
+
     /// Current state of a connection.
     pub fn state(&self, c: ConnId) -> Option<State> {
-        todo!()
+        self.tcb(c).map(|t| t.state)
     }
+
     /// Every connection, for an `ss`-like table.
     pub fn connections(&self) -> Vec<ConnInfo> {
-        todo!()
+        self.slots
+            .iter()
+            .filter_map(|s| s.tcb.as_deref())
+            .map(info)
+            .collect()
     }
-    /// An IP packet arrived.
-    pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
-        todo!()
+
+    /// Number of TCBs held (half-open and TIME-WAIT included).
+    pub fn connection_count(&self) -> usize {
+        self.live
     }
-    /// Write the next IP packet to send into `buf` (at least MTU bytes); its length.
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        todo!()
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
-    /// When `handle_timeout` must next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
-    }
-    /// Run the timers due at `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        todo!()
-    }
+
     /// Next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
-        todo!()
+        self.events.pop()
     }
-    pub fn counters(&self) -> &Counters {
-        todo!()
+
+    // ----- packets in --------------------------------------------------------------------
+
+    /// An IP packet arrived.
+    pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        let pkt = match wire::parse(packet) {
+            Ok(p) => p,
+            Err(e) => {
+                self.counters.count_parse_drop(e);
+                return;
+            }
+        };
+        // MUST-57: broadcast/multicast destinations are never ours.
+        if !self.is_ours(pkt.dst) || !valid_remote(pkt.dst) {
+            self.counters.count_drop(DropReason::NotOurs);
+            return;
+        }
+        // MUST-63: a SYN (or anything) from an invalid source is ignored.
+        if !valid_remote(pkt.src) || pkt.tcp.src_port == 0 || pkt.tcp.dst_port == 0 {
+            self.counters.count_drop(DropReason::BadSource);
+            return;
+        }
+        self.counters.in_segs += 1;
+        let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
+        let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
+        if let Some(&idx) = self.by_tuple.get(&FourTuple { local, remote }) {
+            if self.tw_reopen(now, idx, &pkt) {
+                // Fall through to the listener with the TIME-WAIT entry gone (TW-3).
+            } else if self.accept_overflow(idx, &pkt) {
+                return;
+            } else {
+                self.with_tcb(idx, now, |t, ctx| t.on_segment(ctx, &pkt));
+                return;
+            }
+        }
+        if let Some(l) = self.find_listener(local) {
+            self.listen_input(now, l, &pkt, local, remote);
+            return;
+        }
+        // RST-1: no TCB and no listener.
+        self.counters.count_drop(DropReason::NoSocket);
+        self.ctl
+            .reset_for(&mut self.counters, local, remote, &pkt.tcp, pkt.seg_len());
+    }
+
+    /// TW-3 / MAY-2 (RFC 6191): a new SYN may reopen a 4-tuple in TIME-WAIT when it is
+    /// provably newer: a larger timestamp when both incarnations use timestamps, otherwise a
+    /// sequence number beyond the old RCV.NXT. The TIME-WAIT entry is then ended.
+    fn tw_reopen(&mut self, now: Instant, idx: u32, pkt: &Packet) -> bool {
+        let h = &pkt.tcp;
+        if !h.flags.syn() || h.flags.ack() || h.flags.rst() {
+            return false;
+        }
+        let Some(t) = self.slots[idx as usize].tcb.as_deref() else {
+            return false;
+        };
+        if t.state != State::TimeWait {
+            return false;
+        }
+        let newer = match (t.ts_ok, h.options.timestamps) {
+            (true, Some(ts)) => (ts.tsval.wrapping_sub(t.ts_recent) as i32) > 0,
+            _ => h.seq.gt(t.rcv_nxt),
+        };
+        if !newer {
+            return false;
+        }
+        self.with_tcb(idx, now, |t, ctx| {
+            t.orphan = true;
+            t.terminate(ctx, CloseReason::Normal, Cause::RecvSyn);
+        });
+        true
+    }
+
+    /// LX-8: when the accept queue is full, the third ACK is dropped and the entry stays
+    /// half-open (its SYN,ACK is retransmitted and the client's ACK will come again).
+    fn accept_overflow(&mut self, idx: u32, pkt: &Packet) -> bool {
+        let Some(t) = self.slots[idx as usize].tcb.as_deref() else {
+            return false;
+        };
+        let h = &pkt.tcp;
+        if t.state != State::SynReceived || !h.flags.ack() || h.flags.rst() || h.flags.syn() {
+            return false;
+        }
+        let Some(l) = t.listener.and_then(|l| self.listener(l)) else {
+            return false;
+        };
+        if l.accept_queue.len() > l.backlog {
+            self.counters.listen_overflows += 1;
+            self.counters.listen_drops += 1;
+            self.counters.count_drop(DropReason::AcceptQueueFull);
+            return true;
+        }
+        false
+    }
+
+    /// LISTEN (ST-3): RST ignored, ACK answered with RST, SYN makes a half-open entry.
+    fn listen_input(
+        &mut self,
+        now: Instant,
+        l: u32,
+        pkt: &Packet,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
+        let h = &pkt.tcp;
+        if h.flags.rst() {
+            self.counters.count_drop(DropReason::Ignored);
+            return;
+        }
+        if h.flags.ack() {
+            self.counters.count_drop(DropReason::BadAck);
+            self.ctl
+                .reset_for(&mut self.counters, local, remote, h, pkt.seg_len());
+            return;
+        }
+        if !h.flags.syn() || h.flags.fin() {
+            // Linux discards SYN+FIN at a listener.
+            self.counters.count_drop(DropReason::Ignored);
+            return;
+        }
+        let Some(listener) = self.listeners[l as usize].as_ref() else {
+            return;
+        };
+        let lid = listener.id;
+        if listener.syn_queue >= self.config.max_syn_backlog {
+            self.counters.listen_drops += 1;
+            self.counters.count_drop(DropReason::SynQueueFull);
+            return;
+        }
+        if listener.accept_queue.len() > listener.backlog {
+            // Linux drops SYNs while the accept queue is full (ListenOverflows).
+            self.counters.listen_overflows += 1;
+            self.counters.listen_drops += 1;
+            self.counters.count_drop(DropReason::AcceptQueueFull);
+            return;
+        }
+        if self.live >= self.config.max_connections {
+            self.counters.count_drop(DropReason::TableFull);
+            return;
+        }
+        if let Some(lst) = self.listeners[l as usize].as_mut() {
+            lst.syn_queue += 1;
+        }
+        let idx = self.insert_tcb(now, local, remote, Some(lid));
+        self.with_tcb(idx, now, |t, ctx| t.on_syn_in_listen(ctx, pkt));
+    }
+
+    // ----- packets out -------------------------------------------------------------------
+
+    /// Write the next IP packet to send into `buf` (at least MTU bytes); its length.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        while let Some(c) = self.ctl.queue.pop_front() {
+            let hdr = TcpHeader {
+                src_port: c.local.port(),
+                dst_port: c.remote.port(),
+                seq: c.seq,
+                ack: c.ack,
+                flags: c.flags,
+                window: 0,
+                urgent: 0,
+                options: TcpOptions::default(),
+            };
+            let n = wire::emit(
+                c.local.ip(),
+                c.remote.ip(),
+                self.config.hop_limit,
+                &hdr,
+                &[],
+                buf,
+            );
+            if n.is_some() {
+                return n;
+            }
+        }
+        while let Some(&idx) = self.tx.front() {
+            let out = self.with_tcb_raw(idx, now, |t, ctx| {
+                t.poll_segment(ctx)
+                    .map(|o| (o, t.local.ip(), t.remote.ip()))
+            });
+            match out.flatten() {
+                Some((o, src, dst)) => {
+                    self.schedule(idx);
+                    let payload: &[u8] = if o.data_len > 0 {
+                        self.scratch.resize(o.data_len, 0);
+                        let tcb = self.slots[idx as usize].tcb.as_deref()?;
+                        let got = tcb.send_buf.read_at(o.data_offset, &mut self.scratch);
+                        &self.scratch[..got]
+                    } else {
+                        &[]
+                    };
+                    if let Some(n) =
+                        wire::emit(src, dst, self.config.hop_limit, &o.hdr, payload, buf)
+                    {
+                        return Some(n);
+                    }
+                    // A buffer smaller than the MTU: the segment is lost and will be
+                    // retransmitted; nothing else can be done here.
+                }
+                None => {
+                    self.tx.pop_front();
+                    if let Some(s) = self.slots.get_mut(idx as usize) {
+                        s.in_tx = false;
+                    }
+                    self.schedule(idx);
+                }
+            }
+        }
+        None
+    }
+
+    // ----- time --------------------------------------------------------------------------
+
+    /// When `handle_timeout` must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    /// Run the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((at, idx, generation))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(slot) = self.slots.get_mut(idx as usize) else {
+                continue;
+            };
+            if slot.generation != generation {
+                continue;
+            }
+            let Some(tcb) = slot.tcb.as_deref_mut() else {
+                continue;
+            };
+            if tcb.scheduled != Some(at) {
+                continue; // superseded by an earlier entry
+            }
+            tcb.scheduled = None;
+            self.with_tcb(idx, now, |t, ctx| t.on_timeout(ctx));
+        }
+    }
+
+    // ----- connection table --------------------------------------------------------------
+
+    fn insert_tcb(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        listener: Option<ListenerId>,
+    ) -> u32 {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    in_tx: false,
+                    tcb: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let generation = self.slots[idx as usize].generation;
+        let id = ConnId {
+            index: idx,
+            generation,
+        };
+        let iss = self.isn.isn(now, local, remote);
+        let ts_offset = self.isn.ts_offset(local, remote);
+        let tcb = Tcb::new(
+            id,
+            &self.config,
+            local,
+            remote,
+            iss,
+            ts_offset,
+            listener,
+            now,
+        );
+        self.slots[idx as usize].tcb = Some(Box::new(tcb));
+        self.by_tuple.insert(FourTuple { local, remote }, idx);
+        self.live += 1;
+        idx
+    }
+
+    fn index_of(&self, c: ConnId) -> Result<u32, Error> {
+        self.tcb(c).map(|_| c.index).ok_or(Error::InvalidHandle)
+    }
+
+    fn tcb(&self, c: ConnId) -> Option<&Tcb> {
+        let s = self.slots.get(c.index as usize)?;
+        (s.generation == c.generation).then_some(())?;
+        s.tcb.as_deref()
+    }
+
+    fn tcb_mut(&mut self, c: ConnId) -> Option<&mut Tcb> {
+        let s = self.slots.get_mut(c.index as usize)?;
+        (s.generation == c.generation).then_some(())?;
+        s.tcb.as_deref_mut()
+    }
+
+    /// Run `f` on a TCB with its context, without the bookkeeping that follows.
+    fn with_tcb_raw<R>(
+        &mut self,
+        idx: u32,
+        now: Instant,
+        f: impl FnOnce(&mut Tcb, &mut Ctx) -> R,
+    ) -> Option<R> {
+        let tcb = self.slots.get_mut(idx as usize)?.tcb.as_deref_mut()?;
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            events: &mut self.events,
+            counters: &mut self.counters,
+            ctl: &mut self.ctl,
+        };
+        let r = f(tcb, &mut ctx);
+        self.counters.events_dropped = self.events.dropped;
+        Some(r)
+    }
+
+    /// Run `f` on a TCB, then settle what it changed: timers, transmission, the listener's
+    /// queues, and the TCB's own end.
+    fn with_tcb<R>(
+        &mut self,
+        idx: u32,
+        now: Instant,
+        f: impl FnOnce(&mut Tcb, &mut Ctx) -> R,
+    ) -> Option<R> {
+        let r = self.with_tcb_raw(idx, now, f)?;
+        self.settle(idx);
+        Some(r)
+    }
+
+    /// Push the TCB's earliest deadline into the heap if it moved earlier.
+    fn schedule(&mut self, idx: u32) {
+        let Some(slot) = self.slots.get_mut(idx as usize) else {
+            return;
+        };
+        let generation = slot.generation;
+        let Some(tcb) = slot.tcb.as_deref_mut() else {
+            return;
+        };
+        if let Some(d) = tcb.next_deadline() {
+            if tcb.scheduled.is_none_or(|s| d < s) {
+                tcb.scheduled = Some(d);
+                self.timers.push(Reverse((d, idx, generation)));
+            }
+        }
+    }
+
+    fn settle(&mut self, idx: u32) {
+        self.schedule(idx);
+        let slot = &mut self.slots[idx as usize];
+        if !slot.in_tx {
+            slot.in_tx = true;
+            self.tx.push_back(idx);
+        }
+        let Some(tcb) = slot.tcb.as_deref_mut() else {
+            return;
+        };
+        // A passive connection that reached ESTABLISHED moves to the accept queue.
+        if let Some(l) = tcb.listener {
+            if !tcb.queued && !tcb.accepted && tcb.state.is_synchronized() {
+                tcb.queued = true;
+                let id = tcb.id;
+                if let Some(lst) = self
+                    .listeners
+                    .get_mut(l.0 as usize)
+                    .and_then(Option::as_mut)
+                {
+                    lst.syn_queue = lst.syn_queue.saturating_sub(1);
+                    lst.accept_queue.push_back(id);
+                    self.events.push(Event::AcceptReady { listener: l });
+                }
+            }
+        }
+        if tcb.state == State::Closed || tcb.state == State::Listen {
+            let tuple = FourTuple {
+                local: tcb.local,
+                remote: tcb.remote,
+            };
+            if self.by_tuple.get(&tuple) == Some(&idx) {
+                self.by_tuple.remove(&tuple);
+            }
+        }
+        if tcb.is_dead() {
+            self.remove(idx);
+        }
+    }
+
+    fn remove(&mut self, idx: u32) {
+        let slot = &mut self.slots[idx as usize];
+        let Some(tcb) = slot.tcb.take() else {
+            return;
+        };
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(idx);
+        self.live -= 1;
+        if let Some(lst) = tcb
+            .listener
+            .and_then(|l| self.listeners.get_mut(l.0 as usize))
+            .and_then(Option::as_mut)
+        {
+            if !tcb.queued {
+                lst.syn_queue = lst.syn_queue.saturating_sub(1);
+            } else if !tcb.accepted {
+                lst.accept_queue.retain(|c| *c != tcb.id);
+            }
+        }
+    }
+}
+
+fn info(t: &Tcb) -> ConnInfo {
+    ConnInfo {
+        id: t.id,
+        state: t.state,
+        local: t.local,
+        remote: t.remote,
+        listener: t.listener,
+        orphan: t.orphan,
+        snd_una: t.snd_una.0,
+        snd_nxt: t.snd_nxt.0,
+        snd_wnd: t.snd_wnd,
+        rcv_nxt: t.rcv_nxt.0,
+        rcv_wnd: t.rcv_wnd(),
+        send_queued: t.send_buf.len(),
+        recv_queued: t.recv_buf.readable(),
+        mss: t.mss.min(u16::MAX as u32) as u16,
+        rto: t.rto(),
+        srtt: t.rtt.srtt(),
+        cwnd: t.cwnd,
+        close_reason: t.close_reason,
     }
 }

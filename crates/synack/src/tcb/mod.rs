@@ -1,5 +1,495 @@
-//! One connection's state machine (the TCB of RFC 9293 §3.3.1) and its parts.
+//! One connection's state machine: the TCB of RFC 9293 §3.3.1 and the rules that move it.
+//!
+//! The parts live in their own files: `input.rs` is "segment arrives" in the RFC's order,
+//! `output.rs` decides what to send next, `timers.rs` runs the timers, `user.rs` the user
+//! calls (SEND, RECEIVE, CLOSE, ABORT). The TCB never touches other connections or the
+//! listener queues: what it needs from the stack goes through [`Ctx`].
 
+mod input;
+mod output;
 pub mod recv_buf;
 pub mod rtt;
 pub mod send_buf;
+mod timers;
+mod user;
+
+use crate::config::Config;
+use crate::counters::Counters;
+use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId, TimerKind};
+use crate::seq::SeqNum;
+use crate::state::State;
+use crate::time::{Duration, Instant};
+use crate::wire::{TcpFlags, TcpHeader};
+use recv_buf::RecvBuf;
+use rtt::RttEstimator;
+use send_buf::SendBuf;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// What the TCB needs from its surroundings while it runs.
+pub(crate) struct Ctx<'a> {
+    pub now: Instant,
+    pub config: &'a Config,
+    pub events: &'a mut EventQueue,
+    pub counters: &'a mut Counters,
+    pub ctl: &'a mut CtlQueue,
+}
+
+/// A segment that belongs to no TCB's sequence space (RSTs in the RST-1 form, replies for
+/// dead connections). Sent by the stack from a bounded queue.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CtlSegment {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub seq: SeqNum,
+    pub ack: SeqNum,
+    pub flags: TcpFlags,
+}
+
+/// Bounded queue of control segments; overflow is counted, never grows memory.
+#[derive(Debug, Default)]
+pub(crate) struct CtlQueue {
+    pub queue: VecDeque<CtlSegment>,
+    pub dropped: u64,
+}
+
+impl CtlQueue {
+    const LIMIT: usize = 4096;
+    pub fn push(&mut self, s: CtlSegment) {
+        if self.queue.len() >= Self::LIMIT {
+            self.dropped += 1;
+        } else {
+            self.queue.push_back(s);
+        }
+    }
+
+    /// The RST that answers `hdr` when no connection can take it (RST-1, RST-2):
+    /// `<SEQ=SEG.ACK><CTL=RST>` if ACK was set, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    /// Never a RST for a RST (RST-6).
+    pub fn reset_for(
+        &mut self,
+        counters: &mut Counters,
+        local: SocketAddr,
+        remote: SocketAddr,
+        hdr: &TcpHeader,
+        seg_len: u32,
+    ) {
+        if hdr.flags.rst() {
+            return;
+        }
+        let (seq, ack, flags) = if hdr.flags.ack() {
+            (hdr.ack, SeqNum(0), TcpFlags::RST)
+        } else {
+            (SeqNum(0), hdr.seq + seg_len, TcpFlags::RST | TcpFlags::ACK)
+        };
+        counters.out_rsts += 1;
+        self.push(CtlSegment {
+            local,
+            remote,
+            seq,
+            ack,
+            flags,
+        });
+    }
+}
+
+/// Number of timers; indexed by `TimerKind as usize`.
+const TIMERS: usize = 6;
+
+fn timer_index(k: TimerKind) -> usize {
+    match k {
+        TimerKind::Retransmit => 0,
+        TimerKind::Persist => 1,
+        TimerKind::DelayedAck => 2,
+        TimerKind::TimeWait => 3,
+        TimerKind::FinWait2 => 4,
+        TimerKind::UserTimeout => 5,
+    }
+}
+
+const TIMER_KINDS: [TimerKind; TIMERS] = [
+    TimerKind::Retransmit,
+    TimerKind::Persist,
+    TimerKind::DelayedAck,
+    TimerKind::TimeWait,
+    TimerKind::FinWait2,
+    TimerKind::UserTimeout,
+];
+
+/// The transmission control block of one connection.
+pub(crate) struct Tcb {
+    pub id: ConnId,
+    pub state: State,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// Set for a passive open: the listener it came from (MUST-11).
+    pub listener: Option<ListenerId>,
+    /// Passive connection handed to the application by `accept` (or active: always true).
+    pub accepted: bool,
+    /// Passive connection placed in its listener's accept queue.
+    pub queued: bool,
+    /// The application released its handle (`close`); the connection finishes alone.
+    pub orphan: bool,
+    /// Why the connection ended, once it has.
+    pub close_reason: Option<CloseReason>,
+
+    // Send sequence space (RFC 9293 §3.3.1).
+    pub iss: SeqNum,
+    pub snd_una: SeqNum,
+    /// Next sequence number to send (rewound to SND.UNA on retransmission timeout).
+    pub snd_nxt: SeqNum,
+    /// Highest sequence number ever sent + 1.
+    pub snd_max: SeqNum,
+    /// Peer's window, scaled (REC-1: u32).
+    pub snd_wnd: u32,
+    pub max_snd_wnd: u32,
+    pub snd_wl1: SeqNum,
+    pub snd_wl2: SeqNum,
+    /// Sequence number of the first byte in `send_buf`.
+    pub snd_buf_seq: SeqNum,
+    /// The application is done sending: FIN goes after the queued data.
+    pub fin_queued: bool,
+
+    // Receive sequence space.
+    pub irs: SeqNum,
+    pub rcv_nxt: SeqNum,
+    /// Right edge we advertised (never moves left: SHLD-14).
+    pub rcv_adv: SeqNum,
+    /// Peer's FIN has been received and processed.
+    pub fin_received: bool,
+    /// RCV.UP as a stream offset: the byte after the last urgent byte announced (EP-20).
+    pub rcv_up: Option<u64>,
+    /// Stream offset of a FIN that arrived above a hole.
+    pub ooo_fin: Option<u64>,
+
+    // Negotiated options.
+    /// Shift applied to the peer's window field (Snd.Wind.Shift, WS-2).
+    pub snd_wscale: u8,
+    /// Shift applied to our window field (Rcv.Wind.Shift).
+    pub rcv_wscale: u8,
+    /// Whether we offer / use window scaling.
+    pub ws_ok: bool,
+    pub ts_ok: bool,
+    pub sack_ok: bool,
+    pub ts_recent: u32,
+    pub ts_recent_at: Instant,
+    pub ts_offset: u32,
+    pub last_ack_sent: SeqNum,
+    /// Effective send MSS: payload bytes per full segment (MUST-16).
+    pub mss: u32,
+    /// MSS we advertise (MUST-67).
+    pub our_mss: u16,
+    /// Largest segment seen from the peer (receiver's estimate of its MSS).
+    pub rcv_mss: u32,
+
+    pub send_buf: SendBuf,
+    pub recv_buf: RecvBuf,
+
+    // Timers and retransmission.
+    pub timers: [Option<Instant>; TIMERS],
+    /// The earliest deadline the stack has scheduled for us (lazy timer heap).
+    pub scheduled: Option<Instant>,
+    pub rtt: RttEstimator,
+    /// Consecutive expiries of the retransmission (or persist) timer without progress.
+    pub retries: u32,
+    /// Segment being timed for an RTT sample without timestamps: (end seq, sent at).
+    pub rtt_timing: Option<(SeqNum, Instant)>,
+    /// Our SYN or SYN,ACK was retransmitted (RTO-12, Karn).
+    pub syn_retransmitted: bool,
+    /// Last time a SYN,ACK was sent (rate-limits answers to retransmitted SYNs).
+    pub last_synack: Option<Instant>,
+    /// When the oldest unacknowledged data was first sent (user timeout).
+    pub unacked_since: Option<Instant>,
+    /// Time the last segment was sent (slow start after idle).
+    pub last_send: Instant,
+
+    // Congestion control (minimal Reno until the data-path work).
+    pub cwnd: u32,
+    pub ssthresh: u32,
+    pub dupacks: u32,
+    /// NewReno recovery point (CC-10).
+    pub recover: SeqNum,
+
+    // ACK generation.
+    pub ack_now: bool,
+    pub quick_acks: u32,
+    /// Bytes received since we last sent an ACK.
+    pub rcv_unacked: u32,
+
+    pub nodelay: bool,
+    /// `send` came up short; say `Writable` when room appears.
+    pub want_writable: bool,
+    /// Unanswered zero-window probes in a row.
+    pub probes: u32,
+    /// Exponent of the persist-timer backoff (SHLD-30).
+    pub persist_backoff: u32,
+    /// Send a zero-window probe now.
+    pub probe_now: bool,
+    /// Retransmit the segment at SND.UNA now (fast retransmit).
+    pub fast_rtx: bool,
+    /// Last challenge ACK (BI-6 rate limit).
+    pub last_challenge: Option<Instant>,
+    /// Last ACK sent in answer to an out-of-window pure ACK (LX-15 rate limit).
+    pub last_oow_ack: Option<Instant>,
+    /// Our TSval when data was last retransmitted: an ACK echoing anything older measures
+    /// a stale transmission, not the path, and gives no RTT sample.
+    pub rtx_tsval: Option<u32>,
+}
+
+impl Tcb {
+    /// A fresh TCB in CLOSED with both sequence spaces unset.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: ConnId,
+        config: &Config,
+        local: SocketAddr,
+        remote: SocketAddr,
+        iss: SeqNum,
+        ts_offset: u32,
+        listener: Option<ListenerId>,
+        now: Instant,
+    ) -> Tcb {
+        let our_mss = match local {
+            SocketAddr::V4(_) => config.mtu.saturating_sub(40),
+            SocketAddr::V6(_) => config.mtu.saturating_sub(60),
+        }
+        .max(88);
+        // WS-3: the smallest shift whose window covers the receive buffer.
+        let mut rcv_wscale = 0u8;
+        while rcv_wscale < 14 && (config.recv_buffer >> rcv_wscale) > 65535 {
+            rcv_wscale += 1;
+        }
+        Tcb {
+            id,
+            state: State::Closed,
+            local,
+            remote,
+            listener,
+            accepted: listener.is_none(),
+            queued: false,
+            orphan: false,
+            close_reason: None,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: iss,
+            snd_buf_seq: iss + 1,
+            fin_queued: false,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
+            fin_received: false,
+            rcv_up: None,
+            ooo_fin: None,
+            snd_wscale: 0,
+            rcv_wscale: if config.window_scaling { rcv_wscale } else { 0 },
+            ws_ok: config.window_scaling,
+            ts_ok: config.timestamps,
+            sack_ok: config.sack,
+            ts_recent: 0,
+            ts_recent_at: now,
+            ts_offset,
+            last_ack_sent: SeqNum(0),
+            // MUST-15: 536 / 1220 until the peer says otherwise.
+            mss: match remote {
+                SocketAddr::V4(_) => 536,
+                SocketAddr::V6(_) => 1220,
+            },
+            our_mss,
+            rcv_mss: 536,
+            send_buf: SendBuf::new(config.send_buffer),
+            recv_buf: RecvBuf::new(config.recv_buffer),
+            timers: [None; TIMERS],
+            scheduled: None,
+            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
+            retries: 0,
+            rtt_timing: None,
+            syn_retransmitted: false,
+            last_synack: None,
+            unacked_since: None,
+            last_send: now,
+            cwnd: 0,
+            ssthresh: u32::MAX,
+            dupacks: 0,
+            recover: iss,
+            ack_now: false,
+            quick_acks: config.quick_acks,
+            rcv_unacked: 0,
+            nodelay: !config.nagle,
+            want_writable: false,
+            probes: 0,
+            persist_backoff: 0,
+            probe_now: false,
+            fast_rtx: false,
+            last_challenge: None,
+            last_oow_ack: None,
+            rtx_tsval: None,
+        }
+    }
+
+    /// Move to `to`, reporting the transition and keeping the counters (Tcp MIB) true.
+    pub fn set_state(&mut self, ctx: &mut Ctx, to: State, cause: Cause) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        let estab = |s: State| matches!(s, State::Established | State::CloseWait);
+        if estab(from) && !estab(to) {
+            ctx.counters.curr_estab = ctx.counters.curr_estab.saturating_sub(1);
+        }
+        if !estab(from) && estab(to) {
+            ctx.counters.curr_estab += 1;
+        }
+        match (from, to) {
+            (State::Closed, State::SynSent) => ctx.counters.active_opens += 1,
+            (State::Listen, State::SynReceived) => ctx.counters.passive_opens += 1,
+            (State::SynSent | State::SynReceived, State::Closed | State::Listen) => {
+                ctx.counters.attempt_fails += 1
+            }
+            (State::Established | State::CloseWait, State::Closed) if cause == Cause::RecvRst => {
+                ctx.counters.estab_resets += 1
+            }
+            _ => {}
+        }
+        self.state = to;
+        ctx.events.push(Event::StateChanged {
+            conn: self.id,
+            from,
+            to,
+            cause,
+        });
+        match to {
+            State::TimeWait => {
+                // MUST-13: 2*MSL; every other timer stops (EP-22).
+                self.timers = [None; TIMERS];
+                self.set_timer(TimerKind::TimeWait, ctx.now + ctx.config.time_wait);
+            }
+            State::FinWait2 => self.arm_fin_wait_2(ctx),
+            _ => {}
+        }
+    }
+
+    /// Enter CLOSED for good, telling the application why (MUST-12).
+    pub fn terminate(&mut self, ctx: &mut Ctx, reason: CloseReason, cause: Cause) {
+        self.timers = [None; TIMERS];
+        self.ack_now = false;
+        if reason != CloseReason::Normal {
+            // RST-5: a reset or failed connection flushes its queues.
+            self.send_buf = SendBuf::new(ctx.config.send_buffer);
+            self.recv_buf = RecvBuf::new(ctx.config.recv_buffer);
+        }
+        self.close_reason = Some(reason);
+        self.set_state(ctx, State::Closed, cause);
+        ctx.events.push(Event::Closed {
+            conn: self.id,
+            reason,
+        });
+    }
+
+    /// Passive SYN-RECEIVED returning to LISTEN (MUST-11, RST-5): the child is simply gone;
+    /// the listener stays, and the application is told nothing.
+    pub fn back_to_listen(&mut self, ctx: &mut Ctx, cause: Cause) {
+        self.timers = [None; TIMERS];
+        self.ack_now = false;
+        self.close_reason = Some(CloseReason::Reset);
+        self.set_state(ctx, State::Listen, cause);
+    }
+
+    /// True once the stack may forget this TCB.
+    pub fn is_dead(&self) -> bool {
+        match self.state {
+            State::Listen => true,
+            State::Closed => self.close_reason.is_some() && (self.orphan || !self.accepted),
+            _ => false,
+        }
+    }
+
+    pub fn set_timer(&mut self, k: TimerKind, at: Instant) {
+        self.timers[timer_index(k)] = Some(at);
+    }
+    pub fn clear_timer(&mut self, k: TimerKind) {
+        self.timers[timer_index(k)] = None;
+    }
+    pub fn timer(&self, k: TimerKind) -> Option<Instant> {
+        self.timers[timer_index(k)]
+    }
+    /// The earliest armed timer.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// Arm the orphan FIN-WAIT-2 timer (LX-6): only for connections the application closed;
+    /// a half-closed connection it still holds waits for the peer as long as it takes.
+    pub fn arm_fin_wait_2(&mut self, ctx: &mut Ctx) {
+        if self.state == State::FinWait2 && self.orphan {
+            self.set_timer(TimerKind::FinWait2, ctx.now + ctx.config.fin_wait_2_timeout);
+        }
+    }
+
+    /// Sequence number our FIN occupies (valid once `fin_queued`).
+    pub fn fin_seq(&self) -> SeqNum {
+        self.snd_buf_seq + self.send_buf.len() as u32
+    }
+    /// Our FIN has been sent (at least once).
+    pub fn fin_sent(&self) -> bool {
+        self.fin_queued && self.snd_max.gt(self.fin_seq())
+    }
+    /// Our FIN has been acknowledged.
+    pub fn fin_acked(&self) -> bool {
+        self.fin_sent() && self.snd_una.gt(self.fin_seq())
+    }
+
+    /// The receive window we can offer now: free buffer space, less a rounding margin so
+    /// that rounding the scaled field up never promises more than the buffer holds (WS-6).
+    pub fn rcv_space(&self) -> u32 {
+        let margin = (1u32 << self.rcv_wscale) - 1;
+        (self.recv_buf.window() as u32).saturating_sub(margin)
+    }
+
+    /// RCV.WND: what remains of the window we advertised.
+    pub fn rcv_wnd(&self) -> u32 {
+        if self.rcv_adv.gt(self.rcv_nxt) {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        }
+    }
+
+    /// Our timestamp clock: milliseconds plus a per-connection offset (TS-8).
+    pub fn ts_now(&self, now: Instant) -> u32 {
+        (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Bytes sent and not yet acknowledged (FlightSize).
+    pub fn flight_size(&self) -> u32 {
+        self.snd_max - self.snd_una
+    }
+
+    /// The retransmission timeout currently in force.
+    pub fn rto(&self) -> Duration {
+        self.rtt.rto()
+    }
+
+    /// Unread bytes that are urgent (MUST-33): those before RCV.UP not yet read.
+    pub fn urgent_pending(&self) -> usize {
+        let readable = self.recv_buf.readable() as u64;
+        let unread_start = self.recv_buf.next() - readable;
+        match self.rcv_up {
+            Some(up) if up > unread_start => (up - unread_start).min(readable) as usize,
+            _ => 0,
+        }
+    }
+
+    /// Stream offset (0 = first byte after the peer's SYN) of a receive sequence number.
+    pub fn rcv_offset(&self, seq: SeqNum) -> u64 {
+        let delta = seq.diff(self.rcv_nxt) as i64;
+        (self.recv_buf.next() as i64 + delta).max(0) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,319 @@
-//! RFC 6298 retransmission-timer estimator. STUB
+//! RFC 6298 retransmission-timer estimator.
+//!
+//! Keeps SRTT and RTTVAR (checklist RTO-2, RTO-3), the base RTO computed from them, and the
+//! exponential backoff applied on each expiry (RTO-11). All arithmetic is in integer
+//! microseconds: no floats, so every run is bit-for-bit reproducible.
+//!
+//! The base RTO follows Linux rather than the letter of RFC 6298 §2.4 (decision 2, LX-4,
+//! RTO-4): `RTO = SRTT + max(4·RTTVAR, rto_min)`, where the variance term itself is never
+//! below the clock granularity G = 1 ms (RTO-8). The result, including backoff, is capped at
+//! `rto_max` (RTO-5).
+//!
+//! Karn's rule (RTO-6) is the caller's job: feed [`RttEstimator::sample`] only with
+//! unambiguous measurements.
+
+use crate::time::Duration;
+
+/// Clock granularity G of RFC 6298 §4 (RTO-8): the smallest variance term ever used.
+pub const CLOCK_GRANULARITY: Duration = Duration::from_millis(1);
+
+/// Converts a duration to whole microseconds, saturating at `u64::MAX`.
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u64::MAX as u128) as u64
+}
+
+/// The RFC 6298 round-trip estimator and retransmission timeout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RttEstimator {
+    /// Smoothed RTT in µs; `None` until the first sample (RTO-1).
+    srtt: Option<u64>,
+    /// RTT variation in µs (meaningful only once `srtt` is set).
+    rttvar: u64,
+    /// RTO before backoff, in µs (uncapped; [`RttEstimator::rto`] applies the ceiling).
+    base: u64,
+    /// Floor on the variance term, in µs (decision 2, LX-4).
+    min: u64,
+    /// Ceiling on the RTO, in µs (RTO-5).
+    max: u64,
+    /// Expiries since the last sample (RTO-11, RTO-13).
+    backoffs: u32,
+}
+
+impl RttEstimator {
+    /// An estimator with no sample yet: the RTO is `initial` (RTO-1), capped at `max`.
+    pub fn new(initial: Duration, min: Duration, max: Duration) -> Self {
+        RttEstimator {
+            srtt: None,
+            rttvar: 0,
+            base: micros(initial),
+            min: micros(min),
+            max: micros(max),
+            backoffs: 0,
+        }
+    }
+
+    /// Feeds one RTT measurement `r` (the caller has applied Karn's rule, RTO-6).
+    ///
+    /// First sample (RTO-2): SRTT = R, RTTVAR = R/2. Later samples (RTO-3): RTTVAR =
+    /// 3/4·RTTVAR + 1/4·|SRTT − R| using the old SRTT, then SRTT = 7/8·SRTT + 1/8·R.
+    /// Then the base RTO is recomputed and the backoff is cleared (RTO-13: a fresh sample
+    /// ends the backed-off RTO).
+    pub fn sample(&mut self, r: Duration) {
+        let r = micros(r);
+        match self.srtt {
+            None => {
+                // RTO-2.
+                self.srtt = Some(r);
+                self.rttvar = r / 2;
+            }
+            Some(srtt) => {
+                // RTO-3: beta = 1/4 on the old SRTT first, then alpha = 1/8. Computed as
+                // (3·RTTVAR + delta) / 4 and (7·SRTT + R) / 8 in u128 so nothing overflows and
+                // only one rounding happens per step.
+                let delta = srtt.abs_diff(r) as u128;
+                let rttvar = (3 * self.rttvar as u128 + delta) / 4;
+                let srtt = (7 * srtt as u128 + r as u128) / 8;
+                self.rttvar = rttvar as u64; // never exceeds max(old rttvar, delta) <= u64::MAX
+                self.srtt = Some(srtt as u64); // a weighted mean of two u64 values
+            }
+        }
+        self.base = self.compute_base();
+        self.backoffs = 0;
+    }
+
+    /// `SRTT + max(max(4·RTTVAR, G), rto_min)` (RTO-2, RTO-8, decision 2 / LX-4).
+    fn compute_base(&self) -> u64 {
+        let srtt = self.srtt.unwrap_or(0);
+        let var_term = self
+            .rttvar
+            .saturating_mul(4)
+            .max(micros(CLOCK_GRANULARITY))
+            .max(self.min);
+        srtt.saturating_add(var_term)
+    }
+
+    /// The current RTO: the base RTO doubled once per backoff, capped at `rto_max` (RTO-5,
+    /// RTO-11).
+    pub fn rto(&self) -> Duration {
+        let factor = 1u64.checked_shl(self.backoffs).unwrap_or(0);
+        let rto = if factor == 0 {
+            u64::MAX
+        } else {
+            self.base.saturating_mul(factor)
+        };
+        Duration::from_micros(rto.min(self.max))
+    }
+
+    /// The RTO before backoff, capped at `rto_max`.
+    pub fn base_rto(&self) -> Duration {
+        Duration::from_micros(self.base.min(self.max))
+    }
+
+    /// The timer expired (RTO-11): double the RTO, capped at `rto_max`. The count keeps
+    /// growing past the cap, so [`RttEstimator::backoffs`] still counts every expiry.
+    pub fn backoff(&mut self) {
+        self.backoffs = self.backoffs.saturating_add(1);
+    }
+
+    /// Number of backoffs since the last sample (or the last [`RttEstimator::reset_backoff`]).
+    pub fn backoffs(&self) -> u32 {
+        self.backoffs
+    }
+
+    /// Forgets the backoff, returning the RTO to its base value.
+    pub fn reset_backoff(&mut self) {
+        self.backoffs = 0;
+    }
+
+    /// Smoothed RTT, once there has been a sample.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.srtt.map(Duration::from_micros)
+    }
+
+    /// RTT variation, once there has been a sample.
+    pub fn rttvar(&self) -> Option<Duration> {
+        self.srtt.map(|_| Duration::from_micros(self.rttvar))
+    }
+
+    /// Raises the base RTO to at least `d` (RTO-12: the 3 s fallback once data transfer starts
+    /// after our SYN or SYN-ACK was retransmitted, LX-3). The raised value stays until the
+    /// next sample recomputes the RTO from SRTT and RTTVAR. Backoff is left as it is.
+    pub fn ensure_at_least(&mut self, d: Duration) {
+        self.base = self.base.max(micros(d));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Plain RFC 6298 (no floor beyond the granularity), 60 s ceiling.
+    fn rfc() -> RttEstimator {
+        RttEstimator::new(ms(1_000), Duration::ZERO, ms(60_000))
+    }
+
+    /// Linux defaults (LX-3, LX-4): 1 s initial, 200 ms min, 120 s max.
+    fn linux() -> RttEstimator {
+        RttEstimator::new(ms(1_000), ms(200), ms(120_000))
+    }
+
+    #[test]
+    fn rto_1_initial_before_any_sample() {
+        let e = linux();
+        assert_eq!(e.rto(), ms(1_000));
+        assert_eq!(e.srtt(), None);
+        assert_eq!(e.rttvar(), None);
+        assert_eq!(e.backoffs(), 0);
+        // The initial value is capped by the ceiling too (RTO-5).
+        let e = RttEstimator::new(ms(5_000), ms(200), ms(2_000));
+        assert_eq!(e.rto(), ms(2_000));
+    }
+
+    #[test]
+    fn rto_2_first_sample() {
+        let mut e = rfc();
+        e.sample(ms(1_000));
+        assert_eq!(e.srtt(), Some(ms(1_000)));
+        assert_eq!(e.rttvar(), Some(ms(500)));
+        // RTO = SRTT + 4·RTTVAR = 1 s + 2 s.
+        assert_eq!(e.rto(), ms(3_000));
+
+        // Odd microseconds: RTTVAR = R/2 rounds down.
+        let mut e = rfc();
+        e.sample(Duration::from_micros(101));
+        assert_eq!(e.rttvar(), Some(Duration::from_micros(50)));
+        // 4·50 µs < G = 1 ms, so the variance term is G (RTO-8).
+        assert_eq!(e.rto(), Duration::from_micros(101 + 1_000));
+    }
+
+    #[test]
+    fn rto_3_later_samples_exact_values() {
+        let mut e = rfc();
+        e.sample(ms(1_000)); // SRTT 1000, RTTVAR 500
+        e.sample(ms(600));
+        // RTTVAR = 3/4·500 + 1/4·|1000 − 600| = 375 + 100 = 475 (old SRTT used first).
+        // SRTT = 7/8·1000 + 1/8·600 = 875 + 75 = 950.
+        assert_eq!(e.rttvar(), Some(ms(475)));
+        assert_eq!(e.srtt(), Some(ms(950)));
+        assert_eq!(e.rto(), ms(950 + 4 * 475));
+
+        e.sample(ms(1_350));
+        // RTTVAR = (3·475 + |950 − 1350|) / 4 = (1425 + 400) / 4 = 456.25 ms.
+        // SRTT = (7·950 + 1350) / 8 = 8000 / 8 = 1000 ms.
+        assert_eq!(e.rttvar(), Some(Duration::from_micros(456_250)));
+        assert_eq!(e.srtt(), Some(ms(1_000)));
+        assert_eq!(e.rto(), ms(1_000 + 1_825));
+
+        // Rounding is per step, in microseconds: (3·1 + 0) / 4 = 0.
+        let mut e = rfc();
+        e.sample(Duration::from_micros(3)); // SRTT 3, RTTVAR 1
+        e.sample(Duration::from_micros(3)); // RTTVAR (3 + 0) / 4 = 0, SRTT 3
+        assert_eq!(e.rttvar(), Some(Duration::ZERO));
+        assert_eq!(e.srtt(), Some(Duration::from_micros(3)));
+        // RTO-8: 4·RTTVAR = 0 is replaced by G.
+        assert_eq!(e.rto(), Duration::from_micros(3 + 1_000));
+    }
+
+    #[test]
+    fn rto_4_lx_4_min_floors_the_variance_term() {
+        // Decision 2 / LX-4: RTO = SRTT + max(4·RTTVAR, 200 ms).
+        let mut e = linux();
+        e.sample(ms(10)); // SRTT 10, RTTVAR 5: 4·RTTVAR = 20 < 200
+        assert_eq!(e.rto(), ms(210));
+        // Variance term above the floor: used as is.
+        let mut e = linux();
+        e.sample(ms(100)); // RTTVAR 50, 4·RTTVAR = 200 = floor
+        assert_eq!(e.rto(), ms(300));
+        let mut e = linux();
+        e.sample(ms(400)); // RTTVAR 200, 4·RTTVAR = 800
+        assert_eq!(e.rto(), ms(1_200));
+        // Steady RTT: RTTVAR decays, the floor takes over.
+        for _ in 0..50 {
+            e.sample(ms(400));
+        }
+        assert_eq!(e.srtt(), Some(ms(400)));
+        assert_eq!(e.rto(), ms(600));
+    }
+
+    #[test]
+    fn rto_5_ceiling_caps_sampled_rto() {
+        let mut e = RttEstimator::new(ms(1_000), ms(200), ms(60_000));
+        e.sample(ms(50_000)); // 50 s + 100 s
+        assert_eq!(e.rto(), ms(60_000));
+        assert_eq!(e.base_rto(), ms(60_000));
+        // Huge samples saturate instead of overflowing.
+        e.sample(Duration::MAX);
+        e.sample(Duration::MAX);
+        assert_eq!(e.rto(), ms(60_000));
+        e.backoff();
+        assert_eq!(e.rto(), ms(60_000));
+    }
+
+    #[test]
+    fn rto_11_backoff_doubles_and_caps() {
+        let mut e = linux(); // 1 s initial, 120 s max
+        let mut seen = vec![e.rto().as_millis()];
+        for _ in 0..10 {
+            e.backoff();
+            seen.push(e.rto().as_millis());
+        }
+        assert_eq!(
+            seen,
+            [
+                1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 120_000, 120_000, 120_000,
+                120_000
+            ]
+        );
+        assert_eq!(e.backoffs(), 10);
+        // Far more backoffs than bits in a u64: still capped, no overflow.
+        for _ in 0..200 {
+            e.backoff();
+        }
+        assert_eq!(e.rto(), ms(120_000));
+        assert_eq!(e.backoffs(), 210);
+        e.reset_backoff();
+        assert_eq!(e.backoffs(), 0);
+        assert_eq!(e.rto(), ms(1_000));
+    }
+
+    #[test]
+    fn rto_13_sample_resets_backoff() {
+        let mut e = linux();
+        e.sample(ms(100)); // RTO 300 ms
+        e.backoff();
+        e.backoff();
+        assert_eq!(e.rto(), ms(1_200));
+        assert_eq!(e.backoffs(), 2);
+        // The backed-off RTO stays until a fresh sample recomputes it (RTO-13).
+        e.sample(ms(100)); // RTTVAR 3/4·50 = 37.5, 4·RTTVAR = 150 < 200
+        assert_eq!(e.backoffs(), 0);
+        assert_eq!(e.rto(), ms(300));
+    }
+
+    #[test]
+    fn rto_12_ensure_at_least_until_next_sample() {
+        let mut e = linux();
+        e.sample(ms(100)); // RTO 300 ms
+        e.ensure_at_least(ms(3_000));
+        assert_eq!(e.rto(), ms(3_000));
+        // Never lowers.
+        e.ensure_at_least(ms(500));
+        assert_eq!(e.rto(), ms(3_000));
+        // Backoff applies on top of the raised base.
+        e.backoff();
+        assert_eq!(e.rto(), ms(6_000));
+        // The next sample recomputes from SRTT/RTTVAR and clears the backoff.
+        e.sample(ms(100));
+        assert_eq!(e.rto(), ms(300));
+
+        // Before any sample (S-2: SYN retransmitted, then data): 1 s -> 3 s.
+        let mut e = linux();
+        e.ensure_at_least(ms(3_000));
+        assert_eq!(e.rto(), ms(3_000));
+        assert_eq!(e.srtt(), None);
+    }
+}

@@ -1,1 +1,265 @@
-//! Send buffer / retransmission queue. STUB
+//! Send buffer / retransmission queue.
+//!
+//! Holds the bytes of the stream from SND.UNA onward: first the bytes sent but not yet
+//! acknowledged (kept for retransmission, RTO-11), then the bytes the application wrote that
+//! have not been sent yet. Offset 0 is always SND.UNA; an acknowledgment drops bytes from the
+//! front. The connection keeps the sequence numbers; this type only knows byte offsets.
+//!
+//! Storage is a ring of exactly `capacity` bytes, allocated on the first push and released
+//! whenever the buffer drains, so idle connections cost only the struct (DESIGN.md: memory is
+//! bounded per connection). Copies in and out are at most two `memcpy`s each.
+
+/// A bounded ring buffer of outgoing stream bytes, front = SND.UNA.
+#[derive(Clone, Debug, Default)]
+pub struct SendBuf {
+    /// The ring: empty until the first push, then exactly `capacity` bytes.
+    storage: Box<[u8]>,
+    /// Index in `storage` of the byte at offset 0 (SND.UNA).
+    head: usize,
+    /// Bytes held.
+    len: usize,
+    /// Most bytes ever held.
+    capacity: usize,
+}
+
+impl SendBuf {
+    /// An empty buffer that will hold at most `capacity` bytes. Allocates nothing.
+    pub fn new(capacity: usize) -> Self {
+        SendBuf {
+            storage: Box::default(),
+            head: 0,
+            len: 0,
+            capacity,
+        }
+    }
+
+    /// Most bytes the buffer holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Bytes held: unacknowledged plus unsent.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Room left for the application: `capacity - len`.
+    pub fn free(&self) -> usize {
+        self.capacity - self.len
+    }
+
+    /// Whether the ring storage is currently allocated (it is not while empty).
+    pub fn is_allocated(&self) -> bool {
+        !self.storage.is_empty()
+    }
+
+    /// Appends as much of `data` as fits; returns how many bytes were taken.
+    pub fn push(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        if n == 0 {
+            return 0;
+        }
+        if self.storage.is_empty() {
+            self.storage = vec![0u8; self.capacity].into_boxed_slice();
+            self.head = 0;
+        }
+        let tail = self.index(self.len);
+        let first = n.min(self.capacity - tail);
+        self.storage[tail..tail + first].copy_from_slice(&data[..first]);
+        self.storage[..n - first].copy_from_slice(&data[first..n]);
+        self.len += n;
+        n
+    }
+
+    /// Drops `n` bytes from the front (they were acknowledged: SND.UNA advanced by `n`).
+    /// `n` should not exceed [`SendBuf::len`]; a larger `n` is clipped (it never panics, so a
+    /// caller that counts a FIN's sequence number here loses nothing). When the buffer
+    /// becomes empty its storage is released.
+    pub fn ack(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.len -= n;
+        if self.len == 0 {
+            self.storage = Box::default();
+            self.head = 0;
+        } else {
+            self.head = self.index(n);
+        }
+    }
+
+    /// Copies the bytes `[offset, offset + dst.len())`, clipped to what is held, into the
+    /// front of `dst`; returns how many were copied.
+    pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> usize {
+        let (a, b) = self.slices(offset, dst.len());
+        dst[..a.len()].copy_from_slice(a);
+        dst[a.len()..a.len() + b.len()].copy_from_slice(b);
+        a.len() + b.len()
+    }
+
+    /// Zero-copy view of the bytes `[offset, offset + len)`, clipped to what is held. The ring
+    /// may wrap, so the range comes as two slices; the second is empty unless it wrapped.
+    pub fn slices(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
+        if offset >= self.len {
+            return (&[], &[]);
+        }
+        let n = len.min(self.len - offset);
+        let start = self.index(offset);
+        let first = n.min(self.capacity - start);
+        (
+            &self.storage[start..start + first],
+            &self.storage[..n - first],
+        )
+    }
+
+    /// Ring index of the byte at `offset` from the front; `offset <= len <= capacity` and the
+    /// storage is allocated whenever `len > 0`.
+    fn index(&self, offset: usize) -> usize {
+        let i = self.head + offset;
+        if i >= self.capacity {
+            i - self.capacity
+        } else {
+            i
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    fn contents(b: &SendBuf) -> Vec<u8> {
+        let (x, y) = b.slices(0, usize::MAX);
+        [x, y].concat()
+    }
+
+    #[test]
+    fn lazy_allocation_and_release() {
+        let mut b = SendBuf::new(8);
+        assert!(!b.is_allocated());
+        assert_eq!((b.capacity(), b.len(), b.free()), (8, 0, 8));
+        assert!(b.is_empty());
+        assert_eq!(b.push(&[]), 0);
+        assert!(!b.is_allocated(), "an empty push allocates nothing");
+        assert_eq!(b.push(b"hello"), 5);
+        assert!(b.is_allocated());
+        b.ack(2);
+        assert!(b.is_allocated());
+        assert_eq!(contents(&b), b"llo");
+        b.ack(3);
+        assert!(b.is_empty());
+        assert!(!b.is_allocated(), "drained buffer releases its storage");
+        // A zero-capacity buffer never allocates and never takes a byte.
+        let mut z = SendBuf::new(0);
+        assert_eq!(z.push(b"x"), 0);
+        assert!(!z.is_allocated());
+        assert_eq!(z.slices(0, 10), (&[][..], &[][..]));
+    }
+
+    #[test]
+    fn push_takes_only_what_fits() {
+        let mut b = SendBuf::new(5);
+        assert_eq!(b.push(b"abc"), 3);
+        assert_eq!(b.push(b"defg"), 2);
+        assert_eq!(b.free(), 0);
+        assert_eq!(b.push(b"h"), 0);
+        assert_eq!(contents(&b), b"abcde");
+    }
+
+    #[test]
+    fn ring_wraps_around() {
+        let mut b = SendBuf::new(8);
+        assert_eq!(b.push(b"012345"), 6);
+        b.ack(5); // head at index 5, "5" left
+        assert_eq!(b.push(b"6789abc"), 7); // indices 6,7 then wraps to 0..5
+        assert_eq!(b.len(), 8);
+        assert_eq!(contents(&b), b"56789abc");
+        let (x, y) = b.slices(0, 8);
+        assert_eq!((x, y), (&b"567"[..], &b"89abc"[..]));
+        // A range wholly after the wrap point is one slice.
+        assert_eq!(b.slices(4, 3), (&b"9ab"[..], &[][..]));
+        // A range straddling the wrap point.
+        assert_eq!(b.slices(2, 3), (&b"7"[..], &b"89"[..]));
+        // read_at copies across the wrap and clips to len.
+        let mut dst = [0u8; 10];
+        assert_eq!(b.read_at(1, &mut dst), 7);
+        assert_eq!(&dst[..7], b"6789abc");
+        assert_eq!(b.read_at(8, &mut dst), 0);
+        assert_eq!(b.read_at(usize::MAX, &mut dst), 0);
+        assert_eq!(b.slices(7, usize::MAX), (&b"c"[..], &[][..]));
+        // Ack across the wrap point.
+        b.ack(4);
+        assert_eq!(contents(&b), b"9abc");
+        assert_eq!(b.push(b"defg"), 4);
+        assert_eq!(contents(&b), b"9abcdefg");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(usize),
+        Ack(usize),
+        ReadAt(usize, usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0usize..200).prop_map(Op::Push),
+            (0usize..200).prop_map(Op::Ack),
+            (0usize..300, 0usize..300).prop_map(|(o, l)| Op::ReadAt(o, l)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Random pushes, acks and reads against a VecDeque model: the bytes acknowledged,
+        /// followed by those still held, are exactly the stream pushed, and the buffer never
+        /// holds more than its capacity.
+        #[test]
+        fn send_buf_matches_model(cap in 1usize..160, ops in proptest::collection::vec(op(), 1..120)) {
+            let mut b = SendBuf::new(cap);
+            let mut model: VecDeque<u8> = VecDeque::new();
+            let mut next_byte: u64 = 0; // stream offset of the next byte to push
+            let mut acked: u64 = 0;
+            for op in ops {
+                match op {
+                    Op::Push(n) => {
+                        let data: Vec<u8> = (0..n as u64).map(|i| ((next_byte + i) % 251) as u8).collect();
+                        let took = b.push(&data);
+                        prop_assert_eq!(took, n.min(cap - model.len()));
+                        model.extend(&data[..took]);
+                        next_byte += took as u64;
+                    }
+                    Op::Ack(n) => {
+                        let n = n.min(model.len());
+                        b.ack(n);
+                        model.drain(..n);
+                        acked += n as u64;
+                    }
+                    Op::ReadAt(o, l) => {
+                        let mut dst = vec![0xEEu8; l];
+                        let got = b.read_at(o, &mut dst);
+                        let want: Vec<u8> = model.iter().skip(o).take(l).copied().collect();
+                        prop_assert_eq!(&dst[..got], &want[..]);
+                        let (x, y) = b.slices(o, l);
+                        prop_assert_eq!([x, y].concat(), want);
+                    }
+                }
+                prop_assert!(b.len() <= cap);
+                prop_assert_eq!(b.len(), model.len());
+                prop_assert_eq!(b.free(), cap - model.len());
+                prop_assert_eq!(b.is_allocated(), !model.is_empty());
+                prop_assert_eq!(contents(&b), model.iter().copied().collect::<Vec<u8>>());
+                prop_assert_eq!(acked + model.len() as u64, next_byte);
+                // Every held byte is the stream byte at its offset.
+                for (i, &byte) in model.iter().enumerate() {
+                    prop_assert_eq!(byte, ((acked + i as u64) % 251) as u8);
+                }
+            }
+        }
+    }
+}

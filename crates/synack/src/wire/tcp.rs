@@ -1,1 +1,83 @@
 //! The TCP header proper.
+//!
+//! RFC 9293 §3.1 layout: ports (4 B), sequence (4 B), acknowledgment (4 B), data offset and
+//! reserved bits (1 B), control bits (1 B), window (2 B), checksum (2 B), urgent pointer
+//! (2 B), then options up to the data offset, then data.
+use super::options::{parse_options, write_options};
+use super::*;
+
+/// Parse one TCP segment (header, options and data) that travelled from `src` to `dst`.
+///
+/// Checks, in order: at least 20 bytes (`Truncated`); data offset 5..=15 and within the
+/// segment (EP-3, `TcpDataOffset`); the checksum over pseudo-header, header and data
+/// (MUST-3, `TcpChecksum`); the options (MUST-7, `TcpOptionLength`). The reserved bits are
+/// ignored (EP-2); all eight control bits, CWR and ECE included, are kept in `flags`.
+pub(crate) fn parse_segment(
+    src: IpAddr,
+    dst: IpAddr,
+    seg: &[u8],
+) -> Result<(TcpHeader, &[u8]), ParseError> {
+    if seg.len() < TCP_HEADER_LEN {
+        return Err(ParseError::Truncated);
+    }
+    // Data offset: the top four bits of byte 12, in 32-bit words (EP-3). The low four bits
+    // are reserved and ignored on receipt (EP-2).
+    let header_len = usize::from(seg[12] >> 4) * 4;
+    if header_len < TCP_HEADER_LEN || header_len > seg.len() {
+        return Err(ParseError::TcpDataOffset);
+    }
+    // MUST-3: verify before believing anything else in the segment.
+    if !checksum::verify_tcp(src, dst, seg) {
+        return Err(ParseError::TcpChecksum);
+    }
+    let be16 = |i: usize| u16::from_be_bytes([seg[i], seg[i + 1]]);
+    let be32 = |i: usize| u32::from_be_bytes([seg[i], seg[i + 1], seg[i + 2], seg[i + 3]]);
+    let options = parse_options(&seg[TCP_HEADER_LEN..header_len])?;
+    let header = TcpHeader {
+        src_port: be16(0),
+        dst_port: be16(2),
+        seq: SeqNum(be32(4)),
+        ack: SeqNum(be32(8)),
+        flags: TcpFlags(seg[13]),
+        // MUST-1: an unsigned 16-bit quantity; 0xFFFF is 65535.
+        window: be16(14),
+        urgent: be16(18),
+        options,
+    };
+    Ok((header, &seg[header_len..]))
+}
+
+/// Bytes the TCP segment for `tcp` and `payload` takes.
+pub(crate) fn segment_len(tcp: &TcpHeader, payload: &[u8]) -> usize {
+    TCP_HEADER_LEN + options_len(&tcp.options) + payload.len()
+}
+
+/// Write the TCP segment (header, LX-19 options, payload, checksum) into the start of `out`;
+/// returns its length, or None if `out` is too small.
+pub(crate) fn write_segment(
+    src: IpAddr,
+    dst: IpAddr,
+    tcp: &TcpHeader,
+    payload: &[u8],
+    out: &mut [u8],
+) -> Option<usize> {
+    let len = segment_len(tcp, payload);
+    let out = out.get_mut(..len)?;
+    let header_len = TCP_HEADER_LEN + write_options(&tcp.options, &mut out[TCP_HEADER_LEN..])?;
+    out[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
+    out[2..4].copy_from_slice(&tcp.dst_port.to_be_bytes());
+    out[4..8].copy_from_slice(&tcp.seq.0.to_be_bytes());
+    out[8..12].copy_from_slice(&tcp.ack.0.to_be_bytes());
+    // Data offset in words; reserved bits sent as zero (EP-2). options_len <= 40 keeps the
+    // offset within 15.
+    out[12] = ((header_len / 4) as u8) << 4;
+    out[13] = tcp.flags.0;
+    out[14..16].copy_from_slice(&tcp.window.to_be_bytes());
+    out[16..18].copy_from_slice(&[0, 0]);
+    out[18..20].copy_from_slice(&tcp.urgent.to_be_bytes());
+    out[header_len..].copy_from_slice(payload);
+    // MUST-2: every segment sent carries a correct checksum, computed with the field zeroed.
+    let sum = checksum::tcp_checksum(src, dst, out);
+    out[16..18].copy_from_slice(&sum.to_be_bytes());
+    Some(len)
+}

@@ -1,0 +1,602 @@
+//! "Segment arrives" (RFC 9293 §3.10.7.3-4), in the RFC's order: sequence check (with PAWS
+//! first), RST, security, SYN, ACK, URG, text, FIN. A step that drops the segment ends
+//! processing (EP-10). LISTEN is handled by the stack, which owns the listeners; the TCB
+//! takes over from the SYN (`on_syn_in_listen`).
+
+use super::{CtlSegment, Ctx, Tcb};
+use crate::counters::DropReason;
+use crate::event::{Cause, CloseReason, Event, TimerKind};
+use crate::seq::SeqNum;
+use crate::state::State;
+use crate::time::Duration;
+use crate::wire::{Packet, TcpFlags, TcpHeader, TcpOptions};
+
+/// PAWS-2: TS.Recent older than 24 days is stale (Linux TCP_PAWS_24DAYS).
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+/// Answers to retransmitted SYNs are rate-limited like Linux's out-of-window replies (LX-15).
+const SYN_REPLY_INTERVAL: Duration = Duration::from_millis(500);
+
+impl Tcb {
+    /// Option negotiation from the peer's SYN or SYN,ACK (MUST-14/15/16, WS-1..3, TS-2, SK-1).
+    fn negotiate(&mut self, ctx: &mut Ctx, opts: &TcpOptions) {
+        let default_mss = match self.remote {
+            std::net::SocketAddr::V4(_) => 536,
+            std::net::SocketAddr::V6(_) => 1220,
+        };
+        let peer_mss = opts.mss.map(u32::from).unwrap_or(default_mss).max(64);
+        match opts.window_scale {
+            Some(shift) if self.ws_ok => self.snd_wscale = shift.min(14), // WS-3
+            _ => {
+                // WS-2: scaling only when both SYNs carried the option.
+                self.ws_ok = false;
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        self.ts_ok = self.ts_ok && opts.timestamps.is_some();
+        if let (true, Some(ts)) = (self.ts_ok, opts.timestamps) {
+            self.ts_recent = ts.tsval;
+            self.ts_recent_at = ctx.now;
+        }
+        self.sack_ok = self.sack_ok && opts.sack_permitted;
+        // MUST-16: the options on every segment (timestamps) come out of the MSS.
+        let opt_overhead = if self.ts_ok { 12 } else { 0 };
+        self.mss = (peer_mss.min(self.our_mss as u32))
+            .saturating_sub(opt_overhead)
+            .max(32);
+        self.rcv_mss = self.mss.min(536);
+        // CC-2 (decision 5): IW = min(10*MSS, max(2*MSS, 14600)).
+        let iw = ctx.config.initial_cwnd.max(1);
+        self.cwnd = if iw == 10 {
+            (10 * self.mss).min((2 * self.mss).max(14600))
+        } else {
+            iw * self.mss
+        };
+    }
+
+    /// LISTEN receiving a SYN (ST-3): this TCB becomes the half-open entry in SYN-RECEIVED.
+    /// The stack has already checked RST/ACK and the queue limits.
+    pub fn on_syn_in_listen(&mut self, ctx: &mut Ctx, seg: &Packet) {
+        let h = &seg.tcp;
+        self.state = State::Listen;
+        self.irs = h.seq;
+        self.rcv_nxt = h.seq + 1;
+        self.negotiate(ctx, &h.options);
+        self.rcv_adv = self.rcv_nxt;
+        self.snd_wnd = h.window as u32; // WS-4: never scaled on a SYN
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = h.seq;
+        self.snd_wl2 = self.iss;
+        self.set_state(ctx, State::SynReceived, Cause::RecvSyn);
+        // ST-6: data on a SYN is buffered, and handed over only after ESTABLISHED.
+        if !seg.payload.is_empty() {
+            self.rcv_adv = self.rcv_nxt + self.rcv_space();
+            self.accept_text(ctx, h.seq + 1, seg.payload);
+        }
+    }
+
+    /// Segment arrives in any state but CLOSED and LISTEN.
+    pub fn on_segment(&mut self, ctx: &mut Ctx, seg: &Packet) {
+        match self.state {
+            State::Closed | State::Listen => ctx.counters.count_drop(DropReason::Ignored),
+            State::SynSent => self.on_segment_syn_sent(ctx, seg),
+            _ => self.on_segment_synchronized(ctx, seg),
+        }
+    }
+
+    /// SYN-SENT (ST-4, ST-5, MUST-10).
+    fn on_segment_syn_sent(&mut self, ctx: &mut Ctx, seg: &Packet) {
+        let h = &seg.tcp;
+        // First: the ACK bit. Acceptable iff ISS < SEG.ACK =< SND.NXT (ST-4).
+        let ack_ok = h.flags.ack();
+        if ack_ok && (h.ack.le(self.iss) || h.ack.gt(self.snd_max)) {
+            if !h.flags.rst() {
+                self.reply_rst(ctx, h.ack);
+            }
+            ctx.counters.count_drop(DropReason::BadAck);
+            return;
+        }
+        // Second: RST (RST-4: valid only if it acknowledges our SYN).
+        if h.flags.rst() {
+            ctx.counters.in_rsts += 1;
+            if ack_ok {
+                self.terminate(ctx, CloseReason::Refused, Cause::RecvRst);
+            } else {
+                ctx.counters.count_drop(DropReason::BadRst);
+            }
+            return;
+        }
+        // Third: security (EP-14: not applicable). Fourth: SYN.
+        if !h.flags.syn() {
+            ctx.counters.count_drop(DropReason::Ignored);
+            return;
+        }
+        self.irs = h.seq;
+        self.rcv_nxt = h.seq + 1;
+        self.negotiate(ctx, &h.options);
+        self.rcv_adv = self.rcv_nxt + self.rcv_space();
+        self.snd_wnd = h.window as u32; // WS-4
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = h.seq;
+        self.snd_wl2 = h.ack;
+        if ack_ok {
+            // ST-5: our SYN is acknowledged.
+            self.snd_una = h.ack;
+            self.take_rtt_sample(ctx, h);
+            self.after_handshake_rtt(ctx);
+            self.clear_timer(TimerKind::Retransmit);
+            self.retries = 0;
+            self.set_state(ctx, State::Established, Cause::RecvSynAck);
+            ctx.events.push(Event::Connected { conn: self.id });
+            ctx.events.push(Event::Writable { conn: self.id });
+            self.ack_now = true;
+            // "continue processing at the sixth step": data and FIN on the SYN,ACK.
+            self.accept_text(ctx, h.seq + 1, seg.payload);
+            if h.flags.fin() {
+                self.accept_fin(ctx, h.seq + 1 + seg.payload.len() as u32);
+            }
+            if self.fin_queued && self.state == State::Established {
+                self.set_state(ctx, State::FinWait1, Cause::Close);
+            }
+        } else {
+            // MUST-10: simultaneous open. SYN-RECEIVED, answering with SYN,ACK on the same ISS.
+            self.set_state(ctx, State::SynReceived, Cause::RecvSyn);
+            self.snd_nxt = self.iss;
+            self.accept_text(ctx, h.seq + 1, seg.payload);
+        }
+    }
+
+    /// SYN-RECEIVED and the synchronized states (§3.10.7.4).
+    fn on_segment_synchronized(&mut self, ctx: &mut Ctx, seg: &Packet) {
+        let h = &seg.tcp;
+        let rst = h.flags.rst();
+        let mut seq = h.seq;
+        let mut syn = h.flags.syn();
+        let mut fin = h.flags.fin();
+        let mut payload = seg.payload;
+
+        if self.state == State::SynReceived && syn && seq == self.irs {
+            if self.listener.is_some() && !h.flags.ack() && !rst {
+                // S-3: a retransmission of the SYN we answered draws the SYN,ACK again (no new
+                // entry), rate-limited so it does not double the timer's own retransmissions.
+                let recent = self
+                    .last_synack
+                    .is_some_and(|t| ctx.now.saturating_since(t) < SYN_REPLY_INTERVAL);
+                if !recent {
+                    self.snd_nxt = self.iss;
+                }
+                return;
+            }
+            if self.listener.is_none() && h.flags.ack() {
+                // EP-23: in a simultaneous open the peer's SYN,ACK repeats the SYN we already
+                // hold; strict validation would drop its useful ACK. Strip the SYN.
+                syn = false;
+                seq += 1;
+            }
+        }
+
+        // PAWS (RFC 7323 §5.3) runs before the sequence check; TS-4 first.
+        if self.ts_ok && !rst {
+            match h.options.timestamps {
+                None => {
+                    ctx.counters.count_drop(DropReason::MissingTimestamp);
+                    return;
+                }
+                Some(ts) => {
+                    let fresh = ctx.now.saturating_since(self.ts_recent_at) < PAWS_IDLE;
+                    if fresh && (ts.tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
+                        self.ack_now = true; // PAWS-1
+                        ctx.counters.count_drop(DropReason::Paws);
+                        return;
+                    }
+                }
+            }
+        }
+
+        // Step 1: sequence number check (EP-11).
+        let seg_len = payload.len() as u32 + syn as u32 + fin as u32;
+        let wnd = self.rcv_wnd();
+        let rcv_nxt = self.rcv_nxt;
+        let in_window = |s: SeqNum| s.in_range(rcv_nxt, rcv_nxt + wnd);
+        let mut acceptable = match (seg_len, wnd) {
+            (0, 0) => seq == rcv_nxt,
+            (0, _) => in_window(seq),
+            (_, 0) => false,
+            (len, _) => in_window(seq) || in_window(seq + (len - 1)),
+        };
+        if !acceptable && wnd == 0 && seq == rcv_nxt {
+            // MUST-66, WM-1: with a zero window, still take the ACK/RST of a segment at
+            // RCV.NXT; its text is trimmed away below and answered with an ACK.
+            acceptable = true;
+        }
+        if !acceptable {
+            if !rst && (seg_len > 0 || !self.oow_rate_limited(ctx)) {
+                // EP-12: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. Replies to out-of-window pure
+                // ACKs are rate-limited like Linux's (LX-15) so that no ACK loop can form.
+                self.ack_now = true;
+                if self.state == State::TimeWait && fin && seq + seg_len == self.rcv_nxt {
+                    // A retransmitted FIN: re-ACK it and restart 2MSL (EP-22, MUST-13).
+                    self.set_timer(TimerKind::TimeWait, ctx.now + ctx.config.time_wait);
+                }
+            }
+            ctx.counters.count_drop(DropReason::OutOfWindow);
+            return;
+        }
+        // EP-13: trim to the window; keep only what starts at or after RCV.NXT.
+        if seq.lt(rcv_nxt) {
+            let mut cut = rcv_nxt - seq;
+            if syn {
+                syn = false;
+                cut -= 1;
+                seq += 1;
+            }
+            let data_cut = (cut as usize).min(payload.len());
+            payload = &payload[data_cut..];
+            seq += data_cut as u32;
+            if cut as usize > data_cut {
+                fin = false; // the FIN itself was old
+            }
+        }
+        let right = rcv_nxt + wnd;
+        if (seq + payload.len() as u32).gt(right) {
+            let keep = if seq.lt(right) { right - seq } else { 0 };
+            payload = &payload[..keep as usize];
+            fin = false;
+            self.ack_now = true;
+        }
+        // TS-6: remember the peer's timestamp for echoing.
+        if let (true, Some(ts)) = (self.ts_ok, h.options.timestamps) {
+            if (ts.tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && h.seq.le(self.last_ack_sent) {
+                self.ts_recent = ts.tsval;
+                self.ts_recent_at = ctx.now;
+            }
+        }
+
+        // Step 2: RST (RST-4, RST-5, BI-1..3).
+        if rst {
+            ctx.counters.in_rsts += 1;
+            if h.seq != self.rcv_nxt {
+                // BI-3: in the window but not exactly at RCV.NXT: challenge ACK.
+                self.challenge_ack(ctx);
+                ctx.counters.count_drop(DropReason::BadRst);
+                return;
+            }
+            match self.state {
+                State::SynReceived if self.listener.is_some() => {
+                    self.back_to_listen(ctx, Cause::RecvRst)
+                }
+                State::SynReceived => self.terminate(ctx, CloseReason::Refused, Cause::RecvRst),
+                State::TimeWait if ctx.config.rfc1337 => {
+                    // TW-2 (decision 4): RFC 1337 F1, ignore RST in TIME-WAIT.
+                    ctx.counters.count_drop(DropReason::Ignored);
+                }
+                State::TimeWait => self.terminate(ctx, CloseReason::Normal, Cause::RecvRst),
+                _ => self.terminate(ctx, CloseReason::Reset, Cause::RecvRst),
+            }
+            return;
+        }
+
+        // Step 4: SYN (EP-15, MUST-11, BI-4).
+        if syn {
+            if self.state == State::SynReceived && self.listener.is_some() {
+                self.back_to_listen(ctx, Cause::RecvSyn);
+            } else {
+                self.challenge_ack(ctx);
+                ctx.counters.count_drop(DropReason::Ignored);
+            }
+            return;
+        }
+
+        // Step 5: ACK (EP-16..19).
+        if !h.flags.ack() {
+            ctx.counters.count_drop(DropReason::NoAck);
+            return;
+        }
+        if self.state == State::SynReceived {
+            if self.snd_una.lt(h.ack) && h.ack.le(self.snd_max) {
+                self.snd_wnd = (h.window as u32) << self.snd_wscale;
+                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                self.snd_wl1 = seq;
+                self.snd_wl2 = h.ack;
+                self.after_handshake_rtt(ctx);
+                self.set_state(ctx, State::Established, Cause::RecvAck);
+                if self.listener.is_none() {
+                    ctx.events.push(Event::Connected { conn: self.id });
+                    ctx.events.push(Event::Writable { conn: self.id });
+                }
+            } else {
+                // EP-16: <SEQ=SEG.ACK><CTL=RST>.
+                self.reply_rst(ctx, h.ack);
+                ctx.counters.count_drop(DropReason::BadAck);
+                return;
+            }
+        }
+        if h.ack.gt(self.snd_max) {
+            // EP-17: acknowledges something not yet sent.
+            self.ack_now = true;
+            ctx.counters.count_drop(DropReason::BadAck);
+            return;
+        }
+        // BI-5 (RFC 5961 §5.2, MAY-12): too old to be a real ACK.
+        let oldest = self.snd_una - self.max_snd_wnd.max(self.mss);
+        if h.ack.lt(oldest) {
+            self.challenge_ack(ctx);
+            ctx.counters.count_drop(DropReason::BadAck);
+            return;
+        }
+        if self.process_ack(ctx, seg, seq, payload.len(), fin) {
+            return; // the connection ended (LAST-ACK)
+        }
+        if self.state == State::Established && self.fin_queued && self.listener.is_some() {
+            // A CLOSE issued while still in SYN-RECEIVED takes effect now (ST-10).
+            self.set_state(ctx, State::FinWait1, Cause::Close);
+        }
+
+        // Step 6: URG (EP-20, MUST-30..33, MUST-62): the pointer names the byte after the
+        // urgent data; it never moves back. Urgent bytes are delivered inline (decision 7).
+        if h.flags.urg() && self.state.can_receive_data() && !self.fin_received {
+            let up = self.rcv_offset(seq) + h.urgent as u64;
+            if self.rcv_up.is_none_or(|old| up > old) && up > self.recv_buf.next() {
+                self.rcv_up = Some(up);
+                if self.accepted {
+                    ctx.events.push(Event::Urgent { conn: self.id });
+                }
+            }
+        }
+
+        // Step 7: segment text (EP-21).
+        if !payload.is_empty() {
+            if self.fin_received || !self.state.can_receive_data() {
+                ctx.counters.count_drop(DropReason::Ignored);
+            } else if self.orphan {
+                // SHLD-3: data for an application that has closed is lost: say so with RST.
+                ctx.counters.abort_on_close += 1;
+                self.send_rst(ctx);
+                self.terminate(ctx, CloseReason::Aborted, Cause::Close);
+                return;
+            } else {
+                self.accept_text(ctx, seq, payload);
+            }
+        }
+
+        // Step 8: FIN (EP-22), possibly one that arrived earlier above a hole.
+        if fin {
+            self.accept_fin(ctx, seq + payload.len() as u32);
+        } else if self.ooo_fin == Some(self.recv_buf.next()) {
+            self.receive_fin(ctx);
+        }
+    }
+
+    /// The ACK field of an acceptable segment (EP-17, EP-18, EP-19). True if the connection
+    /// ended.
+    fn process_ack(
+        &mut self,
+        ctx: &mut Ctx,
+        seg: &Packet,
+        seq: SeqNum,
+        payload_len: usize,
+        fin: bool,
+    ) -> bool {
+        let h = &seg.tcp;
+        self.probes = 0; // MUST-37: the peer answers, so persist never gives up
+        let window = (h.window as u32) << self.snd_wscale;
+        if h.ack.gt(self.snd_una) {
+            let acked = h.ack - self.snd_una;
+            let data_acked = if h.ack.gt(self.snd_buf_seq) {
+                ((h.ack - self.snd_buf_seq) as usize).min(self.send_buf.len())
+            } else {
+                0
+            };
+            self.send_buf.ack(data_acked);
+            self.snd_buf_seq += data_acked as u32;
+            self.snd_una = h.ack;
+            if self.snd_nxt.lt(self.snd_una) {
+                self.snd_nxt = self.snd_una;
+            }
+            self.take_rtt_sample(ctx, h);
+            self.retries = 0;
+            // RTO-10: stop the timer when all is acknowledged, otherwise restart it.
+            if self.snd_una == self.snd_max {
+                self.clear_timer(TimerKind::Retransmit);
+                self.unacked_since = None;
+                self.rtx_tsval = None;
+            } else {
+                self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+                self.unacked_since = Some(ctx.now);
+            }
+            self.on_new_ack_cc(acked);
+            if self.want_writable && self.send_buf.free() > 0 {
+                self.want_writable = false;
+                ctx.events.push(Event::Writable { conn: self.id });
+            }
+        } else if h.ack == self.snd_una
+            && payload_len == 0
+            && !fin
+            && self.snd_una != self.snd_max
+            && window == self.snd_wnd
+        {
+            self.on_dup_ack(); // CC-7
+        }
+        // EP-18: window update, guarded against stale segments.
+        if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(h.ack)) {
+            self.snd_wnd = window;
+            self.max_snd_wnd = self.max_snd_wnd.max(window);
+            self.snd_wl1 = seq;
+            self.snd_wl2 = h.ack;
+            if window > 0 {
+                self.clear_timer(TimerKind::Persist);
+                self.persist_backoff = 0;
+            }
+        }
+        // EP-19: what the ACK of our FIN means in each closing state.
+        if self.fin_acked() {
+            match self.state {
+                State::FinWait1 => self.set_state(ctx, State::FinWait2, Cause::RecvAck),
+                State::Closing => self.set_state(ctx, State::TimeWait, Cause::RecvAck),
+                State::LastAck => {
+                    self.terminate(ctx, CloseReason::Normal, Cause::RecvAck);
+                    return true;
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// RTT measurement: timestamps when in use (RTTM-1), else one timed segment at a time
+    /// under Karn's rule (RTO-6, RTO-7).
+    fn take_rtt_sample(&mut self, ctx: &mut Ctx, h: &TcpHeader) {
+        if let (true, Some(ts)) = (self.ts_ok, h.options.timestamps) {
+            let stale = self
+                .rtx_tsval
+                .is_some_and(|r| (ts.tsecr.wrapping_sub(r) as i32) < 0);
+            if ts.tsecr != 0 && !stale {
+                let ms = self.ts_now(ctx.now).wrapping_sub(ts.tsecr);
+                if (ms as i32) >= 0 && ms < 3_600_000 {
+                    self.rtt.sample(Duration::from_millis(ms as u64));
+                    self.rtt_timing = None;
+                    return;
+                }
+            }
+        }
+        if let Some((end, at)) = self.rtt_timing {
+            if h.ack.ge(end) {
+                self.rtt.sample(ctx.now.saturating_since(at));
+                self.rtt_timing = None;
+            }
+        }
+    }
+
+    /// RTO-12: after retransmitted SYNs, data starts with a 3 s RTO unless a sample exists.
+    fn after_handshake_rtt(&mut self, ctx: &mut Ctx) {
+        if self.syn_retransmitted && self.rtt.srtt().is_none() {
+            self.rtt.ensure_at_least(ctx.config.rto_fallback);
+        }
+    }
+
+    /// Step 7 proper: put in-window text into the receive buffer and plan the ACK.
+    pub(super) fn accept_text(&mut self, ctx: &mut Ctx, seq: SeqNum, payload: &[u8]) {
+        if payload.is_empty() {
+            return;
+        }
+        let had_hole = self.recv_buf.has_out_of_order();
+        let r = self.recv_buf.insert(self.rcv_offset(seq), payload);
+        self.rcv_mss = self
+            .rcv_mss
+            .max(payload.len() as u32)
+            .min(self.our_mss as u32);
+        if r.advanced > 0 {
+            self.rcv_nxt += r.advanced as u32;
+            if self.accepted && self.state.is_synchronized() {
+                ctx.events.push(Event::Readable { conn: self.id });
+            }
+        }
+        if r.truncated {
+            ctx.counters.count_drop(DropReason::OooQueueFull);
+        }
+        if r.out_of_order || had_hole || r.duplicate || r.truncated {
+            self.ack_now = true; // ACK-1: out-of-order data and filled holes are ACKed at once
+        } else {
+            self.schedule_ack(ctx, r.advanced as u32);
+        }
+    }
+
+    /// Step 8: a FIN at sequence `fin_seq` (after any text in its segment).
+    pub(super) fn accept_fin(&mut self, ctx: &mut Ctx, fin_seq: SeqNum) {
+        if self.fin_received {
+            return;
+        }
+        if fin_seq == self.rcv_nxt {
+            self.receive_fin(ctx);
+        } else if fin_seq.gt(self.rcv_nxt) {
+            self.ooo_fin = Some(self.rcv_offset(fin_seq));
+            self.ack_now = true;
+        }
+    }
+
+    /// The peer's FIN is in sequence (EP-22).
+    fn receive_fin(&mut self, ctx: &mut Ctx) {
+        self.rcv_nxt += 1;
+        self.fin_received = true;
+        self.ooo_fin = None;
+        self.ack_now = true;
+        if self.accepted {
+            ctx.events.push(Event::Readable { conn: self.id });
+        }
+        match self.state {
+            State::SynReceived | State::Established => {
+                self.set_state(ctx, State::CloseWait, Cause::RecvFin)
+            }
+            State::FinWait1 if self.fin_acked() => {
+                self.set_state(ctx, State::TimeWait, Cause::RecvFin)
+            }
+            State::FinWait1 => self.set_state(ctx, State::Closing, Cause::RecvFin),
+            State::FinWait2 => self.set_state(ctx, State::TimeWait, Cause::RecvFin),
+            _ => {}
+        }
+    }
+
+    /// Delayed-ACK policy (SHLD-18/19, MUST-40, LX-10): quick ACKs at the start, then ACK
+    /// every second full segment, otherwise within `Config::delayed_ack`.
+    fn schedule_ack(&mut self, ctx: &mut Ctx, bytes: u32) {
+        self.rcv_unacked += bytes;
+        if self.rcv_unacked >= 2 * self.rcv_mss {
+            self.ack_now = true;
+        } else if self.quick_acks > 0 {
+            self.quick_acks -= 1;
+            self.ack_now = true;
+        } else if self.timer(TimerKind::DelayedAck).is_none() {
+            self.set_timer(TimerKind::DelayedAck, ctx.now + ctx.config.delayed_ack);
+        }
+    }
+
+    /// RFC 5961 challenge ACK (BI-3, BI-4), at most one per `SYN_REPLY_INTERVAL` (BI-6).
+    fn challenge_ack(&mut self, ctx: &mut Ctx) {
+        let recent = self
+            .last_challenge
+            .is_some_and(|t| ctx.now.saturating_since(t) < SYN_REPLY_INTERVAL);
+        if !recent {
+            self.last_challenge = Some(ctx.now);
+            self.ack_now = true;
+            ctx.counters.challenge_acks += 1;
+        }
+    }
+
+    /// True if we answered an out-of-window segment within the last 500 ms (LX-15
+    /// tcp_invalid_ratelimit); otherwise records this answer.
+    fn oow_rate_limited(&mut self, ctx: &mut Ctx) -> bool {
+        if self
+            .last_oow_ack
+            .is_some_and(|t| ctx.now.saturating_since(t) < SYN_REPLY_INTERVAL)
+        {
+            return true;
+        }
+        self.last_oow_ack = Some(ctx.now);
+        false
+    }
+
+    /// `<SEQ=ack><CTL=RST>` for an unacceptable ACK in a non-synchronized state (RST-2).
+    fn reply_rst(&mut self, ctx: &mut Ctx, ack: SeqNum) {
+        ctx.counters.out_rsts += 1;
+        ctx.ctl.push(CtlSegment {
+            local: self.local,
+            remote: self.remote,
+            seq: ack,
+            ack: SeqNum(0),
+            flags: TcpFlags::RST,
+        });
+    }
+
+    /// Reset this connection from our side: `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>` as
+    /// Linux sends it (UI-5).
+    pub(super) fn send_rst(&mut self, ctx: &mut Ctx) {
+        ctx.counters.out_rsts += 1;
+        ctx.ctl.push(CtlSegment {
+            local: self.local,
+            remote: self.remote,
+            seq: self.snd_nxt.max(self.snd_max),
+            ack: self.rcv_nxt,
+            flags: TcpFlags::RST | TcpFlags::ACK,
+        });
+    }
+}

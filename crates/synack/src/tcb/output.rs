@@ -1,0 +1,356 @@
+//! What to send next: SYN or SYN,ACK, data (MSS-sized, Nagle and sender SWS avoidance),
+//! FIN, zero-window probes, and ACKs carrying the receive window (receiver SWS avoidance).
+//! Also the minimal Reno congestion window the data path starts from.
+
+use super::{Ctx, Tcb};
+use crate::event::TimerKind;
+use crate::seq::SeqNum;
+use crate::state::State;
+use crate::wire::{SackBlock, TcpFlags, TcpHeader, TcpOptions, Timestamps};
+
+/// One segment to send: a header and, optionally, bytes of the send buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Outgoing {
+    pub hdr: TcpHeader,
+    /// Offset of the payload in the send buffer.
+    pub data_offset: usize,
+    pub data_len: usize,
+}
+
+impl Tcb {
+    /// The next segment this connection wants to send, if any. Called until it says None.
+    pub fn poll_segment(&mut self, ctx: &mut Ctx) -> Option<Outgoing> {
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent => {
+                return (self.snd_nxt == self.iss).then(|| self.syn_segment(ctx, false));
+            }
+            State::SynReceived if self.snd_nxt == self.iss => {
+                return Some(self.syn_segment(ctx, true));
+            }
+            _ => {}
+        }
+        if self.state.is_synchronized() {
+            if let Some(seg) = self.data_segment(ctx) {
+                return Some(seg);
+            }
+            if self.probe_now {
+                // Zero-window probe, Linux style: an old sequence number that the peer must
+                // answer with an ACK carrying its current window (MUST-36).
+                self.probe_now = false;
+                let hdr = self.header(ctx, self.snd_una - 1, TcpFlags::ACK);
+                return Some(Outgoing {
+                    hdr,
+                    data_offset: 0,
+                    data_len: 0,
+                });
+            }
+        }
+        if self.ack_now {
+            // SEQ is the highest sequence sent, not the go-back-N retransmission point: the
+            // peer must find a pure ACK acceptable, or two rewound senders answer each
+            // other's "old" ACKs for ever (Linux never rewinds SND.NXT either).
+            let hdr = self.header(ctx, self.snd_max, TcpFlags::ACK);
+            ctx.counters.out_segs += 1;
+            return Some(Outgoing {
+                hdr,
+                data_offset: 0,
+                data_len: 0,
+            });
+        }
+        None
+    }
+
+    /// SYN (active open) or SYN,ACK, first transmission or retransmission.
+    fn syn_segment(&mut self, ctx: &mut Ctx, synack: bool) -> Outgoing {
+        let retransmission = self.snd_max.gt(self.iss);
+        if retransmission {
+            self.syn_retransmitted = true;
+            self.rtt_timing = None; // Karn (RTO-6)
+            ctx.counters.retrans_segs += 1;
+            if synack {
+                ctx.counters.synack_retrans += 1;
+            } else {
+                ctx.counters.syn_retrans += 1;
+            }
+        } else {
+            ctx.counters.out_segs += 1;
+            self.rtt_timing = Some((self.iss + 1, ctx.now));
+        }
+        let mut options = TcpOptions {
+            mss: Some(self.our_mss), // MAY-3: always
+            sack_permitted: self.sack_ok,
+            ..TcpOptions::default()
+        };
+        if self.ws_ok {
+            options.window_scale = Some(self.rcv_wscale); // WS-7: even a shift of 0
+        }
+        if self.ts_ok {
+            options.timestamps = Some(Timestamps {
+                tsval: self.ts_now(ctx.now),
+                tsecr: if synack { self.ts_recent } else { 0 }, // TS-5
+            });
+        }
+        // WS-4: the window of a SYN is never scaled.
+        let window = self.rcv_space().min(65535);
+        let (flags, ack) = if synack {
+            self.rcv_adv = self.rcv_nxt + window;
+            self.last_ack_sent = self.rcv_nxt;
+            self.last_synack = Some(ctx.now);
+            self.ack_now = false;
+            (TcpFlags::SYN | TcpFlags::ACK, self.rcv_nxt)
+        } else {
+            (TcpFlags::SYN, SeqNum(0))
+        };
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if self.timer(TimerKind::Retransmit).is_none() {
+            self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+        }
+        self.last_send = ctx.now;
+        Outgoing {
+            hdr: TcpHeader {
+                src_port: self.local.port(),
+                dst_port: self.remote.port(),
+                seq: self.iss,
+                ack,
+                flags,
+                window: window as u16,
+                urgent: 0,
+                options,
+            },
+            data_offset: 0,
+            data_len: 0,
+        }
+    }
+
+    /// Data and/or FIN, within the send and congestion windows.
+    fn data_segment(&mut self, ctx: &mut Ctx) -> Option<Outgoing> {
+        if !matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
+            return None;
+        }
+        let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
+        if self.fast_rtx {
+            self.fast_rtx = false;
+            let len = ((data_end - self.snd_una) as usize).min(self.mss as usize);
+            let fin = self.fin_queued && self.snd_una + len as u32 == data_end;
+            if len > 0 || fin {
+                return Some(self.emit_data(ctx, self.snd_una, len, fin));
+            }
+        }
+        let unsent = if self.snd_nxt.lt(data_end) {
+            (data_end - self.snd_nxt) as usize
+        } else {
+            0
+        };
+        if unsent > 0 {
+            // MUST-34: the usable window may be negative after a shrink; never underflow.
+            let edge = self.snd_una + self.snd_wnd.min(self.cwnd.max(self.mss));
+            let usable = edge.diff(self.snd_nxt).max(0) as usize;
+            let len = unsent.min(usable).min(self.mss as usize);
+            if len > 0 && self.may_send(len, unsent) {
+                let fin = self.fin_queued && len == unsent;
+                return Some(self.emit_data(ctx, self.snd_nxt, len, fin));
+            }
+            if self.snd_una == self.snd_max && self.timer(TimerKind::Persist).is_none() {
+                // Nothing in flight will bring an ACK: probe the window (MUST-35, SHLD-29).
+                let at = ctx.now + self.persist_interval(ctx);
+                self.set_timer(TimerKind::Persist, at);
+            }
+            return None;
+        }
+        if self.fin_queued && self.snd_nxt == data_end {
+            return Some(self.emit_data(ctx, data_end, 0, true));
+        }
+        None
+    }
+
+    /// Nagle (SHLD-7) and sender-side SWS avoidance (MUST-38). The API has no PUSH flag, so
+    /// every write counts as pushed (MUST-60, MUST-61).
+    fn may_send(&self, len: usize, unsent: usize) -> bool {
+        if len >= self.mss as usize || self.snd_nxt.lt(self.snd_max) {
+            return true; // a full segment, or a retransmission
+        }
+        let nagle_ok = self.nodelay || self.snd_una == self.snd_nxt || self.fin_queued;
+        if !nagle_ok {
+            return false;
+        }
+        len == unsent || len as u32 >= self.max_snd_wnd / 2
+    }
+
+    /// Build a data (and/or FIN) segment at `seq` and account for it.
+    fn emit_data(&mut self, ctx: &mut Ctx, seq: SeqNum, len: usize, fin: bool) -> Outgoing {
+        let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
+        let mut flags = TcpFlags::ACK;
+        if len > 0 && seq + len as u32 == data_end {
+            flags |= TcpFlags::PSH; // LX-20: PSH on the segment that empties the queue
+        }
+        if fin {
+            flags |= TcpFlags::FIN;
+        }
+        let end = seq + len as u32 + fin as u32;
+        if seq.lt(self.snd_max) {
+            ctx.counters.retrans_segs += 1;
+            self.rtx_tsval = Some(self.ts_now(ctx.now));
+            if let Some((timed_end, _)) = self.rtt_timing {
+                if seq.lt(timed_end) {
+                    self.rtt_timing = None; // Karn (RTO-6)
+                }
+            }
+        } else {
+            ctx.counters.out_segs += 1;
+            if !self.ts_ok && self.rtt_timing.is_none() {
+                self.rtt_timing = Some((end, ctx.now));
+            }
+        }
+        // CC-13: after an idle period longer than the RTO, restart from the initial window.
+        if self.snd_una == self.snd_max && ctx.now.saturating_since(self.last_send) > self.rto() {
+            let iw = (10 * self.mss).min((2 * self.mss).max(14600));
+            self.cwnd = self.cwnd.min(iw);
+        }
+        if seq == self.snd_nxt {
+            self.snd_nxt = end;
+        }
+        self.snd_max = self.snd_max.max(end);
+        if self.timer(TimerKind::Retransmit).is_none() {
+            self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+        }
+        if self.unacked_since.is_none() {
+            self.unacked_since = Some(ctx.now);
+        }
+        self.last_send = ctx.now;
+        let data_offset = (seq - self.snd_buf_seq) as usize;
+        let hdr = self.header(ctx, seq, flags);
+        Outgoing {
+            hdr,
+            data_offset,
+            data_len: len,
+        }
+    }
+
+    /// A header for a synchronized-state segment: ACK of RCV.NXT (EP-6), the window (with
+    /// receiver SWS avoidance), timestamps and SACK blocks.
+    fn header(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> TcpHeader {
+        self.advance_rcv_window();
+        let wnd = self.rcv_wnd();
+        let unit = 1u32 << self.rcv_wscale;
+        // WS-6: round up so the right edge we advertised never appears to retract.
+        let field = wnd.div_ceil(unit).min(65535) as u16;
+        let mut options = TcpOptions::default();
+        if self.ts_ok {
+            options.timestamps = Some(Timestamps {
+                tsval: self.ts_now(ctx.now),
+                tsecr: self.ts_recent,
+            });
+        }
+        if self.sack_ok && self.recv_buf.has_out_of_order() {
+            let mut ranges = [(0u64, 0u64); 4];
+            let max = if self.ts_ok { 3 } else { 4 };
+            let n = self.recv_buf.sack_ranges(&mut ranges[..max]);
+            let base = self.recv_buf.next();
+            for &(start, end) in &ranges[..n] {
+                options.push_sack(SackBlock {
+                    left: self.rcv_nxt + (start - base) as u32,
+                    right: self.rcv_nxt + (end - base) as u32,
+                });
+            }
+        }
+        // Every ACK-carrying segment satisfies whatever ACK was owed.
+        self.ack_now = false;
+        self.rcv_unacked = 0;
+        self.clear_timer(TimerKind::DelayedAck);
+        self.last_ack_sent = self.rcv_nxt;
+        TcpHeader {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq,
+            ack: self.rcv_nxt,
+            flags,
+            window: field,
+            urgent: 0,
+            options,
+        }
+    }
+
+    /// MUST-39: move the advertised right edge only by a worthwhile amount, and never left
+    /// (SHLD-14).
+    fn advance_rcv_window(&mut self) {
+        let edge = self.rcv_nxt + self.rcv_space();
+        if edge.gt(self.rcv_adv) {
+            let gain = edge - self.rcv_adv;
+            let threshold = (self.recv_buf.capacity() as u32 / 2).min(self.our_mss as u32);
+            if gain >= threshold || self.rcv_adv.lt(self.rcv_nxt) {
+                self.rcv_adv = edge;
+            }
+        }
+    }
+
+    /// After the application read: is a window update worth a segment of its own? Only
+    /// when the edge can move by the MUST-39 amount and what we offer now is under half
+    /// the buffer.
+    pub(super) fn window_update_due(&self) -> bool {
+        if !self.state.can_receive_data() || self.fin_received || self.state == State::SynReceived {
+            return false;
+        }
+        let edge = self.rcv_nxt + self.rcv_space();
+        if !edge.gt(self.rcv_adv) {
+            return false;
+        }
+        let gain = edge - self.rcv_adv;
+        let cap = self.recv_buf.capacity() as u32;
+        gain >= (cap / 2).min(self.our_mss as u32) && self.rcv_wnd() < cap / 2
+    }
+
+    /// Persist interval: the RTO, doubled per unanswered probe, capped (SHLD-29, SHLD-30).
+    pub(super) fn persist_interval(&self, ctx: &Ctx) -> crate::time::Duration {
+        let base = self.rto();
+        base.checked_mul(1u32 << self.persist_backoff.min(16))
+            .unwrap_or(ctx.config.rto_max)
+            .min(ctx.config.rto_max)
+    }
+
+    /// Reno growth on a new ACK (CC-4, CC-5, CC-9 step 5, CC-12).
+    pub(super) fn on_new_ack_cc(&mut self, acked: u32) {
+        if self.dupacks >= 3 {
+            // Leaving fast recovery: deflate to ssthresh once everything up to `recover`
+            // is acknowledged; a partial ACK retransmits the next hole (CC-11).
+            if self.snd_una.ge(self.recover) {
+                self.cwnd = self.ssthresh;
+                self.dupacks = 0;
+            } else {
+                self.fast_rtx = true;
+                self.cwnd = self.cwnd.saturating_sub(acked).max(self.mss) + self.mss;
+            }
+            return;
+        }
+        self.dupacks = 0;
+        if self.cwnd < self.ssthresh {
+            self.cwnd = self.cwnd.saturating_add(acked.min(self.mss));
+        } else {
+            let inc = (self.mss as u64 * self.mss as u64 / self.cwnd.max(1) as u64).max(1);
+            self.cwnd = self.cwnd.saturating_add(inc as u32);
+        }
+    }
+
+    /// A duplicate ACK (CC-7): fast retransmit on the third (CC-9, CC-10).
+    pub(super) fn on_dup_ack(&mut self) {
+        self.dupacks += 1;
+        if self.dupacks == 3 && (self.snd_una - 1).gt(self.recover) {
+            self.ssthresh = (self.flight_size() / 2).max(2 * self.mss);
+            self.cwnd = self.ssthresh + 3 * self.mss;
+            self.recover = self.snd_max;
+            self.fast_rtx = true;
+        } else if self.dupacks > 3 {
+            self.cwnd = self.cwnd.saturating_add(self.mss);
+        } else if self.dupacks == 3 {
+            self.dupacks = 0; // CC-10: not a new loss episode
+        }
+    }
+}

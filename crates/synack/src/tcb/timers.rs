@@ -1,0 +1,148 @@
+//! Timer expiry (RFC 9293 §3.10.8, UI-8): retransmission (SYN, SYN,ACK, data, FIN) with
+//! exponential backoff and retry limits, persist (zero-window probes), delayed ACK,
+//! TIME-WAIT (2*MSL) and the orphan FIN-WAIT-2 timeout.
+
+use super::{Ctx, Tcb, TIMER_KINDS};
+use crate::event::{Cause, CloseReason, TimerKind};
+use crate::state::State;
+
+impl Tcb {
+    /// Run every timer due at `ctx.now`.
+    pub fn on_timeout(&mut self, ctx: &mut Ctx) {
+        for kind in TIMER_KINDS {
+            if self.state == State::Closed || self.state == State::Listen {
+                return;
+            }
+            match self.timer(kind) {
+                Some(at) if at <= ctx.now => {
+                    self.clear_timer(kind);
+                    self.fire(ctx, kind);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn fire(&mut self, ctx: &mut Ctx, kind: TimerKind) {
+        match kind {
+            TimerKind::Retransmit => self.on_retransmit_timeout(ctx),
+            TimerKind::Persist => self.on_persist_timeout(ctx),
+            TimerKind::DelayedAck => {
+                ctx.counters.delayed_acks += 1;
+                self.ack_now = true;
+            }
+            TimerKind::TimeWait => {
+                // MUST-13: 2*MSL has passed; old duplicates are gone.
+                ctx.counters.time_wait_expired += 1;
+                self.terminate(ctx, CloseReason::Normal, Cause::Timer(TimerKind::TimeWait));
+            }
+            TimerKind::FinWait2 => {
+                if self.state == State::FinWait2 && self.orphan {
+                    // LX-6: the application is gone and the peer never closed; reap quietly.
+                    ctx.counters.fin_wait_2_timeouts += 1;
+                    self.terminate(
+                        ctx,
+                        CloseReason::TimedOut,
+                        Cause::Timer(TimerKind::FinWait2),
+                    );
+                }
+            }
+            TimerKind::UserTimeout => {
+                ctx.counters.abort_on_timeout += 1;
+                self.terminate(
+                    ctx,
+                    CloseReason::TimedOut,
+                    Cause::Timer(TimerKind::UserTimeout),
+                );
+            }
+        }
+    }
+
+    /// RTO expiry (RTO-11): resend the oldest unacknowledged segment, double the RTO, and
+    /// give up after the retry limit of the state (LX-1, LX-2, LX-5, MUST-20b).
+    fn on_retransmit_timeout(&mut self, ctx: &mut Ctx) {
+        let passive_half_open = self.state == State::SynReceived && self.listener.is_some();
+        let limit = match self.state {
+            State::SynSent => ctx.config.syn_retries,
+            State::SynReceived if passive_half_open => ctx.config.synack_retries,
+            State::SynReceived => ctx.config.syn_retries,
+            _ if self.orphan => ctx.config.orphan_retries,
+            _ => ctx.config.retries2,
+        };
+        if self.snd_una == self.snd_max && self.state.is_synchronized() {
+            return; // nothing outstanding
+        }
+        let user_timed_out = match (ctx.config.user_timeout, self.unacked_since) {
+            (Some(limit), Some(since)) => ctx.now.saturating_since(since) >= limit,
+            _ => false,
+        };
+        if self.retries >= limit || user_timed_out {
+            if passive_half_open {
+                // LX-2: the half-open entry is dropped silently, no RST.
+                ctx.counters.synack_timeouts += 1;
+                self.back_to_listen(ctx, Cause::RetriesExhausted);
+            } else {
+                ctx.counters.abort_on_timeout += 1;
+                let cause = if user_timed_out {
+                    Cause::Timer(TimerKind::UserTimeout)
+                } else {
+                    Cause::RetriesExhausted
+                };
+                self.terminate(ctx, CloseReason::TimedOut, cause);
+            }
+            return;
+        }
+        self.retries += 1;
+        ctx.counters.timeouts += 1;
+        if self.retries == ctx.config.retries1 && ctx.config.soft_errors && self.accepted {
+            // MUST-20a / SHLD-9: R1 reached; tell the application the path is in trouble.
+            ctx.events.push(crate::event::Event::SoftError {
+                conn: self.id,
+                error: crate::event::SoftError::ExcessiveRetransmission,
+            });
+        }
+        self.rtt.backoff();
+        self.rtt_timing = None;
+        match self.state {
+            State::SynSent | State::SynReceived => self.snd_nxt = self.iss,
+            _ => {
+                // CC-6: ssthresh from the flight on the first expiry, cwnd to one segment;
+                // go back to SND.UNA and resend from there as the window allows.
+                if self.retries == 1 {
+                    self.ssthresh = (self.flight_size() / 2).max(2 * self.mss);
+                }
+                self.cwnd = self.mss;
+                self.dupacks = 0;
+                self.fast_rtx = false;
+                self.recover = self.snd_max;
+                self.snd_nxt = self.snd_una;
+            }
+        }
+        // The segment goes out from poll_segment, which re-arms the timer with the new RTO.
+    }
+
+    /// Persist expiry: send a zero-window probe and back off (MUST-36, SHLD-30). Probes that
+    /// are answered keep the connection alive for ever (MUST-37); unanswered ones count
+    /// towards the retry limit.
+    fn on_persist_timeout(&mut self, ctx: &mut Ctx) {
+        let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
+        if !self.snd_nxt.lt(data_end) || self.snd_una != self.snd_max {
+            return;
+        }
+        let limit = if self.orphan {
+            ctx.config.orphan_retries
+        } else {
+            ctx.config.retries2
+        };
+        if self.probes >= limit {
+            ctx.counters.abort_on_timeout += 1;
+            self.terminate(ctx, CloseReason::TimedOut, Cause::RetriesExhausted);
+            return;
+        }
+        self.probes += 1;
+        self.probe_now = true;
+        self.persist_backoff += 1;
+        let at = ctx.now + self.persist_interval(ctx);
+        self.set_timer(TimerKind::Persist, at);
+    }
+}
