@@ -78,7 +78,7 @@ fn demo(args: DemoArgs) -> ExitCode {
     };
     let colour = !args.no_color
         && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let (world, outcome) = scenario.run(args.seed);
     let opts = LadderOptions {
         colour,

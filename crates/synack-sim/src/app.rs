@@ -294,7 +294,7 @@ impl Script {
                 match ctx.stack.accept(l) {
                     Some(c) => {
                         self.adopt(c, ctx.log);
-                        ctx.note(format!("accept() = {c}"));
+                        ctx.note("accept()");
                         Outcome::Done
                     }
                     None => Outcome::Wait,

@@ -113,10 +113,22 @@ pub fn fate(receiver: &str, f: &Fate) -> Option<String> {
                 parts.push("a bit flips on the way".to_string());
             }
             if let Some(r) = rejected {
-                parts.push(format!("{receiver} discards it: {r}"));
+                parts.push(rejection(receiver, r));
             }
             (!parts.is_empty()).then(|| parts.join("; "))
         }
+    }
+}
+
+/// Why a receiver dropped a segment, from the names of the drop counters that rose.
+pub fn rejection(receiver: &str, why: &str) -> String {
+    match why {
+        "no socket" => format!("{receiver} has no connection for it"),
+        "out of window" => {
+            format!("{receiver} finds it old or out of window: it answers with an ACK")
+        }
+        "bad TCP checksum" => format!("{receiver}'s checksum check catches it: discarded"),
+        _ => format!("{receiver} discards it: {why}"),
     }
 }
 
@@ -272,7 +284,7 @@ mod tests {
         };
         assert_eq!(
             fate("B", &f).as_deref(),
-            Some("a bit flips on the way; B discards it: bad TCP checksum")
+            Some("a bit flips on the way; B's checksum check catches it: discarded")
         );
     }
 }

@@ -95,33 +95,50 @@ struct Ctx<'a> {
     rec: &'a Record,
     o: &'a LadderOptions,
     cols: Vec<usize>,
-    /// ISN of each direction (src -> dst), for relative numbers and explanations.
+    /// ISN of each direction (src -> dst), for relative numbers and explanations, and
+    /// whether it came on a SYN,ACK (the passive side's).
     isn: BTreeMap<(SocketAddr, SocketAddr), u32>,
+    passive: BTreeSet<(SocketAddr, SocketAddr)>,
     /// Sequence number of each direction's FIN.
     fin: BTreeMap<(SocketAddr, SocketAddr), u32>,
     /// Directions whose SYN has been acknowledged by a non-SYN segment already.
     syn_acked: BTreeSet<(SocketAddr, SocketAddr)>,
+    /// Directions whose FIN has been acknowledged already.
+    fin_acked: BTreeSet<(SocketAddr, SocketAddr)>,
     /// (src, dst, seq, flags without PSH, len) of every segment seen: retransmissions.
     seen: BTreeSet<(SocketAddr, SocketAddr, u32, u8, usize)>,
     multi_conn: Vec<bool>,
+    conn_no: BTreeMap<(HostId, synack::ConnId), usize>,
 }
 
 /// Render the record as a ladder diagram.
 pub fn render(rec: &Record, o: &LadderOptions) -> String {
     let n = rec.hosts.len().max(2);
     let cols: Vec<usize> = (0..n).map(|i| FIRST_COL + i * o.gap).collect();
-    let multi_conn = (0..rec.hosts.len())
-        .map(|h| rec.conns.keys().filter(|(x, _)| *x == h).count() > 1)
-        .collect();
+    // Number each host's connections 1, 2, ... in order of appearance.
+    let mut conn_no: BTreeMap<(HostId, synack::ConnId), usize> = BTreeMap::new();
+    let mut per_host = vec![0usize; rec.hosts.len()];
+    for e in &rec.entries {
+        if let EntryKind::State { host, conn, .. } = e.kind {
+            conn_no.entry((host, conn)).or_insert_with(|| {
+                per_host[host] += 1;
+                per_host[host]
+            });
+        }
+    }
+    let multi_conn = per_host.iter().map(|n| *n > 1).collect();
     let mut cx = Ctx {
         rec,
         o,
         cols,
         isn: BTreeMap::new(),
+        passive: BTreeSet::new(),
         fin: BTreeMap::new(),
         syn_acked: BTreeSet::new(),
+        fin_acked: BTreeSet::new(),
         seen: BTreeSet::new(),
         multi_conn,
+        conn_no,
     };
     let mut rows = vec![cx.header()];
     for e in &rec.entries {
@@ -151,7 +168,7 @@ pub fn render(rec: &Record, o: &LadderOptions) -> String {
                 cause,
             } => {
                 let prefix = if cx.multi_conn[*host] {
-                    format!("{conn} ")
+                    format!("[{}] ", cx.conn_no[&(*host, *conn)])
                 } else {
                     String::new()
                 };
@@ -224,18 +241,28 @@ impl Ctx<'_> {
         }
     }
 
-    /// The address and port a host first used (as sender or receiver).
+    /// The address and port a host used most (as sender or receiver); the first one seen
+    /// wins a tie.
     fn endpoint(&self, h: HostId) -> Option<SocketAddr> {
-        self.rec.packets.iter().find_map(|p| {
-            let s = p.summary.as_ref()?;
-            if p.from == Some(h) {
-                Some(s.src)
+        let mut counts: Vec<(SocketAddr, usize)> = Vec::new();
+        for p in &self.rec.packets {
+            let Some(s) = p.summary.as_ref() else {
+                continue;
+            };
+            let ep = if p.from == Some(h) {
+                s.src
             } else if p.to == Some(h) {
-                Some(s.dst)
+                s.dst
             } else {
-                None
+                continue;
+            };
+            match counts.iter_mut().find(|c| c.0 == ep) {
+                Some(c) => c.1 += 1,
+                None => counts.push((ep, 1)),
             }
-        })
+        }
+        let best = counts.iter().map(|c| c.1).max()?;
+        counts.iter().find(|c| c.1 == best).map(|c| c.0)
     }
 
     fn col_of_sender(&self, p: &PacketRecord) -> usize {
@@ -280,16 +307,25 @@ impl Ctx<'_> {
         };
         let dir = (s.src, s.dst);
         let back = (s.dst, s.src);
+        if s.flags.syn() && s.flags.ack() {
+            self.passive.insert(dir);
+        } else if s.flags.syn() {
+            self.passive.remove(&dir);
+        }
         if s.flags.syn() && self.isn.get(&dir) != Some(&s.seq) {
             self.isn.insert(dir, s.seq);
             self.fin.remove(&dir);
             self.syn_acked.remove(&back);
+            self.fin_acked.remove(&dir);
         }
         let key = (s.src, s.dst, s.seq, s.flags.0 & !0x08, s.payload_len);
         let retransmission = !self.seen.insert(key);
+        // The third segment: the first non-SYN segment of the active opener that acks the
+        // passive side's SYN,ACK.
         let acks_syn = s.flags.ack()
             && !s.flags.syn()
             && !s.flags.rst()
+            && self.passive.contains(&back)
             && self
                 .isn
                 .get(&back)
@@ -299,10 +335,13 @@ impl Ctx<'_> {
             && self
                 .fin
                 .get(&back)
-                .is_some_and(|f| s.ack == f.wrapping_add(1));
+                .is_some_and(|f| s.ack == f.wrapping_add(1))
+            && self.fin_acked.insert(back);
         if s.flags.fin() {
-            self.fin
-                .insert(dir, s.seq.wrapping_add(s.payload_len as u32));
+            let at = s.seq.wrapping_add(s.payload_len as u32);
+            if self.fin.insert(dir, at) != Some(at) {
+                self.fin_acked.remove(&dir);
+            }
         }
 
         let (seq, ack) = if self.o.relative {
@@ -433,7 +472,7 @@ impl Ctx<'_> {
             rejected: Some(r), ..
         } = f
         {
-            explain.push(format!("{} discards it: {r}", self.rec.host_name(p.to)));
+            explain.push(explain::rejection(self.rec.host_name(p.to), r));
         }
         Row {
             time: Some(t),

@@ -3,9 +3,10 @@
 //! B (server, 198.18.0.2), joined by a 10 ms link, with scripts and faults.
 
 use crate::app::{Script, Step};
-use crate::fault::{Fault, Injection, Match};
+use crate::fault::{Fault, Match};
 use crate::link::LinkConfig;
 use crate::packet::RawPacket;
+use crate::peer::{Peer, PeerCtx};
 use crate::world::{RunOutcome, World};
 use synack::wire::TcpFlags;
 use synack::{CloseReason, Duration, Instant};
@@ -418,8 +419,58 @@ fn half_open_reboot(seed: u64) -> World {
     w
 }
 
+/// M: sends `n` SYNs to B's port 80, 1 ms apart, from spoofed addresses it owns (so the
+/// SYN,ACKs land somewhere), and never answers anything.
+struct Flooder {
+    n: u32,
+    sent: u32,
+}
+
+impl Peer for Flooder {
+    fn on_start(&mut self, ctx: &mut PeerCtx<'_>) {
+        self.on_wake(ctx);
+    }
+    fn on_packet(&mut self, _: &mut PeerCtx<'_>, _: &[u8]) {}
+    fn on_wake(&mut self, ctx: &mut PeerCtx<'_>) {
+        let i = self.sent;
+        let src = format!("203.0.113.{}:{}", 1 + i, 1024 + i);
+        ctx.send_raw(
+            RawPacket::new(src.parse().expect("addr"), B_SERVICE.parse().expect("addr"))
+                .flags(TcpFlags::SYN)
+                .seq(0x1000_0000u32.wrapping_mul(i + 1))
+                .mss(1460),
+        );
+        self.sent += 1;
+        if self.sent < self.n {
+            ctx.wake_at(ctx.now + ms(1));
+        }
+    }
+}
+
+/// Spoofed SYNs in the `syn-flood` scenario.
+pub const FLOOD_SYNS: u32 = 12;
+
 fn syn_flood(seed: u64) -> World {
-    let mut w = two_hosts(seed);
+    let mut w = World::new(seed);
+    w.add_host("A", &[A_ADDR]);
+    let b = synack::Config {
+        max_syn_backlog: 8,
+        ..synack::Config::default()
+    };
+    w.add_host_with("B", &[B_ADDR], b);
+    let spoofed: Vec<String> = (0..FLOOD_SYNS)
+        .map(|i| format!("203.0.113.{}", 1 + i))
+        .collect();
+    let refs: Vec<&str> = spoofed.iter().map(String::as_str).collect();
+    w.add_peer(
+        "M",
+        &refs,
+        Flooder {
+            n: FLOOD_SYNS,
+            sent: 0,
+        },
+    );
+    w.set_default_link(LinkConfig::with_delay(ms(10)));
     w.set_app(
         "B",
         script(vec![
@@ -432,16 +483,6 @@ fn syn_flood(seed: u64) -> World {
             Step::Close,
         ]),
     );
-    // 40 spoofed SYNs from addresses nobody owns, 1 ms apart, then a real client at 0.1 s.
-    for i in 0..40u32 {
-        let src = format!("203.0.113.{}:{}", 1 + i % 200, 1024 + i);
-        let syn = RawPacket::new(src.parse().expect("addr"), B_SERVICE.parse().expect("addr"))
-            .flags(TcpFlags::SYN)
-            .seq(0x1000_0000u32.wrapping_mul(i + 1))
-            .mss(1460)
-            .build();
-        w.inject(Injection::new(Instant::from_millis(i as u64), "B", syn).label("spoofed SYN"));
-    }
     w.set_app(
         "A",
         script(vec![
@@ -608,10 +649,12 @@ static SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "syn-flood",
-        title: "40 spoofed SYNs against a backlog of 8, then a real client",
-        story: "Forty SYNs from addresses that do not exist hit B's listener, whose queues are \
-                small. Their SYN,ACKs go nowhere. A real client connecting a moment later must \
-                still get through (SYN cookies or eviction), and B's memory stays bounded.",
+        title: "12 spoofed SYNs against a half-open queue of 8, then a real client",
+        story: "M sends twelve SYNs from spoofed addresses to B's listener, whose half-open \
+                queue holds eight, and never completes a handshake. B's SYN,ACKs go \
+                unanswered and B keeps retransmitting them. When A connects a moment later, \
+                whether it gets in at once depends on B's defence (SYN cookies, eviction of \
+                old entries); without one it waits for a slot to free up.",
         refs: "S-6, SF-2, SF-4",
         limit: Instant::from_secs(300),
         build: syn_flood,

@@ -12,11 +12,11 @@ pub fn short(d: Duration) -> String {
     let us = micros(d);
     if us == 0 {
         "0s".to_string()
-    } else if us % 1_000_000 == 0 {
+    } else if us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
-    } else if us >= 1_000_000 && us % 1_000 == 0 {
+    } else if us >= 1_000_000 && us.is_multiple_of(1_000) {
         format!("{}s", trim(format!("{:.3}", us as f64 / 1e6)))
-    } else if us % 1_000 == 0 {
+    } else if us.is_multiple_of(1_000) {
         format!("{}ms", us / 1_000)
     } else {
         format!("{us}us")

@@ -631,6 +631,16 @@ impl World {
             }
             let mut progress = false;
             for h in 0..self.hosts.len() {
+                while let Some(ev) = match &mut self.hosts[h].node {
+                    Node::Stack(s) => s.poll_event(),
+                    Node::Peer(_) => None,
+                } {
+                    self.record_event(h, ev);
+                    self.hosts[h].pending.push(ev);
+                    progress = true;
+                }
+            }
+            for h in 0..self.hosts.len() {
                 let mut buf = std::mem::take(&mut self.buf);
                 loop {
                     let len = match &mut self.hosts[h].node {
@@ -645,15 +655,6 @@ impl World {
                 for bytes in std::mem::take(&mut self.hosts[h].outbox) {
                     self.route(h, bytes);
                     progress = true;
-                }
-            }
-            for h in 0..self.hosts.len() {
-                while let Some(ev) = match &mut self.hosts[h].node {
-                    Node::Stack(s) => s.poll_event(),
-                    Node::Peer(_) => None,
-                } {
-                    self.record_event(h, ev);
-                    self.hosts[h].pending.push(ev);
                 }
             }
             for h in 0..self.hosts.len() {
@@ -711,7 +712,9 @@ impl World {
             | Event::Connected { conn }
             | Event::Readable { conn }
             | Event::Writable { conn }
-            | Event::Closed { conn, .. } => Some(conn),
+            | Event::Closed { conn, .. }
+            | Event::Urgent { conn }
+            | Event::SoftError { conn, .. } => Some(conn),
             Event::AcceptReady { .. } => None,
         };
         if let Some(c) = conn {
@@ -773,7 +776,7 @@ fn rejection(before: &Counters, after: &Counters) -> Option<String> {
             why.push(e.as_str());
         }
     }
-    for (i, d) in synack::Drop::ALL.iter().enumerate() {
+    for (i, d) in synack::DropReason::ALL.iter().enumerate() {
         if after.drops[i] > before.drops[i] {
             why.push(d.as_str());
         }

@@ -258,7 +258,7 @@ fn lost_held_duplicated_corrupted_and_rejected() {
    1.000s                 X---- SYN,ACK seq=0 ack=1 ----                           B acks A's SYN (ISN+1) and sends its own ISN; the network drops it
    2.000s  ----- SYN seq=0 (held 90s) --~                                          A resends its SYN: no answer yet (timeout doubles); the network holds it for 90s
    3.000s  ----- PSH,ACK seq=1 ack=1 len=5 "hello" ---->                           A sends 5 bytes on the third handshake segment
-   3.000s  ----- PSH,ACK seq=1 ack=1 len=5 "hello" (dup) (corrupted) -X            A sends 5 bytes on the third handshake segment; the network duplicates it; a bit flips on the way; B discards it: bad TCP checksum
+   3.000s  ----- PSH,ACK seq=1 ack=1 len=5 "hello" (dup) (corrupted) -X            A sends 5 bytes on the third handshake segment; the network duplicates it; a bit flips on the way; B's checksum check catches it: discarded
   92.010s  ~~~~~ SYN sent at 2.000s ------------------->                           the held SYN finally arrives at B
   92.010s  == the end ==
 "#[1..]
