@@ -365,6 +365,24 @@ impl Stack {
         self.tcb(c).map_or(0, Tcb::urgent_pending)
     }
 
+    /// Per-connection user timeout (MUST-21, TCP_USER_TIMEOUT): abort when sent data stays
+    /// unacknowledged this long; `None` leaves it to the retry counts ("infinite" R2 time).
+    pub fn set_user_timeout(
+        &mut self,
+        now: Instant,
+        c: ConnId,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        let idx = self.index_of(c)?;
+        self.with_tcb(idx, now, |t, _| {
+            t.user_timeout = timeout;
+            if let Some(since) = t.unacked_since {
+                t.mark_unacked_since(since);
+            }
+        });
+        Ok(())
+    }
+
     /// Switch Nagle off (true) or on (MUST-17).
     pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), Error> {
         self.tcb_mut(c).ok_or(Error::InvalidHandle)?.nodelay = nodelay;

@@ -210,7 +210,8 @@ impl Tcb {
             acceptable = true;
         }
         if !acceptable {
-            if !rst && (seg_len > 0 || !self.oow_rate_limited(ctx)) {
+            let pure = seg_len == 0 || syn; // Linux: data segments are always answered
+            if !rst && (!pure || !self.oow_rate_limited(ctx)) {
                 // EP-12: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. Replies to out-of-window pure
                 // ACKs are rate-limited like Linux's (LX-15) so that no ACK loop can form.
                 self.ack_now = true;
@@ -327,7 +328,7 @@ impl Tcb {
         if self.process_ack(ctx, seg, seq, payload.len(), fin) {
             return; // the connection ended (LAST-ACK)
         }
-        if self.state == State::Established && self.fin_queued && self.listener.is_some() {
+        if self.state == State::Established && self.fin_queued {
             // A CLOSE issued while still in SYN-RECEIVED takes effect now (ST-10).
             self.set_state(ctx, State::FinWait1, Cause::Close);
         }
@@ -398,11 +399,11 @@ impl Tcb {
             // RTO-10: stop the timer when all is acknowledged, otherwise restart it.
             if self.snd_una == self.snd_max {
                 self.clear_timer(TimerKind::Retransmit);
-                self.unacked_since = None;
+                self.clear_unacked();
                 self.rtx_tsval = None;
             } else {
                 self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
-                self.unacked_since = Some(ctx.now);
+                self.mark_unacked_since(ctx.now);
             }
             self.on_new_ack_cc(acked);
             if self.want_writable && self.send_buf.free() > 0 {

@@ -198,8 +198,10 @@ pub(crate) struct Tcb {
     pub syn_retransmitted: bool,
     /// Last time a SYN,ACK was sent (rate-limits answers to retransmitted SYNs).
     pub last_synack: Option<Instant>,
-    /// When the oldest unacknowledged data was first sent (user timeout).
+    /// Since when data has been waiting for an acknowledgment (user timeout).
     pub unacked_since: Option<Instant>,
+    /// Abort when data stays unacknowledged this long (UI-8, MUST-21); `None` = no limit.
+    pub user_timeout: Option<Duration>,
     /// Time the last segment was sent (slow start after idle).
     pub last_send: Instant,
 
@@ -311,6 +313,7 @@ impl Tcb {
             syn_retransmitted: false,
             last_synack: None,
             unacked_since: None,
+            user_timeout: config.user_timeout,
             last_send: now,
             cwnd: 0,
             ssthresh: u32::MAX,
@@ -430,6 +433,21 @@ impl Tcb {
         }
     }
 
+    /// Data (or SYN/FIN) is outstanding since `since`: (re)arm the user timeout from then.
+    pub fn mark_unacked_since(&mut self, since: Instant) {
+        self.unacked_since = Some(since);
+        match self.user_timeout {
+            Some(d) => self.set_timer(TimerKind::UserTimeout, since + d),
+            None => self.clear_timer(TimerKind::UserTimeout),
+        }
+    }
+
+    /// Nothing is outstanding any more.
+    pub fn clear_unacked(&mut self) {
+        self.unacked_since = None;
+        self.clear_timer(TimerKind::UserTimeout);
+    }
+
     /// Sequence number our FIN occupies (valid once `fin_queued`).
     pub fn fin_seq(&self) -> SeqNum {
         self.snd_buf_seq + self.send_buf.len() as u32
@@ -447,7 +465,10 @@ impl Tcb {
     /// that rounding the scaled field up never promises more than the buffer holds (WS-6).
     pub fn rcv_space(&self) -> u32 {
         let margin = (1u32 << self.rcv_wscale) - 1;
-        (self.recv_buf.window() as u32).saturating_sub(margin)
+        let max = 65535u32 << self.rcv_wscale; // the most the window field can say
+        (self.recv_buf.window() as u32)
+            .saturating_sub(margin)
+            .min(max)
     }
 
     /// RCV.WND: what remains of the window we advertised.

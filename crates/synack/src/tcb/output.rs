@@ -25,7 +25,11 @@ impl Tcb {
             State::SynSent => {
                 return (self.snd_nxt == self.iss).then(|| self.syn_segment(ctx, false));
             }
-            State::SynReceived if self.snd_nxt == self.iss => {
+            // The SYN,ACK, also after a CLOSE in SYN-RECEIVED moved us to FIN-WAIT-1 before
+            // the peer acknowledged our SYN (ST-10).
+            State::SynReceived | State::FinWait1
+                if self.snd_nxt == self.iss && self.snd_una == self.iss =>
+            {
                 return Some(self.syn_segment(ctx, true));
             }
             _ => {}
@@ -223,7 +227,7 @@ impl Tcb {
             self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
         }
         if self.unacked_since.is_none() {
-            self.unacked_since = Some(ctx.now);
+            self.mark_unacked_since(ctx.now);
         }
         self.last_send = ctx.now;
         let data_offset = (seq - self.snd_buf_seq) as usize;

@@ -72,23 +72,14 @@ impl Tcb {
         if self.snd_una == self.snd_max && self.state.is_synchronized() {
             return; // nothing outstanding
         }
-        let user_timed_out = match (ctx.config.user_timeout, self.unacked_since) {
-            (Some(limit), Some(since)) => ctx.now.saturating_since(since) >= limit,
-            _ => false,
-        };
-        if self.retries >= limit || user_timed_out {
+        if self.retries >= limit {
             if passive_half_open {
                 // LX-2: the half-open entry is dropped silently, no RST.
                 ctx.counters.synack_timeouts += 1;
                 self.back_to_listen(ctx, Cause::RetriesExhausted);
             } else {
                 ctx.counters.abort_on_timeout += 1;
-                let cause = if user_timed_out {
-                    Cause::Timer(TimerKind::UserTimeout)
-                } else {
-                    Cause::RetriesExhausted
-                };
-                self.terminate(ctx, CloseReason::TimedOut, cause);
+                self.terminate(ctx, CloseReason::TimedOut, Cause::RetriesExhausted);
             }
             return;
         }

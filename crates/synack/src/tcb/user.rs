@@ -62,8 +62,12 @@ impl Tcb {
                 Ok(())
             }
             State::SynReceived => {
-                // FIN once ESTABLISHED (ST-10); see input.rs step 5.
+                // ST-10: FIN now if nothing is queued (FIN-WAIT-1; the SYN,ACK is still
+                // retransmitted until acknowledged), else once ESTABLISHED (input.rs step 5).
                 self.fin_queued = true;
+                if self.send_buf.is_empty() {
+                    self.set_state(ctx, State::FinWait1, Cause::Close);
+                }
                 Ok(())
             }
             State::Established => {
@@ -76,8 +80,10 @@ impl Tcb {
                 self.set_state(ctx, State::LastAck, Cause::Close);
                 Ok(())
             }
-            // Never a second FIN (ST-10).
-            _ => Ok(()),
+            // Never a second FIN (ST-10): FIN-WAIT-1/2 answer "ok", later states
+            // "connection closing".
+            State::FinWait1 | State::FinWait2 => Ok(()),
+            _ => Err(Error::Closing),
         }
     }
 
@@ -92,7 +98,10 @@ impl Tcb {
             ctx.counters.abort_on_close += 1;
             return self.abort(ctx);
         }
-        self.shutdown(ctx)?;
+        match self.shutdown(ctx) {
+            Ok(()) | Err(Error::Closing) => {} // close() releases the handle regardless
+            Err(e) => return Err(e),
+        }
         self.orphan = true;
         self.arm_fin_wait_2(ctx);
         Ok(())
