@@ -2,17 +2,27 @@
 //! joined by seeded faulty links, scripted faults and applications, a record of every
 //! segment and state change, and ladder diagrams of it all.
 //!
-//! ```no_run
+//! ```
+//! use synack::{Instant, State};
 //! use synack_sim::{Fault, Match, Script, Step, World};
-//! use synack::Instant;
+//!
 //! let mut w = World::new(1);
 //! w.add_host("A", &["198.18.0.1"]);
 //! w.add_host("B", &["198.18.0.2"]);
 //! w.set_app("B", Script::new(vec![Step::listen(80), Step::Accept, Step::RecvUntilEof]));
-//! w.set_app("A", Script::new(vec![Step::connect("198.18.0.2:80"), Step::WaitConnected, Step::Close]));
+//! w.set_app(
+//!     "A",
+//!     Script::new(vec![Step::connect("198.18.0.2:80"), Step::WaitConnected, Step::send(b"hi")]),
+//! );
+//! // The network drops A's first SYN: A resends it after the initial 1 s RTO.
 //! w.add_fault(Fault::drop_nth("A", "B", Match::Syn, 1));
 //! w.run_until_idle(Instant::from_secs(300));
-//! print!("{}", synack_sim::ladder::render(w.record(), &Default::default()));
+//!
+//! let r = w.record();
+//! assert_eq!(r.times("A", "B", Match::Syn), [Instant::ZERO, Instant::from_secs(1)]);
+//! assert_eq!(r.state_path("A"), [State::Closed, State::SynSent, State::Established]);
+//! assert_eq!(w.app_log("B").received(0), b"hi");
+//! print!("{}", synack_sim::ladder::render(r, &Default::default()));
 //! ```
 
 pub mod app;
