@@ -9,8 +9,8 @@ use std::io::{self, Write};
 pub enum Tap {
     /// Every packet as it leaves its sender (lost ones included), at its send time.
     Wire,
-    /// The copies that reached this host, as delivered (corrupted ones included), at their
-    /// arrival time.
+    /// Every copy that reached this host, at its arrival time (written as it was sent: a bit
+    /// flipped on the way is not reproduced in the capture).
     Host(usize),
 }
 
