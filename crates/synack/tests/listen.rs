@@ -1,0 +1,164 @@
+//! Listeners and their queues (LX-8, SF-2), the stale-SYN scenario (S-1), self-connect and
+//! simultaneous open through one stack (EP-23, S-10).
+mod harness;
+use harness::*;
+
+#[test]
+fn lx_8_syn_dropped_while_accept_queue_full() {
+    let mut t = Tcp::v4();
+    let local = t.local;
+    // Backlog 1: like Linux, the queue is full once it holds more than 1.
+    let l = t.stack.listen(local, 1).unwrap();
+    t.listener = Some(l);
+    for port in [40001u16, 40002] {
+        t.inject(SYN).src_port(port).seq(100u32).mss(1460);
+        let iss = t.expect(SYN | ACK).ack(101u32).seq_any();
+        t.inject(ACK).src_port(port).seq(101u32).ack(iss + 1);
+    }
+    assert_eq!(t.stack.accept_queue_len(l), 2);
+    // A third client's SYN is dropped (no SYN,ACK, no RST) while the queue is full.
+    t.inject(SYN).src_port(40003).seq(100u32).mss(1460);
+    t.expect_nothing();
+    assert_eq!(t.stack.syn_queue_len(l), 0);
+    assert_eq!(t.counters().listen_overflows, 1);
+    // One accept makes room: its retransmitted SYN gets in.
+    t.accept().unwrap();
+    t.inject(SYN)
+        .src_port(40003)
+        .seq(100u32)
+        .mss(1460)
+        .at(secs(1));
+    t.expect(SYN | ACK).ack(101u32).at(secs(1));
+    assert_eq!(t.stack.syn_queue_len(l), 1);
+}
+
+#[test]
+fn lx_8_third_ack_dropped_when_queue_full_then_retried() {
+    let mut t = Tcp::v4();
+    let local = t.local;
+    let l = t.stack.listen(local, 0).unwrap();
+    t.listener = Some(l);
+    // Backlog 0: one connection fits (the queue is full when it holds more than 0).
+    t.inject(SYN).src_port(40001).seq(100u32).mss(1460);
+    let iss1 = t.expect(SYN | ACK).seq_any();
+    t.inject(SYN).src_port(40002).seq(500u32).mss(1460);
+    let iss2 = t.expect(SYN | ACK).seq_any();
+    t.inject(ACK).src_port(40001).seq(101u32).ack(iss1 + 1);
+    assert_eq!(t.stack.accept_queue_len(l), 1);
+    // The second third ACK finds the queue full: dropped, the entry stays half-open and
+    // its SYN,ACK is retransmitted.
+    t.inject(ACK).src_port(40002).seq(501u32).ack(iss2 + 1);
+    t.expect_nothing();
+    assert_eq!(t.stack.accept_queue_len(l), 1);
+    assert_eq!(t.stack.syn_queue_len(l), 1);
+    t.run_until(secs(1));
+    t.expect(SYN | ACK).seq(iss2).ack(501u32).at(secs(1));
+    // After an accept, the client's next ACK gets in.
+    t.accept().unwrap();
+    t.inject(ACK).src_port(40002).seq(501u32).ack(iss2 + 1);
+    assert_eq!(t.stack.accept_queue_len(l), 1);
+}
+
+#[test]
+fn sf_2_syn_queue_bounded() {
+    let mut cfg = Tcp::config();
+    cfg.max_syn_backlog = 3;
+    let mut t = Tcp::with_config(cfg);
+    let l = t.listen();
+    for port in 40001..40011u16 {
+        t.inject(SYN).src_port(port).seq(100u32).mss(1460);
+    }
+    assert_eq!(t.take_sent().len(), 3);
+    assert_eq!(t.stack.syn_queue_len(l), 3);
+    assert_eq!(t.stack.connection_count(), 3);
+    assert_eq!(t.counters().dropped(DropReason::SynQueueFull), 7);
+    // When an entry times out (63 s), room returns.
+    t.run_until(secs(63));
+    t.take_sent();
+    assert_eq!(t.stack.syn_queue_len(l), 0);
+    t.inject(SYN).src_port(40020).seq(100u32).mss(1460);
+    t.expect(SYN | ACK).ack(101u32);
+}
+
+#[test]
+fn s_1_stale_syn_refused_by_peer() {
+    let mut t = Tcp::v4();
+    let l = t.listen();
+    // An old duplicate SYN(Z) arrives ...
+    let z = SeqNum(777_777);
+    t.inject(SYN).seq(z).mss(1460).payload(b"stale data");
+    t.expect(SYN | ACK).ack(z + 11);
+    // ... the peer, which never sent it, answers our SYN,ACK with <SEQ=SEG.ACK><RST>.
+    t.inject(RST).seq(z + 11);
+    t.expect_nothing();
+    // Back to LISTEN; nothing reaches the application, no stale data is ever delivered.
+    t.assert_gone();
+    assert_eq!(t.stack.syn_queue_len(l), 0);
+    assert_eq!(t.stack.accept_queue_len(l), 0);
+    assert!(!t
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::AcceptReady { .. } | Event::Readable { .. })));
+}
+
+#[test]
+fn s_1_stale_syn_without_data() {
+    let mut t = Tcp::v4();
+    let l = t.listen();
+    let z = SeqNum(777_777);
+    t.inject(SYN).seq(z).mss(1460);
+    t.expect(SYN | ACK).ack(z + 1);
+    t.inject(RST).seq(z + 1);
+    t.expect_nothing();
+    t.assert_gone();
+    assert_eq!(t.stack.syn_queue_len(l), 0);
+    assert_eq!(t.counters().attempt_fails, 1);
+}
+
+/// Feed every packet the stack sends back into it until it falls silent.
+fn loopback(t: &mut Tcp) -> Vec<Seg> {
+    let mut all = Vec::new();
+    for _ in 0..100 {
+        let sent = t.take_sent();
+        if sent.is_empty() {
+            return all;
+        }
+        for s in sent {
+            t.inject_raw(&s.bytes);
+            all.push(s);
+        }
+    }
+    panic!("loopback never settles\n{}", t.trace());
+}
+
+#[test]
+fn ep_23_self_connect() {
+    let mut t = Tcp::v4();
+    let me: std::net::SocketAddr = "198.18.0.1:5555".parse().unwrap();
+    let c = t.stack.connect(t.now, Some(me), me).unwrap();
+    t.conn = Some(c);
+    let segs = loopback(&mut t);
+    // SYN to ourselves -> SYN-RECEIVED (simultaneous open with ourselves) -> SYN,ACK ->
+    // ESTABLISHED, exactly one connection.
+    let iss = segs[0].seq();
+    assert_eq!(segs[0].flags(), SYN);
+    assert_eq!(
+        (segs[1].flags(), segs[1].seq(), segs[1].ack()),
+        (SYN | ACK, iss, iss + 1)
+    );
+    t.assert_state(State::Established);
+    assert_eq!(t.stack.connection_count(), 1);
+    // Data to ourselves.
+    t.send(b"echo").unwrap();
+    loopback(&mut t);
+    assert_eq!(t.recv(10).unwrap(), b"echo");
+    // And a close with ourselves: both FINs are the same FIN.
+    t.shutdown().unwrap();
+    loopback(&mut t);
+    assert_eq!(t.recv(10).unwrap(), b"");
+    assert!(
+        matches!(t.state(), Some(State::TimeWait | State::Closing)),
+        "{}",
+        t.trace()
+    );
+}
