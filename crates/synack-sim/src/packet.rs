@@ -550,7 +550,7 @@ mod tests {
     #[test]
     fn every_single_bit_flip_is_caught() {
         for p in [
-            RawPacket::new(sa("10.0.0.1:1"), sa("10.0.0.2:2"))
+            RawPacket::new(sa("198.18.1.1:1"), sa("198.18.1.2:2"))
                 .flags(TcpFlags::ACK)
                 .payload(b"abc")
                 .build(),
@@ -599,7 +599,7 @@ mod tests {
                 .ack(3)
                 .timestamps(1, 2)
                 .payload(b"payload bytes"),
-            RawPacket::new(sa("10.0.0.1:1"), sa("10.0.0.2:2"))
+            RawPacket::new(sa("198.18.1.1:1"), sa("198.18.1.2:2"))
                 .flags(TcpFlags::RST)
                 .seq(5),
         ];

@@ -60,9 +60,12 @@ mod tests {
 
     #[test]
     fn header_and_one_frame() {
-        let bytes = RawPacket::new("10.0.0.1:1".parse().unwrap(), "10.0.0.2:2".parse().unwrap())
-            .flags(TcpFlags::SYN)
-            .build();
+        let bytes = RawPacket::new(
+            "198.18.1.1:1".parse().unwrap(),
+            "198.18.1.2:2".parse().unwrap(),
+        )
+        .flags(TcpFlags::SYN)
+        .build();
         let mut rec = Record::default();
         rec.packets.push(PacketRecord {
             id: 0,

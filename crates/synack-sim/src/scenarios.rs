@@ -433,7 +433,7 @@ impl Peer for Flooder {
     fn on_packet(&mut self, _: &mut PeerCtx<'_>, _: &[u8]) {}
     fn on_wake(&mut self, ctx: &mut PeerCtx<'_>) {
         let i = self.sent;
-        let src = format!("203.0.113.{}:{}", 1 + i, 1024 + i);
+        let src = format!("198.19.0.{}:{}", 1 + i, 1024 + i);
         ctx.send_raw(
             RawPacket::new(src.parse().expect("addr"), B_SERVICE.parse().expect("addr"))
                 .flags(TcpFlags::SYN)
@@ -459,7 +459,7 @@ fn syn_flood(seed: u64) -> World {
     };
     w.add_host_with("B", &[B_ADDR], b);
     let spoofed: Vec<String> = (0..FLOOD_SYNS)
-        .map(|i| format!("203.0.113.{}", 1 + i))
+        .map(|i| format!("198.19.0.{}", 1 + i))
         .collect();
     let refs: Vec<&str> = spoofed.iter().map(String::as_str).collect();
     w.add_peer(

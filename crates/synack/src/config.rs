@@ -46,6 +46,8 @@ pub struct Config {
     pub rfc1337: bool,
     /// Per-listener half-open queue bound (LX-8 tcp_max_syn_backlog).
     pub max_syn_backlog: usize,
+    /// When SYN cookies answer SYNs (LX-9 tcp_syncookies = 1: when the queue is full).
+    pub syncookies: crate::syncookie::SynCookies,
     /// Cap on any listener's accept backlog (LX-8 somaxconn).
     pub somaxconn: usize,
     /// Receive buffer per connection, bytes (bounds the advertised window).
@@ -95,6 +97,7 @@ impl Default for Config {
             user_timeout: None,
             rfc1337: true,
             max_syn_backlog: 128,
+            syncookies: crate::syncookie::SynCookies::WhenFull,
             somaxconn: 4096,
             recv_buffer: 128 * 1024,
             send_buffer: 128 * 1024,

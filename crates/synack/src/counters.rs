@@ -118,6 +118,12 @@ pub struct Counters {
     pub fin_wait_2_timeouts: u64,
     /// TcpExt TCPChallengeACK (sent).
     pub challenge_acks: u64,
+    /// TcpExt SyncookiesSent: stateless SYN,ACKs.
+    pub syncookies_sent: u64,
+    /// TcpExt SyncookiesRecv: connections rebuilt from a valid cookie.
+    pub syncookies_recv: u64,
+    /// TcpExt SyncookiesFailed: ACKs to a listener whose cookie did not validate.
+    pub syncookies_failed: u64,
     /// TcpExt ListenOverflows: third ACKs dropped because the accept queue was full.
     pub listen_overflows: u64,
     /// TcpExt ListenDrops: SYNs or ACKs a listener dropped for any reason.
@@ -153,7 +159,7 @@ impl Counters {
 impl fmt::Display for Counters {
     /// A `netstat -s`-like summary; zero lines are omitted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: [(u64, &str); 24] = [
+        let lines: [(u64, &str); 27] = [
             (self.active_opens, "active connection openings"),
             (self.passive_opens, "passive connection openings"),
             (self.attempt_fails, "failed connection attempts"),
@@ -180,6 +186,9 @@ impl fmt::Display for Counters {
                 "orphaned FIN-WAIT-2 connections reaped",
             ),
             (self.challenge_acks, "challenge ACKs sent"),
+            (self.syncookies_sent, "SYN cookies sent"),
+            (self.syncookies_recv, "SYN cookies received"),
+            (self.syncookies_failed, "invalid SYN cookies received"),
             (
                 self.listen_overflows,
                 "times the listen queue of a socket overflowed",

@@ -26,6 +26,7 @@ use std::net::{IpAddr, SocketAddr};
 const DOMAIN_ISN: &[u8] = b"synack/isn/v1\0";
 const DOMAIN_PORT: &[u8] = b"synack/ephemeral-port/v1\0";
 const DOMAIN_TS: &[u8] = b"synack/ts-offset/v1\0";
+const DOMAIN_COOKIE: &[u8] = b"synack/syncookie/v1\0";
 
 /// Keyed generator of initial sequence numbers, ephemeral-port offsets and timestamp
 /// offsets. Cheap to clone; holds only the key. Keep one per stack and do not change the
@@ -61,6 +62,17 @@ fn write_sock(h: &mut SipHasher24, s: SocketAddr) {
 }
 
 impl IsnGenerator {
+    /// Keyed hash for SYN cookies (SF-5): `which` selects H1 (0) or H2 (1); `count` is the
+    /// minute counter (0 for H1, which does not depend on time).
+    pub fn cookie_hash(&self, which: u8, local: SocketAddr, remote: SocketAddr, count: u32) -> u32 {
+        let mut h = self.hasher(DOMAIN_COOKIE);
+        h.write(&[which]);
+        write_sock(&mut h, local);
+        write_sock(&mut h, remote);
+        h.write(&count.to_be_bytes());
+        h.finish() as u32
+    }
+
     /// A generator keyed with `secret` (`Config::secret`: at least 128 random bits per
     /// process start, ISN-1).
     pub fn new(secret: [u8; 16]) -> Self {
@@ -205,7 +217,7 @@ mod tests {
         // 256 source ports toward one server: every top-nibble bucket should be hit, which a
         // weak F (e.g. a sum of the tuple's fields) would fail.
         let g = IsnGenerator::new(key(6));
-        let r = sa("203.0.113.9:443");
+        let r = sa("198.19.0.9:443");
         let mut buckets = [0u32; 16];
         for p in 0..256u16 {
             let isn = g

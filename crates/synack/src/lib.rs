@@ -14,6 +14,7 @@ pub mod isn;
 pub mod seq;
 pub mod stack;
 pub mod state;
+pub mod syncookie;
 pub mod tcb;
 pub mod time;
 pub mod wire;
@@ -25,4 +26,5 @@ pub use event::{Cause, CloseReason, ConnId, Event, ListenerId, SoftError, TimerK
 pub use seq::SeqNum;
 pub use stack::{ConnInfo, Stack};
 pub use state::State;
+pub use syncookie::SynCookies;
 pub use time::{Duration, Instant};

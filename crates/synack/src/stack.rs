@@ -13,9 +13,10 @@ use crate::error::Error;
 use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId};
 use crate::isn::IsnGenerator;
 use crate::state::State;
-use crate::tcb::{CtlQueue, Ctx, Tcb};
+use crate::syncookie::{self, SynCookies};
+use crate::tcb::{CtlQueue, CtlSegment, Ctx, Tcb};
 use crate::time::{Duration, Instant};
-use crate::wire::{self, Packet, TcpHeader, TcpOptions};
+use crate::wire::{self, Packet, TcpFlags, TcpHeader, TcpOptions, Timestamps};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -90,6 +91,8 @@ pub struct Stack {
     tx: VecDeque<u32>,
     port_counter: u32,
     scratch: Vec<u8>,
+    /// When a SYN cookie was last sent (SyncookiesFailed counts only around then).
+    last_cookie: Option<Instant>,
 }
 
 fn valid_remote(ip: IpAddr) -> bool {
@@ -125,6 +128,7 @@ impl Stack {
             tx: VecDeque::new(),
             port_counter: 0,
             scratch: Vec::new(),
+            last_cookie: None,
         }
     }
 
@@ -520,7 +524,9 @@ impl Stack {
         false
     }
 
-    /// LISTEN (ST-3): RST ignored, ACK answered with RST, SYN makes a half-open entry.
+    /// LISTEN (ST-3): RST ignored; an ACK is either a valid SYN cookie (SF-4) or answered
+    /// with RST; a SYN makes a half-open entry, or a stateless cookie SYN,ACK when the
+    /// half-open queue is full (LX-9).
     fn listen_input(
         &mut self,
         now: Instant,
@@ -534,7 +540,16 @@ impl Stack {
             self.counters.count_drop(DropReason::Ignored);
             return;
         }
+        let Some(listener) = self.listeners[l as usize].as_ref() else {
+            return;
+        };
+        let lid = listener.id;
+        let accept_full = listener.accept_queue.len() > listener.backlog;
+        let syn_full = listener.syn_queue >= self.config.max_syn_backlog;
         if h.flags.ack() {
+            if !h.flags.syn() && self.cookie_ack(now, lid, pkt, local, remote, accept_full) {
+                return;
+            }
             self.counters.count_drop(DropReason::BadAck);
             self.ctl
                 .reset_for(&mut self.counters, local, remote, h, pkt.seg_len());
@@ -545,20 +560,25 @@ impl Stack {
             self.counters.count_drop(DropReason::Ignored);
             return;
         }
-        let Some(listener) = self.listeners[l as usize].as_ref() else {
-            return;
-        };
-        let lid = listener.id;
-        if listener.syn_queue >= self.config.max_syn_backlog {
-            self.counters.listen_drops += 1;
-            self.counters.count_drop(DropReason::SynQueueFull);
-            return;
-        }
-        if listener.accept_queue.len() > listener.backlog {
+        if accept_full {
             // Linux drops SYNs while the accept queue is full (ListenOverflows).
             self.counters.listen_overflows += 1;
             self.counters.listen_drops += 1;
             self.counters.count_drop(DropReason::AcceptQueueFull);
+            return;
+        }
+        let cookies = match self.config.syncookies {
+            SynCookies::Never => false,
+            SynCookies::WhenFull => syn_full,
+            SynCookies::Always => true,
+        };
+        if cookies {
+            self.send_cookie(now, pkt, local, remote);
+            return;
+        }
+        if syn_full {
+            self.counters.listen_drops += 1;
+            self.counters.count_drop(DropReason::SynQueueFull);
             return;
         }
         if self.live >= self.config.max_connections {
@@ -572,6 +592,103 @@ impl Stack {
         self.with_tcb(idx, now, |t, ctx| t.on_syn_in_listen(ctx, pkt));
     }
 
+    /// Answer a SYN with a stateless SYN,ACK whose ISN is a cookie (SF-4, SF-5). Without
+    /// timestamps the window scale and SACK cannot be carried, so they are not offered (SF-7).
+    fn send_cookie(&mut self, now: Instant, pkt: &Packet, local: SocketAddr, remote: SocketAddr) {
+        let h = &pkt.tcp;
+        let default_mss = if remote.is_ipv4() { 536 } else { 1220 };
+        let mss_idx = syncookie::mss_index(h.options.mss.unwrap_or(default_mss));
+        let iss = syncookie::make(&self.isn, now, local, remote, h.seq, mss_idx);
+        let ts = h.options.timestamps.filter(|_| self.config.timestamps);
+        let ws = ts
+            .and(h.options.window_scale)
+            .filter(|_| self.config.window_scaling);
+        let sack = ts.is_some() && h.options.sack_permitted && self.config.sack;
+        let our_ts = (now.as_millis() as u32).wrapping_add(self.isn.ts_offset(local, remote));
+        let options = TcpOptions {
+            mss: Some(crate::tcb::our_mss(&self.config, local)),
+            window_scale: ws.map(|_| crate::tcb::our_wscale(&self.config)),
+            sack_permitted: sack,
+            timestamps: ts.map(|t| Timestamps {
+                tsval: syncookie::encode_ts(our_ts, ws, sack),
+                tsecr: t.tsval,
+            }),
+            ..TcpOptions::default()
+        };
+        self.counters.syncookies_sent += 1;
+        self.counters.out_segs += 1;
+        self.last_cookie = Some(now);
+        self.ctl.push(CtlSegment {
+            local,
+            remote,
+            seq: iss,
+            ack: h.seq + 1,
+            flags: TcpFlags::SYN | TcpFlags::ACK,
+            window: self.config.recv_buffer.min(65535) as u16,
+            options,
+        });
+    }
+
+    /// An ACK to a listener: if it carries a valid cookie, build the connection from it and
+    /// process the ACK (its data is kept). True if it was taken.
+    fn cookie_ack(
+        &mut self,
+        now: Instant,
+        lid: ListenerId,
+        pkt: &Packet,
+        local: SocketAddr,
+        remote: SocketAddr,
+        accept_full: bool,
+    ) -> bool {
+        let h = &pkt.tcp;
+        if self.config.syncookies == SynCookies::Never {
+            return false;
+        }
+        let Some(mss_idx) = syncookie::check(&self.isn, now, local, remote, h.seq - 1, h.ack - 1)
+        else {
+            // Count only while cookies are in recent use, like Linux's SyncookiesFailed.
+            if self
+                .last_cookie
+                .is_some_and(|t| now.saturating_since(t) < Duration::from_secs(120))
+            {
+                self.counters.syncookies_failed += 1;
+            }
+            return false;
+        };
+        if accept_full {
+            self.counters.listen_overflows += 1;
+            self.counters.listen_drops += 1;
+            self.counters.count_drop(DropReason::AcceptQueueFull);
+            return true; // dropped; the client will send again
+        }
+        if self.live >= self.config.max_connections {
+            self.counters.count_drop(DropReason::TableFull);
+            return true;
+        }
+        self.counters.syncookies_recv += 1;
+        let ts = h.options.timestamps.filter(|_| self.config.timestamps);
+        let (ws, sack) = ts.map_or((None, false), |t| syncookie::decode_ts(t.tsecr));
+        let syn_opts = TcpOptions {
+            mss: Some(syncookie::MSS_TABLE[mss_idx]),
+            window_scale: ws.filter(|_| self.config.window_scaling),
+            sack_permitted: sack && self.config.sack,
+            timestamps: ts.map(|t| Timestamps {
+                tsval: t.tsval,
+                tsecr: 0,
+            }),
+            ..TcpOptions::default()
+        };
+        // Counted into the half-open queue for a moment: settle() moves it to the accept
+        // queue as it reaches ESTABLISHED.
+        if let Some(lst) = self.listeners[lid.0 as usize].as_mut() {
+            lst.syn_queue += 1;
+        }
+        let idx = self.insert_tcb(now, local, remote, Some(lid));
+        let iss = h.ack - 1;
+        self.with_tcb(idx, now, |t, ctx| t.on_cookie_ack(ctx, pkt, iss, &syn_opts));
+        true
+    }
+
     // ----- packets out -------------------------------------------------------------------
 
     /// Write the next IP packet to send into `buf` (at least MTU bytes); its length.
@@ -583,12 +700,9 @@ impl Stack {
                 seq: c.seq,
                 ack: c.ack,
                 flags: c.flags,
-                window: 0,
+                window: c.window,
                 urgent: 0,
-                options: TcpOptions {
-                    timestamps: c.timestamps,
-                    ..TcpOptions::default()
-                },
+                options: c.options,
             };
             let n = wire::emit(
                 c.local.ip(),

@@ -63,6 +63,7 @@ fn lx_8_third_ack_dropped_when_queue_full_then_retried() {
 fn sf_2_syn_queue_bounded() {
     let mut cfg = Tcp::config();
     cfg.max_syn_backlog = 3;
+    cfg.syncookies = SynCookies::Never; // tcp_syncookies = 0: a full queue drops SYNs
     let mut t = Tcp::with_config(cfg);
     let l = t.listen();
     for port in 40001..40011u16 {
@@ -78,6 +79,27 @@ fn sf_2_syn_queue_bounded() {
     assert_eq!(t.stack.syn_queue_len(l), 0);
     t.inject(SYN).src_port(40020).seq(100u32).mss(1460);
     t.expect(SYN | ACK).ack(101u32);
+}
+
+#[test]
+fn sf_4_full_syn_queue_answers_with_cookies() {
+    // Default (tcp_syncookies = 1): beyond the bound, SYNs get stateless SYN,ACKs.
+    let mut cfg = Tcp::config();
+    cfg.max_syn_backlog = 3;
+    let mut t = Tcp::with_config(cfg);
+    let l = t.listen();
+    for port in 40001..40011u16 {
+        t.inject(SYN).src_port(port).seq(100u32).mss(1460);
+    }
+    assert_eq!(t.take_sent().len(), 10);
+    assert_eq!(t.stack.syn_queue_len(l), 3);
+    assert_eq!(
+        t.stack.connection_count(),
+        3,
+        "no state for cookie SYN,ACKs"
+    );
+    assert_eq!(t.counters().syncookies_sent, 7);
+    assert_eq!(t.counters().dropped(DropReason::SynQueueFull), 0);
 }
 
 #[test]
@@ -161,4 +183,106 @@ fn ep_23_self_connect() {
         "{}",
         t.trace()
     );
+}
+
+/// A listener that answers every SYN with a cookie (tcp_syncookies = 2).
+fn cookie_listener() -> Tcp {
+    let mut cfg = Tcp::config();
+    cfg.syncookies = SynCookies::Always;
+    let mut t = Tcp::with_config(cfg);
+    t.listen();
+    t
+}
+
+#[test]
+fn sf_6_cookie_rebuilds_mss_wscale_sack_and_keeps_data_on_the_ack() {
+    let mut t = cookie_listener();
+    let irs = SeqNum(5000);
+    t.inject(SYN).seq(irs).options(TcpOptions {
+        mss: Some(1400),
+        window_scale: Some(7),
+        sack_permitted: true,
+        timestamps: Some(Timestamps {
+            tsval: 777,
+            tsecr: 0,
+        }),
+        ..TcpOptions::default()
+    });
+    let synack = t.expect(SYN | ACK).ack(irs + 1).tsecr(777).seg();
+    assert_eq!(
+        t.stack.connection_count(),
+        0,
+        "a cookie SYN,ACK keeps no state"
+    );
+    assert_eq!(t.counters().syncookies_sent, 1);
+    let iss = synack.seq();
+    let tsval = synack.opts().timestamps.unwrap().tsval;
+    // SF-6: WS 7 and SACK-permitted ride in the low bits of our TSval.
+    assert_eq!(tsval & 0xF, 7);
+    assert_eq!(tsval & 0x10, 0x10);
+    // The third segment carries data (S-5 on a cookie connection, SF-7).
+    t.inject(ACK | PSH)
+        .seq(irs + 1)
+        .ack(iss + 1)
+        .win(100)
+        .ts(778, tsval)
+        .payload(b"hello");
+    assert_eq!(t.counters().syncookies_recv, 1);
+    let c = t.accept().expect("cookie connection in the accept queue");
+    assert_eq!(t.stack.state(c), Some(State::Established));
+    assert_eq!(t.read_all(), b"hello");
+    let info = t.status();
+    assert_eq!(
+        info.mss,
+        1300 - 12,
+        "1400 rounded down to the table, less timestamps"
+    );
+    assert_eq!(info.snd_wnd, 100 << 7, "the peer's window scale came back");
+    t.expect(ACK).ack(irs + 6).tsecr(778);
+}
+
+#[test]
+fn sf_7_cookie_without_timestamps_offers_no_wscale_or_sack() {
+    let mut t = cookie_listener();
+    let irs = SeqNum(9000);
+    t.inject(SYN)
+        .seq(irs)
+        .opts(SynOpts::mss(1460).with_wscale(7).with_sack());
+    let iss = t
+        .expect(SYN | ACK)
+        .ack(irs + 1)
+        .wscale(None)
+        .sack_ok(false)
+        .seg()
+        .seq();
+    t.inject(ACK).seq(irs + 1).ack(iss + 1).win(1000);
+    t.accept().expect("connection from the cookie");
+    let info = t.status();
+    assert_eq!(info.mss, 1460);
+    assert_eq!(info.snd_wnd, 1000, "no scaling without timestamps");
+}
+
+#[test]
+fn sf_5_stale_and_forged_cookies_are_rejected() {
+    let mut t = cookie_listener();
+    let irs = SeqNum(100);
+    t.inject(SYN).seq(irs).mss(1460);
+    let iss = t.expect(SYN | ACK).seq_any();
+    // More than two minutes later the cookie has expired: RST, no connection.
+    t.inject(ACK).seq(irs + 1).ack(iss + 1).at(secs(181));
+    t.expect(RST).seq(iss + 1);
+    assert_eq!(t.stack.connection_count(), 0);
+    assert_eq!(
+        t.counters().syncookies_failed,
+        0,
+        "no cookie sent in the last 2 min"
+    );
+    // A fresh SYN, then a forged ACK (wrong cookie): RST and a failed-cookie count.
+    t.inject(SYN).seq(irs).mss(1460).at(secs(200));
+    let iss = t.expect(SYN | ACK).seq_any();
+    t.inject(ACK).seq(irs + 1).ack(iss + 1 + 77_777);
+    t.expect(RST).seq(iss + 1 + 77_777);
+    assert_eq!(t.stack.connection_count(), 0);
+    assert_eq!(t.counters().syncookies_failed, 1);
+    assert_eq!(t.counters().syncookies_recv, 0);
 }

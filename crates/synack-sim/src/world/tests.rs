@@ -7,8 +7,8 @@ use crate::peer::{Peer, PeerCtx, Responder, Sink};
 use synack::wire::TcpFlags;
 use synack::Duration;
 
-const P: &str = "10.0.0.1:1000";
-const Q: &str = "10.0.0.2:80";
+const P: &str = "198.18.1.1:1000";
+const Q: &str = "198.18.1.2:80";
 
 fn seg(flags: TcpFlags, seq: u32) -> RawPacket {
     RawPacket::new(P.parse().unwrap(), Q.parse().unwrap())
@@ -70,14 +70,14 @@ fn world(seed: u64, n: u32, link: LinkConfig) -> World {
     let mut w = World::new(seed);
     w.add_peer(
         "P",
-        &["10.0.0.1"],
+        &["198.18.1.1"],
         Sender {
             n,
             sent: 0,
             every: Duration::from_millis(1),
         },
     );
-    w.add_peer("Q", &["10.0.0.2"], answerer());
+    w.add_peer("Q", &["198.18.1.2"], answerer());
     w.set_default_link(link);
     w
 }
@@ -202,8 +202,8 @@ fn links_are_configured_per_direction() {
 #[test]
 fn mtu_no_route_injection_and_scheduled_actions() {
     let mut w = World::new(1);
-    w.add_peer("P", &["10.0.0.1"], Sink);
-    w.add_peer("Q", &["10.0.0.2"], answerer());
+    w.add_peer("P", &["198.18.1.1"], Sink);
+    w.add_peer("Q", &["198.18.1.2"], answerer());
     w.set_link("Q", "P", LinkConfig::default().mtu(39));
     // Q answers the injected SYN with a 40-byte SYN,ACK; the link Q->P allows 39.
     w.inject(Injection::new(

@@ -588,7 +588,8 @@ impl Tcb {
             seq: ack,
             ack: SeqNum(0),
             flags: TcpFlags::RST,
-            timestamps: self.rst_timestamps(ctx),
+            window: 0,
+            options: self.rst_options(ctx),
         });
     }
 
@@ -602,15 +603,52 @@ impl Tcb {
             seq: self.snd_nxt.max(self.snd_max),
             ack: self.rcv_nxt,
             flags: TcpFlags::RST | TcpFlags::ACK,
-            timestamps: self.rst_timestamps(ctx),
+            window: 0,
+            options: self.rst_options(ctx),
         });
     }
 
     /// TS-3: once timestamps are in use, a RST carries them too.
-    fn rst_timestamps(&self, ctx: &Ctx) -> Option<crate::wire::Timestamps> {
-        self.ts_ok.then(|| crate::wire::Timestamps {
-            tsval: self.ts_now(ctx.now),
-            tsecr: self.ts_recent,
-        })
+    fn rst_options(&self, ctx: &Ctx) -> TcpOptions {
+        TcpOptions {
+            timestamps: self.ts_ok.then(|| crate::wire::Timestamps {
+                tsval: self.ts_now(ctx.now),
+                tsecr: self.ts_recent,
+            }),
+            ..TcpOptions::default()
+        }
+    }
+
+    /// A SYN-cookie ACK (SF-4): rebuild the connection the stateless SYN,ACK described, as if
+    /// it had been half-open all along, then process the ACK itself (data included).
+    /// `syn_opts` are the options recovered from the cookie and the echoed timestamp.
+    pub fn on_cookie_ack(
+        &mut self,
+        ctx: &mut Ctx,
+        seg: &Packet,
+        iss: SeqNum,
+        syn_opts: &TcpOptions,
+    ) {
+        let h = &seg.tcp;
+        self.set_iss(iss);
+        let syn = Packet {
+            tcp: TcpHeader {
+                seq: h.seq - 1,
+                ack: SeqNum(0),
+                flags: TcpFlags::SYN,
+                options: *syn_opts,
+                ..*h
+            },
+            payload: &[],
+            ..*seg
+        };
+        self.on_syn_in_listen(ctx, &syn);
+        // The SYN,ACK went out statelessly and is never retransmitted (SF-7).
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_nxt;
+        self.rtt_timing = None;
+        self.rcv_adv = self.rcv_nxt + self.rcv_space().min(65535);
+        self.last_ack_sent = self.rcv_nxt;
+        self.on_segment(ctx, seg);
     }
 }

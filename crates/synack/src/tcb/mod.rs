@@ -44,8 +44,11 @@ pub(crate) struct CtlSegment {
     pub seq: SeqNum,
     pub ack: SeqNum,
     pub flags: TcpFlags,
-    /// Timestamps option, for RSTs of connections that negotiated it (TS-3).
-    pub timestamps: Option<crate::wire::Timestamps>,
+    /// The window field (0 for RSTs).
+    pub window: u16,
+    /// Options: timestamps on RSTs of connections that use them (TS-3), the full SYN set on
+    /// a stateless SYN-cookie SYN,ACK.
+    pub options: crate::wire::TcpOptions,
 }
 
 /// Bounded queue of control segments; overflow is counted, never grows memory.
@@ -91,7 +94,8 @@ impl CtlQueue {
             seq,
             ack,
             flags,
-            timestamps: None,
+            window: 0,
+            options: Default::default(),
         });
     }
 }
@@ -118,6 +122,24 @@ const TIMER_KINDS: [TimerKind; TIMERS] = [
     TimerKind::FinWait2,
     TimerKind::UserTimeout,
 ];
+
+/// The MSS we advertise: MTU - 40 (IPv4) or MTU - 60 (IPv6), never less options (MUST-67).
+pub(crate) fn our_mss(config: &Config, local: SocketAddr) -> u16 {
+    match local {
+        SocketAddr::V4(_) => config.mtu.saturating_sub(40),
+        SocketAddr::V6(_) => config.mtu.saturating_sub(60),
+    }
+    .max(88)
+}
+
+/// Our window-scale shift: the smallest whose window covers the receive buffer (WS-3).
+pub(crate) fn our_wscale(config: &Config) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (config.recv_buffer >> shift) > 65535 {
+        shift += 1;
+    }
+    shift
+}
 
 /// The transmission control block of one connection.
 pub(crate) struct Tcb {
@@ -256,16 +278,8 @@ impl Tcb {
         listener: Option<ListenerId>,
         now: Instant,
     ) -> Tcb {
-        let our_mss = match local {
-            SocketAddr::V4(_) => config.mtu.saturating_sub(40),
-            SocketAddr::V6(_) => config.mtu.saturating_sub(60),
-        }
-        .max(88);
-        // WS-3: the smallest shift whose window covers the receive buffer.
-        let mut rcv_wscale = 0u8;
-        while rcv_wscale < 14 && (config.recv_buffer >> rcv_wscale) > 65535 {
-            rcv_wscale += 1;
-        }
+        let our_mss = our_mss(config, local);
+        let rcv_wscale = our_wscale(config);
         Tcb {
             id,
             state: State::Closed,
@@ -338,6 +352,17 @@ impl Tcb {
             last_oow_ack: None,
             rtx_tsval: None,
         }
+    }
+
+    /// Set the initial send sequence number (a SYN-cookie connection takes the cookie's).
+    pub fn set_iss(&mut self, iss: SeqNum) {
+        self.iss = iss;
+        self.snd_una = iss;
+        self.snd_nxt = iss;
+        self.snd_max = iss;
+        self.snd_wl2 = iss;
+        self.snd_buf_seq = iss + 1;
+        self.recover = iss;
     }
 
     /// Move to `to`, reporting the transition and keeping the counters (Tcp MIB) true.

@@ -250,7 +250,9 @@ impl Tcb {
         let field = wnd.div_ceil(unit).min(65535) as u16;
         // Remember the edge the field really announces, so later rounding cannot pull it
         // back (rcv_space kept a margin of 2^shift - 1 so the buffer covers it).
-        self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + ((field as u32) << self.rcv_wscale));
+        self.rcv_adv = self
+            .rcv_adv
+            .max(self.rcv_nxt + ((field as u32) << self.rcv_wscale));
         let mut options = TcpOptions::default();
         if self.ts_ok {
             options.timestamps = Some(Timestamps {

@@ -1,0 +1,193 @@
+//! SYN cookies (RFC 4987 §3.6, checklist SF-4..SF-7), with Linux's encoding.
+//!
+//! When a listener's half-open queue is full (Linux `tcp_syncookies = 1`; `Config::syncookies`
+//! can say always or never), the SYN,ACK is sent without keeping any state: everything needed
+//! to rebuild the connection lives in our ISN, and the options in our TSval.
+//!
+//! ISN = H1(tuple) + peer ISN + (minute << 24) + ((H2(tuple, minute) + mss index) mod 2^24)
+//! (SF-5). A cookie is valid for two minute ticks. When the SYN carried timestamps, the low 6
+//! bits of our TSval hold the window scale (bits 0-3, 0xF = none), SACK-permitted (bit 4) and
+//! ECN (bit 5, unused here) (SF-6); the peer echoes them back in TSecr.
+
+use crate::isn::IsnGenerator;
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use std::net::SocketAddr;
+
+/// When cookies are used (Linux `net.ipv4.tcp_syncookies`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynCookies {
+    /// Never: a full half-open queue drops SYNs (0).
+    Never,
+    /// Only when the half-open queue is full (1, the default).
+    WhenFull,
+    /// For every SYN: no half-open state at all (2).
+    Always,
+}
+
+/// MSS values a cookie can carry; the peer's MSS is rounded down to one of them (SF-5).
+pub const MSS_TABLE: [u16; 4] = [536, 1300, 1440, 1460];
+/// A cookie older than this many minute ticks is rejected (LX-9: at most 2 min).
+const MAX_AGE: u32 = 2;
+const TS_OPT_BITS: u32 = 6;
+const TS_OPT_MASK: u32 = (1 << TS_OPT_BITS) - 1;
+const WS_NONE: u32 = 0xF;
+const SACK_BIT: u32 = 1 << 4;
+
+fn minute(now: Instant) -> u32 {
+    (now.as_micros() / 60_000_000) as u32
+}
+
+/// Index of the largest table MSS not above `mss`.
+pub fn mss_index(mss: u16) -> usize {
+    MSS_TABLE.iter().rposition(|&m| m <= mss).unwrap_or(0)
+}
+
+/// Our ISN for a stateless SYN,ACK (SF-5).
+pub fn make(
+    isn: &IsnGenerator,
+    now: Instant,
+    local: SocketAddr,
+    remote: SocketAddr,
+    peer_isn: SeqNum,
+    mss_idx: usize,
+) -> SeqNum {
+    let count = minute(now);
+    let h1 = isn.cookie_hash(0, local, remote, 0);
+    let h2 = isn.cookie_hash(1, local, remote, count);
+    let low = (h2.wrapping_add(mss_idx as u32)) & 0x00FF_FFFF;
+    SeqNum(
+        h1.wrapping_add(peer_isn.0)
+            .wrapping_add(count << 24)
+            .wrapping_add(low),
+    )
+}
+
+/// Check the cookie in `cookie` (= SEG.ACK - 1) against the peer's ISN (= SEG.SEQ - 1);
+/// the MSS index it carries, if valid and at most two minutes old.
+pub fn check(
+    isn: &IsnGenerator,
+    now: Instant,
+    local: SocketAddr,
+    remote: SocketAddr,
+    peer_isn: SeqNum,
+    cookie: SeqNum,
+) -> Option<usize> {
+    let count = minute(now);
+    let h1 = isn.cookie_hash(0, local, remote, 0);
+    let v = cookie.0.wrapping_sub(h1).wrapping_sub(peer_isn.0);
+    // The minute counter is carried in the top 8 bits; its age modulo 256.
+    let age = count.wrapping_sub(v >> 24) & 0xFF;
+    if age >= MAX_AGE {
+        return None;
+    }
+    let made = count.wrapping_sub(age);
+    let h2 = isn.cookie_hash(1, local, remote, made);
+    let low = v.wrapping_sub(made << 24).wrapping_sub(h2) & 0x00FF_FFFF;
+    ((low as usize) < MSS_TABLE.len()).then_some(low as usize)
+}
+
+/// Our SYN,ACK TSval with the options folded into its low bits (SF-6); never ahead of `ts`.
+pub fn encode_ts(ts: u32, wscale: Option<u8>, sack: bool) -> u32 {
+    let bits = wscale.map_or(WS_NONE, |w| w.min(14) as u32) | if sack { SACK_BIT } else { 0 };
+    let v = (ts & !TS_OPT_MASK) | bits;
+    if v > ts {
+        v.wrapping_sub(TS_OPT_MASK + 1)
+    } else {
+        v
+    }
+}
+
+/// The options folded into an echoed TSecr: (window scale, SACK-permitted).
+pub fn decode_ts(tsecr: u32) -> (Option<u8>, bool) {
+    let ws = tsecr & 0xF;
+    ((ws != WS_NONE).then_some(ws as u8), tsecr & SACK_BIT != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs() -> (SocketAddr, SocketAddr) {
+        (
+            "198.18.0.2:80".parse().unwrap(),
+            "198.18.0.1:40000".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn sf_5_cookie_round_trip_and_mss_rounded_down() {
+        let g = IsnGenerator::new([7; 16]);
+        let (l, r) = addrs();
+        let t0 = Instant::from_secs(1000);
+        for (mss, want) in [
+            (1460, 1460),
+            (1400, 1300),
+            (9000, 1460),
+            (600, 536),
+            (100, 536),
+        ] {
+            let idx = mss_index(mss);
+            assert_eq!(MSS_TABLE[idx], want);
+            let c = make(&g, t0, l, r, SeqNum(12345), idx);
+            assert_eq!(check(&g, t0, l, r, SeqNum(12345), c), Some(idx));
+        }
+    }
+
+    #[test]
+    fn sf_5_cookie_expires_after_two_minutes_and_forgeries_fail() {
+        let g = IsnGenerator::new([7; 16]);
+        let (l, r) = addrs();
+        let t0 = Instant::from_secs(6000);
+        let c = make(&g, t0, l, r, SeqNum(1), 3);
+        assert_eq!(
+            check(&g, Instant::from_secs(6059), l, r, SeqNum(1), c),
+            Some(3)
+        );
+        assert_eq!(
+            check(&g, Instant::from_secs(6119), l, r, SeqNum(1), c),
+            Some(3)
+        );
+        assert_eq!(
+            check(&g, Instant::from_secs(6121), l, r, SeqNum(1), c),
+            None
+        );
+        // Another peer ISN (beyond the MSS-index slack), another tuple, another key, or a
+        // guessed value: rejected.
+        assert_eq!(check(&g, t0, l, r, SeqNum(1001), c), None);
+        let other: SocketAddr = "198.18.0.9:40000".parse().unwrap();
+        assert_eq!(check(&g, t0, l, other, SeqNum(1), c), None);
+        assert_eq!(
+            check(&IsnGenerator::new([8; 16]), t0, l, r, SeqNum(1), c),
+            None
+        );
+        let forged = (0..10_000u32)
+            .filter(|i| {
+                check(
+                    &g,
+                    t0,
+                    l,
+                    r,
+                    SeqNum(1),
+                    SeqNum(i.wrapping_mul(2_654_435_761)),
+                )
+                .is_some()
+            })
+            .count();
+        assert!(forged <= 2, "{forged} of 10000 random cookies validated");
+    }
+
+    #[test]
+    fn sf_6_options_ride_in_the_timestamp() {
+        for (ws, sack) in [
+            (Some(7), true),
+            (None, false),
+            (Some(0), false),
+            (Some(14), true),
+        ] {
+            let ts = encode_ts(1_000_000, ws, sack);
+            assert!(ts <= 1_000_000 && 1_000_000 - ts < 128);
+            assert_eq!(decode_ts(ts), (ws, sack));
+        }
+    }
+}
