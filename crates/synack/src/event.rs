@@ -16,6 +16,13 @@ pub struct ConnId {
 }
 
 impl ConnId {
+    /// A handle made from its parts, for tools that build records by hand (ladder tests,
+    /// trace replays). A made-up handle names no connection of any stack until one is
+    /// created with the same index and generation.
+    pub fn from_raw(index: u32, generation: u32) -> ConnId {
+        ConnId { index, generation }
+    }
+
     /// A stable small number for display (`#3`).
     pub fn index(self) -> u32 {
         self.index
