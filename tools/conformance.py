@@ -30,32 +30,53 @@ for line in open(CHECKLIST, encoding="utf-8"):
 known = {i[0] for i in ids}
 
 # Every test function: `#[test]` (possibly with attributes between) then `fn name`, or a
-# proptest `fn name(` inside `proptest! {`.
+# proptest `fn name(` inside `proptest! {`. Its body and the comment lines just above it are
+# kept, so that an ID the test cites there ("// MUST-61: ...") counts as covered by it.
 tests = {}
 fn_re = re.compile(r"^\s*(?:pub\s+)?fn\s+([a-z0-9_]+)\s*\(")
+id_re = re.compile(r"\b([A-Z]+-[0-9]+[a-z]?)\b")
 for dirpath, _, files in os.walk(os.path.join(ROOT, "crates")):
     for f in files:
         if not f.endswith(".rs"):
             continue
         path = os.path.join(dirpath, f)
         rel = os.path.relpath(path, ROOT)
-        pending, in_proptest = False, False
-        for line in open(path, encoding="utf-8"):
+        lines = open(path, encoding="utf-8").read().split("\n")
+        pending, in_proptest, comments = False, False, []
+        i = 0
+        while i < len(lines):
+            line = lines[i]
             s = line.strip()
             if s.startswith("proptest!"):
                 in_proptest = True
+            if s.startswith("//"):
+                comments.append(s)
+            elif not s.startswith("#["):
+                pass
             if s.startswith("#[test]") or (in_proptest and s.startswith("#![proptest_config")):
                 pending = True
             m = fn_re.match(line)
             if m and (pending or in_proptest):
-                tests.setdefault(m.group(1), rel)
+                # The body: until the braces opened on or after this line close again.
+                depth, j, body = 0, i, []
+                opened = False
+                while j < len(lines):
+                    depth += lines[j].count("{") - lines[j].count("}")
+                    opened = opened or "{" in lines[j]
+                    body.append(lines[j])
+                    if opened and depth <= 0:
+                        break
+                    j += 1
+                cited = set(id_re.findall("\n".join(comments + body)))
+                tests.setdefault(m.group(1), (rel, cited))
                 pending = False
-            elif m:
-                pending = False
-            if s.startswith("#[ignore"):
-                tests[("ignored", rel)] = True
+            if m or not (s.startswith("//") or s.startswith("#[")):
+                if not s.startswith("//"):
+                    comments = [] if not s.startswith("#[") else comments
+            i += 1
 
 def ids_in(name):
+    """Checklist IDs spelled in a test name: `rto_4_lx_4_min` -> RTO-4, LX-4."""
     toks = name.split("_")
     found = []
     for a, b in zip(toks, toks[1:]):
@@ -65,11 +86,10 @@ def ids_in(name):
                 found.append(cand)
     return found
 
+
 covered = {}
-for name, rel in tests.items():
-    if isinstance(name, tuple):
-        continue
-    for ident in ids_in(name):
+for name, (rel, cited) in tests.items():
+    for ident in set(ids_in(name)) | (cited & known):
         covered.setdefault(ident, []).append((name, rel))
 
 notes = {}
