@@ -108,6 +108,7 @@ fn must_20a_r1_retransmissions_reported_as_soft_error() {
     t.new_events();
     t.take_sent();
     t.send(b"never acked").unwrap();
+    // MUST-47: an asynchronous soft-error report reaches the application.
     // Step through time: the report comes with the third retransmission (R1 = 3, SHLD-10),
     // not before, and the connection lives on (a soft error never aborts).
     let mut transmissions = 0;
