@@ -143,7 +143,12 @@ impl Tcb {
         let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
         if self.fast_rtx {
             self.fast_rtx = false;
-            let len = ((data_end - self.snd_una) as usize).min(self.mss as usize);
+            let outstanding = if self.snd_una.lt(data_end) {
+                data_end - self.snd_una
+            } else {
+                0 // only the FIN (or nothing) is outstanding
+            };
+            let len = (outstanding as usize).min(self.mss as usize);
             let fin = self.fin_queued && self.snd_una + len as u32 == data_end;
             if len > 0 || fin {
                 return Some(self.emit_data(ctx, self.snd_una, len, fin));
