@@ -209,7 +209,6 @@ fn shrunk_to_zero_with_data_in_flight() -> (Tcp, SeqNum, SeqNum) {
 }
 
 #[test]
-#[ignore = "core bug: after the window shrinks to 0 with data in flight, the RTO (on_retransmit_timeout) rewinds SND.NXT, sends nothing (usable window 0) and arms neither the retransmit nor the persist timer: no probe ever goes (poll_timeout is None), so a lost window update deadlocks the connection"]
 fn must_35_window_shrunk_to_zero_with_data_in_flight_is_probed() {
     let (mut t, iss, irs) = shrunk_to_zero_with_data_in_flight();
     // Something must go out to draw the window: a probe (or a retransmission) within a few

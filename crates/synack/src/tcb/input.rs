@@ -45,13 +45,7 @@ impl Tcb {
             .saturating_sub(opt_overhead)
             .max(32);
         self.rcv_mss = self.mss.min(536);
-        // CC-2 (decision 5): IW = min(10*MSS, max(2*MSS, 14600)).
-        let iw = ctx.config.initial_cwnd.max(1);
-        self.cwnd = if iw == 10 {
-            (10 * self.mss).min((2 * self.mss).max(14600))
-        } else {
-            iw * self.mss
-        };
+        self.cwnd = self.initial_window(ctx);
     }
 
     /// LISTEN receiving a SYN (ST-3): this TCB becomes the half-open entry in SYN-RECEIVED.
@@ -384,7 +378,6 @@ impl Tcb {
         self.probes = 0; // MUST-37: the peer answers, so persist never gives up
         let window = (h.window as u32) << self.snd_wscale;
         if h.ack.gt(self.snd_una) {
-            let acked = h.ack - self.snd_una;
             let data_acked = if h.ack.gt(self.snd_buf_seq) {
                 ((h.ack - self.snd_buf_seq) as usize).min(self.send_buf.len())
             } else {
@@ -407,7 +400,7 @@ impl Tcb {
                 self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
                 self.mark_unacked_since(ctx.now);
             }
-            self.on_new_ack_cc(acked);
+            self.on_new_ack_cc(data_acked as u32); // SYN and FIN are not data (CC-4)
             if self.want_writable && self.send_buf.free() > 0 {
                 self.want_writable = false;
                 ctx.events.push(Event::Writable { conn: self.id });

@@ -169,8 +169,11 @@ impl Tcb {
                 let fin = self.fin_queued && len == unsent;
                 return Some(self.emit_data(ctx, self.snd_nxt, len, fin));
             }
-            if self.snd_una == self.snd_max && self.timer(TimerKind::Persist).is_none() {
-                // Nothing in flight will bring an ACK: probe the window (MUST-35, SHLD-29).
+            if self.timer(TimerKind::Retransmit).is_none()
+                && self.timer(TimerKind::Persist).is_none()
+            {
+                // No timer will bring an ACK (nothing in flight, or a window shrunk to zero
+                // under data in flight after the RTO rewound): probe (MUST-35, SHLD-29).
                 let at = ctx.now + self.persist_interval(ctx);
                 self.set_timer(TimerKind::Persist, at);
             }
@@ -222,8 +225,7 @@ impl Tcb {
         }
         // CC-13: after an idle period longer than the RTO, restart from the initial window.
         if self.snd_una == self.snd_max && ctx.now.saturating_since(self.last_send) > self.rto() {
-            let iw = (10 * self.mss).min((2 * self.mss).max(14600));
-            self.cwnd = self.cwnd.min(iw);
+            self.cwnd = self.cwnd.min(self.initial_window(ctx));
         }
         if seq == self.snd_nxt {
             self.snd_nxt = end;
@@ -331,17 +333,35 @@ impl Tcb {
             .min(ctx.config.rto_max)
     }
 
+    /// The initial window (CC-1, CC-2; decision 5): `initial_cwnd` segments, with RFC 6928's
+    /// byte cap min(10*MSS, max(2*MSS, 14600)) for the default of 10.
+    pub(super) fn initial_window(&self, ctx: &Ctx) -> u32 {
+        let iw = ctx.config.initial_cwnd.max(1);
+        if iw == 10 {
+            (10 * self.mss).min((2 * self.mss).max(14600))
+        } else {
+            iw * self.mss
+        }
+    }
+
     /// Reno growth on a new ACK (CC-4, CC-5, CC-9 step 5, CC-12).
     pub(super) fn on_new_ack_cc(&mut self, acked: u32) {
         if self.dupacks >= 3 {
             // Leaving fast recovery: deflate to ssthresh once everything up to `recover`
             // is acknowledged; a partial ACK retransmits the next hole (CC-11).
-            if self.snd_una.ge(self.recover) {
+            if self.snd_una.gt(self.recover) {
+                // CC-12: a full ACK (beyond `recover`) ends recovery.
                 self.cwnd = self.ssthresh;
                 self.dupacks = 0;
             } else {
+                // CC-11: deflate by what was acknowledged, adding one SMSS back only if the
+                // partial ACK covered at least one.
                 self.fast_rtx = true;
-                self.cwnd = self.cwnd.saturating_sub(acked).max(self.mss) + self.mss;
+                let mut cwnd = self.cwnd.saturating_sub(acked);
+                if acked >= self.mss {
+                    cwnd += self.mss;
+                }
+                self.cwnd = cwnd.max(self.mss);
             }
             return;
         }
@@ -360,7 +380,7 @@ impl Tcb {
         if self.dupacks == 3 && (self.snd_una - 1).gt(self.recover) {
             self.ssthresh = (self.flight_size() / 2).max(2 * self.mss);
             self.cwnd = self.ssthresh + 3 * self.mss;
-            self.recover = self.snd_max;
+            self.recover = self.snd_max - 1; // the highest sequence number sent
             self.fast_rtx = true;
         } else if self.dupacks > 3 {
             self.cwnd = self.cwnd.saturating_add(self.mss);

@@ -105,7 +105,7 @@ impl Tcb {
                 self.cwnd = self.mss;
                 self.dupacks = 0;
                 self.fast_rtx = false;
-                self.recover = self.snd_max;
+                self.recover = self.snd_max - 1; // CC-12: an RTO ends recovery
                 self.snd_nxt = self.snd_una;
             }
         }
@@ -117,8 +117,8 @@ impl Tcb {
     /// towards the retry limit.
     fn on_persist_timeout(&mut self, ctx: &mut Ctx) {
         let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
-        if !self.snd_nxt.lt(data_end) || self.snd_una != self.snd_max {
-            return;
+        if !self.snd_nxt.lt(data_end) || self.timer(TimerKind::Retransmit).is_some() {
+            return; // nothing waits for the window, or the RTO will bring an ACK
         }
         let limit = if self.orphan {
             ctx.config.orphan_retries
