@@ -82,17 +82,17 @@ impl fmt::Display for CloseReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TimerKind {
     /// Retransmission (SYN, SYN-ACK, data or FIN).
-    Retransmit,
+    Retransmit = 0,
     /// Zero-window probe.
-    Persist,
+    Persist = 1,
     /// Delayed ACK.
-    DelayedAck,
+    DelayedAck = 2,
     /// 2*MSL in TIME-WAIT (MUST-13).
-    TimeWait,
+    TimeWait = 3,
     /// Orphaned FIN-WAIT-2 (LX-6).
-    FinWait2,
+    FinWait2 = 4,
     /// User timeout (R2 / TCP_USER_TIMEOUT, UI-8).
-    UserTimeout,
+    UserTimeout = 5,
 }
 
 /// What caused a state transition.

@@ -516,12 +516,17 @@ impl Stack {
             return false;
         };
         if l.accept_queue.len() > l.backlog {
-            self.counters.listen_overflows += 1;
-            self.counters.listen_drops += 1;
-            self.counters.count_drop(DropReason::AcceptQueueFull);
+            self.count_listen_overflow();
             return true;
         }
         false
+    }
+
+    /// A segment dropped because the accept queue is full (Linux ListenOverflows).
+    fn count_listen_overflow(&mut self) {
+        self.counters.listen_overflows += 1;
+        self.counters.listen_drops += 1;
+        self.counters.count_drop(DropReason::AcceptQueueFull);
     }
 
     /// LISTEN (ST-3): RST ignored; an ACK is either a valid SYN cookie (SF-4) or answered
@@ -562,9 +567,7 @@ impl Stack {
         }
         if accept_full {
             // Linux drops SYNs while the accept queue is full (ListenOverflows).
-            self.counters.listen_overflows += 1;
-            self.counters.listen_drops += 1;
-            self.counters.count_drop(DropReason::AcceptQueueFull);
+            self.count_listen_overflow();
             return;
         }
         let cookies = match self.config.syncookies {
@@ -656,9 +659,7 @@ impl Stack {
             return false;
         };
         if accept_full {
-            self.counters.listen_overflows += 1;
-            self.counters.listen_drops += 1;
-            self.counters.count_drop(DropReason::AcceptQueueFull);
+            self.count_listen_overflow();
             return true; // dropped; the client will send again
         }
         if self.live >= self.config.max_connections {

@@ -103,17 +103,6 @@ impl CtlQueue {
 /// Number of timers; indexed by `TimerKind as usize`.
 const TIMERS: usize = 6;
 
-fn timer_index(k: TimerKind) -> usize {
-    match k {
-        TimerKind::Retransmit => 0,
-        TimerKind::Persist => 1,
-        TimerKind::DelayedAck => 2,
-        TimerKind::TimeWait => 3,
-        TimerKind::FinWait2 => 4,
-        TimerKind::UserTimeout => 5,
-    }
-}
-
 const TIMER_KINDS: [TimerKind; TIMERS] = [
     TimerKind::Retransmit,
     TimerKind::Persist,
@@ -443,13 +432,13 @@ impl Tcb {
     }
 
     pub fn set_timer(&mut self, k: TimerKind, at: Instant) {
-        self.timers[timer_index(k)] = Some(at);
+        self.timers[k as usize] = Some(at);
     }
     pub fn clear_timer(&mut self, k: TimerKind) {
-        self.timers[timer_index(k)] = None;
+        self.timers[k as usize] = None;
     }
     pub fn timer(&self, k: TimerKind) -> Option<Instant> {
-        self.timers[timer_index(k)]
+        self.timers[k as usize]
     }
     /// The earliest armed timer.
     pub fn next_deadline(&self) -> Option<Instant> {
