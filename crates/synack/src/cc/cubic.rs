@@ -1,0 +1,1 @@
+//! CUBIC (RFC 9438). STUB

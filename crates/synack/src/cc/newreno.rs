@@ -1,0 +1,1 @@
+//! NewReno (RFC 5681, RFC 6582). STUB
