@@ -68,6 +68,8 @@ pub struct Config {
     pub quick_acks: u32,
     /// Initial congestion window in segments (decision 5, CC-2).
     pub initial_cwnd: u32,
+    /// RFC 3042 limited transmit: a new segment on each of the first two duplicate ACKs (CC-8).
+    pub limited_transmit: bool,
     /// Most events kept for the application before the oldest are discarded.
     pub event_queue_limit: usize,
     /// Most connections (TCBs, half-open included) the stack holds at once.
@@ -108,6 +110,7 @@ impl Default for Config {
             delayed_ack: Duration::from_millis(40),
             quick_acks: 16,
             initial_cwnd: 10,
+            limited_transmit: true,
             event_queue_limit: 65_536,
             max_connections: 1 << 20,
             ephemeral_ports: (32768, 60999),

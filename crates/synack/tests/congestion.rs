@@ -13,8 +13,12 @@ use harness::*;
 
 const MSS: u32 = 1460;
 
+/// These tests isolate the RFC 5681 / RFC 6582 arithmetic, so limited transmit (CC-8), which
+/// sends extra segments on the first two duplicate ACKs, is off; `cc_8_*` tests it.
 fn conn() -> (Tcp, SeqNum, SeqNum) {
-    conn_with(Tcp::config(), 1460)
+    let mut cfg = Tcp::config();
+    cfg.limited_transmit = false;
+    conn_with(cfg, 1460)
 }
 
 fn conn_with(cfg: Config, peer_mss: u16) -> (Tcp, SeqNum, SeqNum) {
@@ -310,6 +314,40 @@ fn flight_of_eleven() -> (Tcp, SeqNum, SeqNum) {
 
 fn dup(t: &mut Tcp, irs: SeqNum, ack: SeqNum, at: u64) {
     t.inject(ACK).seq(irs + 1).ack(ack).at(ms(at));
+}
+
+#[test]
+fn cc_8_limited_transmit_one_new_segment_per_first_two_dupacks() {
+    // RFC 3042: with cwnd full (11 segments out), each of the first two duplicate ACKs lets
+    // one new segment out; the third triggers fast retransmit, and ssthresh comes from the
+    // flight *without* the two limited-transmit segments (RFC 5681 §3.2).
+    let mut cfg = Tcp::config();
+    cfg.limited_transmit = true;
+    let (mut t, iss, irs) = conn_with(cfg, 1460);
+    t.send(&bytes(MSS)).unwrap();
+    t.take_sent();
+    t.inject(ACK).seq(irs + 1).ack(iss + 1461).at(ms(10));
+    t.run_until(ms(20));
+    t.send(&bytes(20 * MSS)).unwrap();
+    let d = iss + 1461;
+    assert_eq!(data(&mut t), run(d, 11, MSS));
+    dup(&mut t, irs, d, 30);
+    assert_eq!(
+        data(&mut t),
+        [(d + 11 * MSS, 1460)],
+        "first dup ACK: one new segment"
+    );
+    dup(&mut t, irs, d, 31);
+    assert_eq!(
+        data(&mut t),
+        [(d + 12 * MSS, 1460)],
+        "second dup ACK: one more"
+    );
+    assert_eq!(cwnd(&t), 16060, "cwnd itself is unchanged");
+    dup(&mut t, irs, d, 32);
+    t.expect(ACK).seq(d).len(1460).at(ms(32));
+    // FlightSize without limited transmit: 11 segments = 16060, so ssthresh = 8030.
+    assert_eq!(cwnd(&t), 8030 + 3 * MSS);
 }
 
 #[test]

@@ -377,6 +377,16 @@ impl Tcb {
         let h = &seg.tcp;
         self.probes = 0; // MUST-37: the peer answers, so persist never gives up
         let window = (h.window as u32) << self.snd_wscale;
+        // SK-5..SK-8: record what the peer holds above the cumulative ACK. D-SACK blocks
+        // (below SND.UNA, SK-12) are tolerated and ignored.
+        let mut new_sacked = false;
+        if self.sack_ok {
+            let una = self.snd_una.max(h.ack);
+            self.sb.advance(una);
+            for b in h.options.sacks() {
+                new_sacked |= self.sb.add(b.left, b.right, una, self.snd_max);
+            }
+        }
         if h.ack.gt(self.snd_una) {
             let data_acked = if h.ack.gt(self.snd_buf_seq) {
                 ((h.ack - self.snd_buf_seq) as usize).min(self.send_buf.len())
@@ -409,9 +419,13 @@ impl Tcb {
             && payload_len == 0
             && !fin
             && self.snd_una != self.snd_max
-            && window == self.snd_wnd
+            && (window == self.snd_wnd || new_sacked)
         {
-            self.on_dup_ack(); // CC-7
+            // CC-7, or RFC 6675's definition: an ACK that SACKs new data.
+            self.on_dup_ack();
+        }
+        if self.sack_ok {
+            self.sack_recovery_check(ctx);
         }
         // EP-18: window update, guarded against stale segments.
         if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(h.ack)) {

@@ -9,6 +9,7 @@ mod input;
 mod output;
 pub mod recv_buf;
 pub mod rtt;
+pub mod sack;
 pub mod send_buf;
 mod timers;
 mod user;
@@ -223,8 +224,18 @@ pub(crate) struct Tcb {
     pub cwnd: u32,
     pub ssthresh: u32,
     pub dupacks: u32,
-    /// NewReno recovery point (CC-10).
+    /// Bytes sent by limited transmit in this run of duplicate ACKs: not part of the
+    /// FlightSize that sets ssthresh (RFC 5681 §3.2).
+    pub limited_sent: u32,
+    /// Highest sequence number sent when the last recovery began (NewReno `recover`, CC-10;
+    /// RFC 6675 RecoveryPoint, SK-9).
     pub recover: SeqNum,
+    /// SACKed ranges the peer reported (SK-5..SK-8).
+    pub sb: sack::Scoreboard,
+    /// In RFC 6675 SACK-based loss recovery.
+    pub in_recovery: bool,
+    /// RFC 6675 HighRxt: retransmitted up to here in this recovery.
+    pub high_rxt: SeqNum,
 
     // ACK generation.
     pub ack_now: bool,
@@ -326,7 +337,11 @@ impl Tcb {
             cwnd: 0,
             ssthresh: u32::MAX,
             dupacks: 0,
+            limited_sent: 0,
             recover: iss,
+            sb: sack::Scoreboard::default(),
+            in_recovery: false,
+            high_rxt: iss,
             ack_now: false,
             quick_acks: config.quick_acks,
             rcv_unacked: 0,

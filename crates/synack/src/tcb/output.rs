@@ -2,7 +2,7 @@
 //! FIN, zero-window probes, and ACKs carrying the receive window (receiver SWS avoidance).
 //! Also the minimal Reno congestion window the data path starts from.
 
-use super::{Ctx, Tcb};
+use super::{sack, Ctx, Tcb};
 use crate::event::TimerKind;
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -143,6 +143,10 @@ impl Tcb {
         let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
         if self.fast_rtx {
             self.fast_rtx = false;
+            if self.in_recovery {
+                let end = self.snd_una + self.mss;
+                self.high_rxt = self.high_rxt.max(end.min(data_end));
+            }
             let outstanding = if self.snd_una.lt(data_end) {
                 data_end - self.snd_una
             } else {
@@ -159,13 +163,26 @@ impl Tcb {
         } else {
             0
         };
+        if self.in_recovery {
+            return self.recovery_segment(ctx, data_end, unsent);
+        }
         if unsent > 0 {
+            // CC-8 (RFC 3042 limited transmit): each of the first two duplicate ACKs lets
+            // one new segment out beyond cwnd.
+            let limited = if ctx.config.limited_transmit && (1..=2).contains(&self.dupacks) {
+                self.dupacks * self.mss
+            } else {
+                0
+            };
             // MUST-34: the usable window may be negative after a shrink; never underflow.
-            let edge = self.snd_una + self.snd_wnd.min(self.cwnd.max(self.mss));
+            let edge = self.snd_una + self.snd_wnd.min(self.cwnd.max(self.mss) + limited);
             let usable = edge.diff(self.snd_nxt).max(0) as usize;
             let len = unsent.min(usable).min(self.mss as usize);
             if len > 0 && (self.may_send(len, unsent) || self.sws_override) {
                 self.sws_override = false;
+                if limited > 0 {
+                    self.limited_sent += len as u32;
+                }
                 let fin = self.fin_queued && len == unsent;
                 return Some(self.emit_data(ctx, self.snd_nxt, len, fin));
             }
@@ -183,6 +200,37 @@ impl Tcb {
             return Some(self.emit_data(ctx, data_end, 0, true));
         }
         None
+    }
+
+    /// RFC 6675 §5 (C) (SK-9, SK-10): while cwnd - pipe >= 1 SMSS, send what NextSeg picks:
+    /// a lost hole (rule 1), new data (rule 2), any hole below SACKed data (rule 3).
+    fn recovery_segment(
+        &mut self,
+        ctx: &mut Ctx,
+        data_end: SeqNum,
+        unsent: usize,
+    ) -> Option<Outgoing> {
+        let (una, max) = (self.snd_una, self.snd_max);
+        let pipe = self.sb.pipe(una, max, self.high_rxt, self.mss);
+        if self.cwnd < pipe + self.mss {
+            return None;
+        }
+        let pick = self
+            .sb
+            .next_rtx(una, max, self.high_rxt, self.mss, false)
+            .or_else(|| {
+                // Rule 2: new data, if the peer's window allows.
+                let room = (una + self.snd_wnd).diff(self.snd_nxt).max(0) as usize;
+                let len = unsent.min(room).min(self.mss as usize);
+                (len > 0).then_some((self.snd_nxt, len as u32))
+            })
+            .or_else(|| self.sb.next_rtx(una, max, self.high_rxt, self.mss, true));
+        let (seq, len) = pick?;
+        if seq.lt(self.snd_nxt) {
+            self.high_rxt = self.high_rxt.max(seq + len);
+        }
+        let fin = self.fin_queued && seq + len == data_end && seq == self.snd_nxt;
+        Some(self.emit_data(ctx, seq, len as usize, fin))
     }
 
     /// Nagle (SHLD-7) and sender-side SWS avoidance (MUST-38). The API has no PUSH flag, so
@@ -344,15 +392,54 @@ impl Tcb {
         }
     }
 
+    /// RFC 6675 §5 (SK-9, SK-11): enter SACK recovery on the DupThresh-th duplicate ACK or
+    /// when the segment at SND.UNA is deemed lost, but not before the previous recovery's
+    /// point is acknowledged; leave it when the cumulative ACK passes the recovery point.
+    pub(super) fn sack_recovery_check(&mut self, _ctx: &mut Ctx) {
+        if self.in_recovery {
+            if self.snd_una.gt(self.recover) {
+                self.in_recovery = false;
+                self.end_dup_run();
+                self.cwnd = self.ssthresh; // CC-9 (5)
+            }
+            return;
+        }
+        let outstanding = self.snd_una != self.snd_max;
+        let triggered = self.dupacks >= sack::DUP_THRESH || self.sb.is_lost(self.snd_una, self.mss);
+        if outstanding && triggered && self.snd_una.gt(self.recover) {
+            self.in_recovery = true;
+            self.recover = self.snd_max - 1; // RecoveryPoint = HighData
+            self.high_rxt = self.snd_una;
+            self.ssthresh = (self.loss_flight() / 2).max(2 * self.mss);
+            self.cwnd = self.ssthresh;
+            self.fast_rtx = true; // (4.3): the segment at SND.UNA goes at once
+        }
+    }
+
+    /// A run of duplicate ACKs is over.
+    pub(super) fn end_dup_run(&mut self) {
+        self.dupacks = 0;
+        self.limited_sent = 0;
+    }
+
+    /// FlightSize for the ssthresh of a loss episode: without what limited transmit sent
+    /// (RFC 5681 §3.2, "MUST NOT be included").
+    fn loss_flight(&self) -> u32 {
+        self.flight_size().saturating_sub(self.limited_sent)
+    }
+
     /// Reno growth on a new ACK (CC-4, CC-5, CC-9 step 5, CC-12).
     pub(super) fn on_new_ack_cc(&mut self, acked: u32) {
+        if self.in_recovery {
+            return; // RFC 6675: pipe, not cwnd growth, paces recovery (sack_recovery_check)
+        }
         if self.dupacks >= 3 {
             // Leaving fast recovery: deflate to ssthresh once everything up to `recover`
             // is acknowledged; a partial ACK retransmits the next hole (CC-11).
             if self.snd_una.gt(self.recover) {
                 // CC-12: a full ACK (beyond `recover`) ends recovery.
                 self.cwnd = self.ssthresh;
-                self.dupacks = 0;
+                self.end_dup_run();
             } else {
                 // CC-11: deflate by what was acknowledged, adding one SMSS back only if the
                 // partial ACK covered at least one.
@@ -365,7 +452,7 @@ impl Tcb {
             }
             return;
         }
-        self.dupacks = 0;
+        self.end_dup_run();
         if self.cwnd < self.ssthresh {
             self.cwnd = self.cwnd.saturating_add(acked.min(self.mss));
         } else {
@@ -377,15 +464,18 @@ impl Tcb {
     /// A duplicate ACK (CC-7): fast retransmit on the third (CC-9, CC-10).
     pub(super) fn on_dup_ack(&mut self) {
         self.dupacks += 1;
+        if self.sack_ok {
+            return; // RFC 6675 recovery instead (sack_recovery_check)
+        }
         if self.dupacks == 3 && (self.snd_una - 1).gt(self.recover) {
-            self.ssthresh = (self.flight_size() / 2).max(2 * self.mss);
+            self.ssthresh = (self.loss_flight() / 2).max(2 * self.mss);
             self.cwnd = self.ssthresh + 3 * self.mss;
             self.recover = self.snd_max - 1; // the highest sequence number sent
             self.fast_rtx = true;
         } else if self.dupacks > 3 {
             self.cwnd = self.cwnd.saturating_add(self.mss);
         } else if self.dupacks == 3 {
-            self.dupacks = 0; // CC-10: not a new loss episode
+            self.end_dup_run(); // CC-10: not a new loss episode
         }
     }
 }

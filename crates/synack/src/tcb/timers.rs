@@ -103,9 +103,11 @@ impl Tcb {
                     self.ssthresh = (self.flight_size() / 2).max(2 * self.mss);
                 }
                 self.cwnd = self.mss;
-                self.dupacks = 0;
+                self.end_dup_run();
                 self.fast_rtx = false;
                 self.recover = self.snd_max - 1; // CC-12: an RTO ends recovery
+                self.in_recovery = false; // SK-11
+                self.sb.clear(); // SK-5: the receiver may have reneged
                 self.snd_nxt = self.snd_una;
             }
         }

@@ -1,0 +1,134 @@
+//! Sender-side SACK: the scoreboard and RFC 6675 loss recovery (SK-5..SK-11), against a
+//! scripted peer that reports SACK blocks.
+
+mod harness;
+use harness::*;
+
+const MSS: u32 = 1460;
+
+fn bytes(n: u32) -> Vec<u8> {
+    (0..n).map(|i| i as u8).collect()
+}
+
+/// An established connection to a SACK-capable peer (no timestamps, MSS 1460) with 11
+/// full segments in flight from `d`. Limited transmit is off unless asked for, so that each
+/// test sees only the recovery it is about.
+fn flight(limited_transmit: bool) -> (Tcp, SeqNum, SeqNum) {
+    let mut cfg = Tcp::config();
+    cfg.limited_transmit = limited_transmit;
+    let mut t = Tcp::with_config(cfg);
+    let iss = t.establish_active_with(SynOpts::mss(1460).with_sack());
+    let irs = t.peer_isn;
+    // One segment acked first so the RTT is known and cwnd is 11 segments.
+    t.send(&bytes(MSS)).unwrap();
+    t.take_sent();
+    t.inject(ACK).seq(irs + 1).ack(iss + 1 + MSS).at(ms(10));
+    t.run_until(ms(20));
+    t.send(&bytes(30 * MSS)).unwrap();
+    let d = iss + 1 + MSS;
+    let sent = t.take_sent();
+    assert_eq!(sent.len(), 11, "{}", t.trace());
+    (t, d, irs)
+}
+
+/// A duplicate ACK of `d` carrying SACK blocks (as offsets in segments from `d`).
+fn sack(t: &mut Tcp, irs: SeqNum, d: SeqNum, blocks: &[(u32, u32)], at: Instant) {
+    let blocks: Vec<(SeqNum, SeqNum)> = blocks
+        .iter()
+        .map(|&(a, b)| (d + a * MSS, d + b * MSS))
+        .collect();
+    t.inject(ACK).seq(irs + 1).ack(d).sack(&blocks).at(at);
+}
+
+/// (seq offset in segments from d, len) of the data segments sent since the last call.
+fn sent(t: &mut Tcp, d: SeqNum) -> Vec<(u32, usize)> {
+    t.take_sent()
+        .iter()
+        .filter(|s| !s.payload.is_empty())
+        .map(|s| ((s.seq() - d) / MSS, s.payload.len()))
+        .collect()
+}
+
+#[test]
+fn sk_9_recovery_on_third_sacked_dupack_resends_first_hole() {
+    let (mut t, d, irs) = flight(false);
+    // Segment 0 is lost; 1, 2, 3 arrive and are SACKed one by one.
+    sack(&mut t, irs, d, &[(1, 2)], ms(30));
+    sack(&mut t, irs, d, &[(1, 3)], ms(31));
+    assert_eq!(sent(&mut t, d), []);
+    sack(&mut t, irs, d, &[(1, 4)], ms(32));
+    // SK-9 (3): the first hole goes at once; (2) ssthresh = cwnd = FlightSize / 2.
+    assert_eq!(sent(&mut t, d), [(0, 1460)]);
+    assert_eq!(t.status().cwnd, 11 * MSS / 2);
+}
+
+#[test]
+fn sk_7_is_lost_enters_recovery_before_three_dupacks() {
+    // One ACK SACKing three segments: IsLost(SND.UNA) holds (more than 2 SMSS SACKed above),
+    // so recovery starts without waiting for three duplicate ACKs.
+    let (mut t, d, irs) = flight(false);
+    sack(&mut t, irs, d, &[(1, 4)], ms(30));
+    assert_eq!(sent(&mut t, d), [(0, 1460)]);
+}
+
+#[test]
+fn sk_10_next_seg_resends_lost_holes_in_order_then_new_data() {
+    let (mut t, d, irs) = flight(false);
+    // Segments 0 and 4 are lost; everything else arrives.
+    sack(&mut t, irs, d, &[(1, 4)], ms(30));
+    assert_eq!(sent(&mut t, d), [(0, 1460)], "rule 1: the first lost hole");
+    // More SACKs: 5..8 arrive; segment 4 now has 3 segments SACKed above it: lost.
+    sack(&mut t, irs, d, &[(5, 8), (1, 4)], ms(31));
+    // pipe: segments 8, 9, 10 (3 not lost) + the retransmission of 0 = 4 segments; cwnd 5.5
+    // segments: one more may go, and NextSeg picks the lost hole 4 (rule 1).
+    assert_eq!(sent(&mut t, d), [(4, 1460)]);
+    sack(&mut t, irs, d, &[(5, 9), (1, 4)], ms(32));
+    // Segment 8 left the pipe: rule 2, new data (segment 11).
+    assert_eq!(sent(&mut t, d), [(11, 1460)]);
+}
+
+#[test]
+fn sk_11_recovery_ends_at_the_recovery_point() {
+    let (mut t, d, irs) = flight(false);
+    sack(&mut t, irs, d, &[(1, 4)], ms(30));
+    assert_eq!(sent(&mut t, d), [(0, 1460)]);
+    let ssthresh = t.status().cwnd;
+    // A partial ACK (below the recovery point) keeps recovery going: cwnd unchanged.
+    t.inject(ACK).seq(irs + 1).ack(d + 4 * MSS).at(ms(40));
+    assert_eq!(t.status().cwnd, ssthresh);
+    // The ACK of everything sent when recovery began (11 segments) ends it (CC-9 (5)).
+    t.inject(ACK).seq(irs + 1).ack(d + 11 * MSS).at(ms(50));
+    assert_eq!(t.status().cwnd, ssthresh);
+    // Now outside recovery, the next new ACK grows cwnd again (congestion avoidance).
+    let before = t.status().cwnd;
+    let next = t.status().snd_nxt;
+    t.take_sent();
+    t.inject(ACK).seq(irs + 1).ack(SeqNum(next)).at(ms(60));
+    assert!(t.status().cwnd > before);
+}
+
+#[test]
+fn sk_5_rto_clears_the_scoreboard_and_goes_back_to_snd_una() {
+    let (mut t, d, irs) = flight(false);
+    // Two SACKed segments (not enough for recovery), then silence until the RTO.
+    sack(&mut t, irs, d, &[(5, 7)], ms(30));
+    assert_eq!(sent(&mut t, d), []);
+    t.run_until(secs(2));
+    // The RTO resends from SND.UNA, SACKed data included (the receiver may renege).
+    let rtx = sent(&mut t, d);
+    assert_eq!(rtx.first(), Some(&(0, 1460)), "{}", t.trace());
+    assert_eq!(t.status().cwnd, MSS, "CC-6: one segment after an RTO");
+}
+
+#[test]
+fn sk_9_limited_transmit_then_recovery_with_sack() {
+    let (mut t, d, irs) = flight(true);
+    sack(&mut t, irs, d, &[(1, 2)], ms(30));
+    assert_eq!(sent(&mut t, d), [(11, 1460)], "CC-8: one new segment");
+    sack(&mut t, irs, d, &[(1, 3)], ms(31));
+    assert_eq!(sent(&mut t, d), [(12, 1460)], "CC-8: and one more");
+    sack(&mut t, irs, d, &[(1, 4)], ms(32));
+    assert_eq!(sent(&mut t, d)[0], (0, 1460));
+    // ssthresh from the 11 segments outstanding before limited transmit (RFC 5681 §3.2).
+    assert_eq!(t.status().cwnd, 11 * MSS / 2);
+}
