@@ -448,6 +448,51 @@ impl Peer for Flooder {
 }
 
 /// Spoofed SYNs in the `syn-flood` scenario.
+/// Bytes A sends in `zero-window`; B's receive buffer holds two segments of them.
+pub const ZERO_WINDOW_BYTES: usize = 8 * 1460;
+
+fn zero_window(seed: u64) -> World {
+    let mut w = World::new(seed);
+    w.add_host("A", &[A_ADDR]);
+    let b = synack::Config {
+        recv_buffer: 2 * 1460,
+        ..synack::Config::default()
+    };
+    w.add_host_with("B", &[B_ADDR], b);
+    w.set_default_link(LinkConfig::with_delay(Duration::from_millis(10)));
+    let data: Vec<u8> = (0..ZERO_WINDOW_BYTES).map(|i| (i % 251) as u8).collect();
+    w.set_app(
+        "A",
+        script(vec![
+            connect(),
+            Step::WaitConnected,
+            Step::Send(data),
+            Step::Close,
+            Step::WaitClosed,
+        ]),
+    );
+    // B accepts but does not read for 10 minutes: far longer than R2 would allow for
+    // unanswered retransmissions. Then it reads everything.
+    w.set_app(
+        "B",
+        script(vec![
+            Step::listen(B_PORT),
+            Step::Accept,
+            Step::At(Instant::from_secs(600)),
+            Step::RecvUntilEof,
+            Step::Close,
+            Step::WaitClosed,
+        ]),
+    );
+    // The window update B sends when it reads is lost: only A's next probe recovers it.
+    w.add_fault(
+        Fault::drop_all("B", "A", Match::PureAck)
+            .between(Some(Instant::from_secs(600)), None)
+            .nth(1),
+    );
+    w
+}
+
 pub const FLOOD_SYNS: u32 = 12;
 
 fn syn_flood(seed: u64) -> World {
@@ -646,6 +691,18 @@ static SCENARIOS: &[Scenario] = &[
         refs: "S-13 (a), ST-7",
         limit: Instant::from_secs(300),
         build: half_open_reboot,
+    },
+    Scenario {
+        name: "zero-window",
+        title: "the reader stops: the window closes, A probes for 10 minutes, a lost update",
+        story: "B accepts but does not read; its receive buffer holds two segments, so its \
+                window falls to zero. A keeps the rest of its data and probes the window, \
+                first after one RTO and then backing off to one probe every 120 s. B answers \
+                every probe, so A never gives up, however long this lasts. At 600 s B reads; \
+                its window update is lost, and A's next probe brings the open window back.",
+        refs: "S-14, MUST-35..37, SHLD-29, SHLD-30",
+        limit: Instant::from_secs(1200),
+        build: zero_window,
     },
     Scenario {
         name: "syn-flood",

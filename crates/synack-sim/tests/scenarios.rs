@@ -1454,3 +1454,66 @@ fn s_13_half_open_after_reboot() {
     assert_eq!(r.entered_all("B", Established).last(), Some(&ms(6_030)));
     assert_eq!(w.app_log("B").received(1), b"again");
 }
+
+// ---------------------------------------------------------------------------------------
+// S-14: zero window.
+
+#[test]
+fn s_14_zero_window() {
+    let w = play("zero-window");
+    no_app_errors(&w);
+    let r = w.record();
+    // B's window fell to zero while A still had data.
+    let zero = r
+        .segments("B", "A")
+        .iter()
+        .find(|p| p.s().window == 0 && p.s().flags.ack())
+        .map(|p| p.sent)
+        .expect("B never advertised a zero window");
+    // A's probes: pure segments at SND.UNA - 1 while the window is zero (Linux style).
+    let probes: Vec<Instant> = r
+        .segments("A", "B")
+        .iter()
+        .filter(|p| p.sent > zero && p.sent < secs(600) && p.s().payload_len == 0)
+        .map(|p| p.sent)
+        .collect();
+    assert!(probes.len() >= 8, "{probes:?}{}", show(&w));
+    // SHLD-29: the first probe comes one RTO (>= 200 ms) after the window closed.
+    let first_gap = probes[0] - zero;
+    assert!(
+        first_gap >= dms(200) && first_gap <= secs(2) - Instant::ZERO,
+        "first probe after {first_gap:?}"
+    );
+    // SHLD-30: the interval doubles, capped at 120 s (RTO max).
+    let gaps: Vec<Duration> = probes.windows(2).map(|p| p[1] - p[0]).collect();
+    for pair in gaps.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        assert!(
+            b == Duration::from_secs(120) || (b >= a * 2 - dms(2) && b <= a * 2 + dms(2)),
+            "probe gaps {gaps:?}"
+        );
+    }
+    assert_eq!(*gaps.last().unwrap(), Duration::from_secs(120), "{gaps:?}");
+    // MUST-37: far beyond what R2 allows for unanswered retransmissions, A is still there.
+    assert_eq!(w.app_log("A").close_reason(0), Some(CloseReason::Normal));
+    // The window update at 600 s was lost; the next probe recovered the open window, and
+    // every byte arrived, once, in order.
+    let update = r
+        .segments("B", "A")
+        .iter()
+        .find(|p| p.sent >= secs(600))
+        .map(|p| (p.lost(), p.s().window > 0))
+        .unwrap();
+    assert_eq!(update, (true, true), "the first update after 600 s is lost");
+    let resumed = r
+        .segments("A", "B")
+        .iter()
+        .find(|p| p.sent > secs(600) && p.s().payload_len > 0)
+        .map(|p| p.sent)
+        .unwrap();
+    assert!(resumed <= secs(600 + 121), "A resumed at {resumed}");
+    let want: Vec<u8> = (0..scenarios::ZERO_WINDOW_BYTES)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    assert_eq!(w.app_log("B").received(0), &want[..]);
+}
