@@ -6,6 +6,7 @@
 //! at [`Stack::poll_timeout`]). Requirement IDs in comments (MUST-10, LX-2, ...) refer to
 //! `TCP-CHECKLIST.md`; the table of what is covered is `docs/conformance.md`.
 
+pub mod cc;
 pub mod config;
 pub mod counters;
 pub mod error;

@@ -5,6 +5,11 @@
 //! The controllers are an enum, not trait objects: no allocation per connection and the
 //! call is a match, so a connection stays small and allocation-free in steady state.
 //! All quantities are bytes (CC-15).
+//!
+//! Invariants every controller keeps, whatever the sequence of calls: `mss <= cwnd <=
+//! MAX_CWND`, and `ssthresh >= 2 * mss` (it starts "arbitrarily high", `u32::MAX`, CC-3, and
+//! every reduction floors it at two segments). Everything is deterministic: CUBIC's
+//! floating-point math uses only IEEE-exact operations (no libm), so runs replay bit for bit.
 
 use crate::time::{Duration, Instant};
 
@@ -13,6 +18,28 @@ mod newreno;
 
 pub use cubic::Cubic;
 pub use newreno::NewReno;
+
+/// Upper bound on cwnd (and on ssthresh once it has been set from a flight size): 1 GiB,
+/// just above the largest window RFC 7323 window scaling can advertise (65535 << 14).
+/// Keeps every sum in range.
+pub const MAX_CWND: u32 = 1 << 30;
+
+/// `bytes` as a congestion window: at least one segment, at most [`MAX_CWND`].
+pub(crate) fn clamp_cwnd(bytes: u64, mss: u32) -> u32 {
+    bytes.clamp(u64::from(mss), u64::from(MAX_CWND)) as u32
+}
+
+/// The ssthresh a reduction leaves: `bytes`, but at least two segments (CC-6, CC-9, CUB-2)
+/// and at most [`MAX_CWND`].
+pub(crate) fn reduced_ssthresh(bytes: u64, mss: u32) -> u32 {
+    bytes.max(2 * u64::from(mss)).min(u64::from(MAX_CWND)) as u32
+}
+
+/// A sender MSS a controller can work with: at least one byte, and small enough that the
+/// two-segment floors stay far below [`MAX_CWND`].
+pub(crate) fn sane_mss(mss: u32) -> u32 {
+    mss.clamp(1, MAX_CWND / 4)
+}
 
 /// Which algorithm a connection uses (`Config::congestion_control`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -45,7 +72,9 @@ pub trait CongestionControl {
     /// After idling longer than an RTO (CC-13): cwnd = min(cwnd, `restart`).
     fn on_idle_restart(&mut self, now: Instant, restart: u32);
     /// Set cwnd directly (NewReno's fast-recovery inflation and partial-ACK deflation,
-    /// CC-9 (3)/(4), CC-11, are driven by the connection).
+    /// CC-9 (3)/(4), CC-11, are driven by the connection). Clamped to `[mss, MAX_CWND]`.
+    /// CUBIC treats a changed window as the start of a new congestion-avoidance stage (its
+    /// curve restarts from there on the next ACK), so call it for recovery, not per ACK.
     fn set_cwnd(&mut self, cwnd: u32);
 }
 
@@ -62,6 +91,13 @@ impl Controller {
         match alg {
             Algorithm::NewReno => Controller::NewReno(NewReno::new(mss, iw)),
             Algorithm::Cubic => Controller::Cubic(Cubic::new(mss, iw)),
+        }
+    }
+    /// Which algorithm this is.
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            Controller::NewReno(_) => Algorithm::NewReno,
+            Controller::Cubic(_) => Algorithm::Cubic,
         }
     }
     fn inner(&self) -> &dyn CongestionControl {
@@ -102,5 +138,164 @@ impl CongestionControl for Controller {
     }
     fn set_cwnd(&mut self, cwnd: u32) {
         self.inner_mut().set_cwnd(cwnd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn controller_defaults_to_cubic_and_dispatches() {
+        assert_eq!(Algorithm::default(), Algorithm::Cubic);
+        for alg in [Algorithm::NewReno, Algorithm::Cubic] {
+            let mut c = Controller::new(alg, 1000, 10_000);
+            assert_eq!(c.algorithm(), alg);
+            assert_eq!((c.cwnd(), c.ssthresh()), (10_000, u32::MAX));
+            c.on_ack(Instant::ZERO, 1000, 10_000, None);
+            assert_eq!(c.cwnd(), 11_000);
+            c.on_congestion_event(Instant::ZERO, 10_000);
+            let ssthresh = match alg {
+                Algorithm::NewReno => 5_000,
+                Algorithm::Cubic => 7_000,
+            };
+            assert_eq!((c.cwnd(), c.ssthresh()), (ssthresh, ssthresh));
+            c.set_cwnd(ssthresh + 3000);
+            assert_eq!(c.cwnd(), ssthresh + 3000);
+            c.on_recovery_end(Instant::ZERO);
+            assert_eq!(c.cwnd(), ssthresh);
+            c.on_idle_restart(Instant::ZERO, 2000);
+            assert_eq!(c.cwnd(), 2000);
+            c.on_rto(Instant::ZERO, 10_000, false);
+            assert_eq!((c.cwnd(), c.ssthresh()), (1000, ssthresh));
+        }
+    }
+
+    /// One call into a controller, with time advancing by `dt_us` before it.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Ack {
+            dt_us: u64,
+            acked: u32,
+            flight: u32,
+            srtt_us: Option<u64>,
+        },
+        Congestion {
+            dt_us: u64,
+            flight: u32,
+        },
+        RecoveryEnd,
+        Rto {
+            dt_us: u64,
+            flight: u32,
+            first: bool,
+        },
+        Idle {
+            dt_us: u64,
+            restart: u32,
+        },
+        Set {
+            cwnd: u32,
+        },
+    }
+
+    fn bytes() -> impl Strategy<Value = u32> {
+        prop_oneof![4 => 0..200_000u32, 1 => any::<u32>()]
+    }
+
+    fn micros() -> impl Strategy<Value = u64> {
+        prop_oneof![6 => 0..300_000u64, 1 => 0..100_000_000_000u64, 1 => Just(u64::MAX / 2)]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            12 => (micros(), bytes(), bytes(), proptest::option::of(micros()))
+                .prop_map(|(dt_us, acked, flight, srtt_us)| Op::Ack { dt_us, acked, flight, srtt_us }),
+            2 => (micros(), bytes()).prop_map(|(dt_us, flight)| Op::Congestion { dt_us, flight }),
+            2 => Just(Op::RecoveryEnd),
+            1 => (micros(), bytes(), any::<bool>())
+                .prop_map(|(dt_us, flight, first)| Op::Rto { dt_us, flight, first }),
+            1 => (micros(), bytes()).prop_map(|(dt_us, restart)| Op::Idle { dt_us, restart }),
+            1 => bytes().prop_map(|cwnd| Op::Set { cwnd }),
+        ]
+    }
+
+    /// Runs `ops`, checking the invariants after every call; returns the final state.
+    fn run(alg: Algorithm, mss: u32, iw: u32, ops: &[Op]) -> String {
+        let mut c = Controller::new(alg, mss, iw);
+        let mss = sane_mss(mss);
+        let mut now = Instant::ZERO;
+        for op in ops {
+            let reduced = match *op {
+                Op::Ack {
+                    dt_us,
+                    acked,
+                    flight,
+                    srtt_us,
+                } => {
+                    now += Duration::from_micros(dt_us);
+                    c.on_ack(now, acked, flight, srtt_us.map(Duration::from_micros));
+                    false
+                }
+                Op::Congestion { dt_us, flight } => {
+                    now += Duration::from_micros(dt_us);
+                    c.on_congestion_event(now, flight);
+                    assert!(c.cwnd() >= 2 * mss);
+                    true
+                }
+                Op::RecoveryEnd => {
+                    c.on_recovery_end(now);
+                    false
+                }
+                Op::Rto {
+                    dt_us,
+                    flight,
+                    first,
+                } => {
+                    now += Duration::from_micros(dt_us);
+                    c.on_rto(now, flight, first);
+                    assert_eq!(c.cwnd(), mss);
+                    first
+                }
+                Op::Idle { dt_us, restart } => {
+                    now += Duration::from_micros(dt_us);
+                    let before = c.cwnd();
+                    c.on_idle_restart(now, restart);
+                    assert_eq!(c.cwnd(), before.min(restart).max(mss));
+                    false
+                }
+                Op::Set { cwnd } => {
+                    c.set_cwnd(cwnd);
+                    assert_eq!(c.cwnd(), cwnd.clamp(mss, MAX_CWND));
+                    false
+                }
+            };
+            assert!((mss..=MAX_CWND).contains(&c.cwnd()), "{op:?}: {c:?}");
+            assert!(c.ssthresh() >= 2 * mss, "{op:?}: {c:?}");
+            if reduced {
+                assert!(c.ssthresh() <= MAX_CWND, "{op:?}: {c:?}");
+            }
+            if let Controller::Cubic(cubic) = &c {
+                cubic.assert_sane();
+            }
+        }
+        format!("{c:?}")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn cc_random_events_keep_invariants_and_replay_identically(
+            cubic in any::<bool>(),
+            mss in prop_oneof![8 => 1..9000u32, 1 => Just(0u32), 1 => any::<u32>()],
+            iw in bytes(),
+            ops in proptest::collection::vec(op(), 1..150),
+        ) {
+            let alg = if cubic { Algorithm::Cubic } else { Algorithm::NewReno };
+            let first = run(alg, mss, iw, &ops);
+            prop_assert_eq!(first, run(alg, mss, iw, &ops));
+        }
     }
 }
