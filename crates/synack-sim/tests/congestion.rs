@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use synack::{Config, Duration, Instant};
+use synack::{Algorithm, Config, Duration, Instant};
 use synack_sim::scenarios::{connect, B_PORT};
 use synack_sim::{Fate, LinkConfig, Script, Step, World};
 
@@ -94,4 +94,92 @@ fn cc_goodput_reaches_90_percent_of_capacity_at_0_1_percent_loss() {
         );
     }
     let _ = (ms(0), secs(0), dms(0));
+}
+
+/// One sample of A's connection: time, cwnd, flight (SND.NXT - SND.UNA), in recovery.
+type Sample = (Instant, u32, u32, bool);
+
+/// A sample after every simulation step until B has everything. Limited transmit is off so
+/// that the flight just before recovery is the FlightSize the reduction is computed from.
+fn cwnd_trace(alg: Algorithm) -> Vec<Sample> {
+    let cfg = Config {
+        congestion_control: alg,
+        limited_transmit: false,
+        ..Config::default()
+    };
+    // No random loss: the first losses are the bottleneck queue overflowing at the end of
+    // slow start, one congestion event.
+    let mut w = bulk_world(7, 0.0, cfg);
+    let mut trace = vec![];
+    while w.now() < Instant::from_secs(60) && w.step() {
+        if let Some(c) = w.stack("A").connections().first() {
+            if c.state == synack::State::Established {
+                let flight = c.snd_nxt.wrapping_sub(c.snd_una);
+                trace.push((w.now(), c.cwnd, flight, c.in_recovery));
+            }
+        }
+    }
+    assert_eq!(w.app_log("B").received(0).len(), BYTES);
+    trace
+}
+
+/// (cwnd, flight) just before the first congestion event, and cwnd right after it.
+fn first_reduction(trace: &[Sample]) -> (u32, u32, u32) {
+    let i = trace.iter().position(|t| t.3).expect("no congestion event");
+    (trace[i - 1].1, trace[i - 1].2, trace[i].1)
+}
+
+#[test]
+fn cc_slow_start_then_newreno_halves_on_loss() {
+    let trace = cwnd_trace(Algorithm::NewReno);
+    // Slow start (CC-4): from IW (10 segments) the window at least doubles every 60 ms
+    // (two RTTs of 20 ms plus queueing) until the first loss.
+    let iw = trace[0].1;
+    let (before, flight, after) = first_reduction(&trace);
+    assert!(
+        before >= 4 * iw,
+        "slow start reached only {before} from {iw}"
+    );
+    let t_loss = trace.iter().find(|t| t.3).unwrap().0;
+    let t_start = trace[0].0;
+    let doublings = (before as f64 / iw as f64).log2();
+    let elapsed = (t_loss - t_start).as_secs_f64();
+    assert!(
+        elapsed <= 0.060 * (doublings + 1.0),
+        "{doublings:.1} doublings took {elapsed:.3} s"
+    );
+    // CC-9: cwnd = ssthresh = FlightSize / 2 (RFC 6675 recovery with SACK).
+    assert_eq!(
+        after,
+        flight / 2,
+        "cwnd {before} with {flight} in flight became {after}"
+    );
+}
+
+#[test]
+fn cub_2_cubic_drops_to_0_7_on_loss() {
+    let trace = cwnd_trace(Algorithm::Cubic);
+    let (before, flight, after) = first_reduction(&trace);
+    // CUB-2: cwnd = ssthresh = 0.7 * FlightSize.
+    assert_eq!(
+        after,
+        flight * 7 / 10,
+        "cwnd {before} with {flight} in flight became {after}"
+    );
+    // Once that recovery is over, CUBIC grows again before any next congestion event.
+    let i = trace.iter().position(|t| t.3).unwrap();
+    let end = i + trace[i..]
+        .iter()
+        .position(|t| !t.3)
+        .expect("recovery never ended");
+    let grown = trace[end..]
+        .iter()
+        .take_while(|t| !t.3)
+        .map(|t| t.1)
+        .max()
+        .unwrap();
+    assert!(
+        grown > after,
+        "cwnd did not grow after the loss: {after} -> {grown}"
+    );
 }

@@ -68,6 +68,8 @@ pub struct Config {
     pub quick_acks: u32,
     /// Initial congestion window in segments (decision 5, CC-2).
     pub initial_cwnd: u32,
+    /// Congestion control (decision 6: CUBIC by default, NewReno available).
+    pub congestion_control: crate::cc::Algorithm,
     /// RFC 3042 limited transmit: a new segment on each of the first two duplicate ACKs (CC-8).
     pub limited_transmit: bool,
     /// Most events kept for the application before the oldest are discarded.
@@ -110,6 +112,7 @@ impl Default for Config {
             delayed_ack: Duration::from_millis(40),
             quick_acks: 16,
             initial_cwnd: 10,
+            congestion_control: crate::cc::Algorithm::Cubic,
             limited_transmit: true,
             event_queue_limit: 65_536,
             max_connections: 1 << 20,

@@ -20,6 +20,7 @@ pub mod tcb;
 pub mod time;
 pub mod wire;
 
+pub use cc::Algorithm;
 pub use config::Config;
 pub use counters::{Counters, DropReason};
 pub use error::Error;

@@ -7,6 +7,7 @@
 //! that fires early finds nothing due and reschedules, so the heap holds about one entry per
 //! connection whatever the ACK rate.
 
+use crate::cc::CongestionControl;
 use crate::config::Config;
 use crate::counters::{Counters, DropReason};
 use crate::error::Error;
@@ -47,6 +48,10 @@ pub struct ConnInfo {
     pub rto: Duration,
     pub srtt: Option<Duration>,
     pub cwnd: u32,
+    /// Slow-start threshold (`u32::MAX` until the first loss).
+    pub ssthresh: u32,
+    /// In loss recovery (RFC 6675 with SACK, or NewReno fast recovery).
+    pub in_recovery: bool,
     /// Why it ended, once it has.
     pub close_reason: Option<CloseReason>,
 }
@@ -973,7 +978,9 @@ fn info(t: &Tcb) -> ConnInfo {
         mss: t.mss.min(u16::MAX as u32) as u16,
         rto: t.rto(),
         srtt: t.rtt.srtt(),
-        cwnd: t.cwnd,
+        cwnd: t.cwnd(),
+        ssthresh: t.cc.ssthresh(),
+        in_recovery: t.in_recovery || t.dupacks >= 3,
         close_reason: t.close_reason,
     }
 }

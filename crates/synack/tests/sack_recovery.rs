@@ -14,8 +14,14 @@ fn bytes(n: u32) -> Vec<u8> {
 /// full segments in flight from `d`. Limited transmit is off unless asked for, so that each
 /// test sees only the recovery it is about.
 fn flight(limited_transmit: bool) -> (Tcp, SeqNum, SeqNum) {
+    flight_with(limited_transmit, Algorithm::NewReno)
+}
+
+/// The same with a chosen congestion controller (NewReno halves: the arithmetic below).
+fn flight_with(limited_transmit: bool, alg: Algorithm) -> (Tcp, SeqNum, SeqNum) {
     let mut cfg = Tcp::config();
     cfg.limited_transmit = limited_transmit;
+    cfg.congestion_control = alg;
     let mut t = Tcp::with_config(cfg);
     let iss = t.establish_active_with(SynOpts::mss(1460).with_sack());
     let irs = t.peer_isn;
@@ -131,4 +137,14 @@ fn sk_9_limited_transmit_then_recovery_with_sack() {
     assert_eq!(sent(&mut t, d)[0], (0, 1460));
     // ssthresh from the 11 segments outstanding before limited transmit (RFC 5681 §3.2).
     assert_eq!(t.status().cwnd, 11 * MSS / 2);
+}
+
+#[test]
+fn cub_2_sack_recovery_with_cubic_reduces_to_0_7() {
+    // CUBIC (the default): the same loss takes cwnd to 0.7 of the flight (CUB-2), and the
+    // first hole still goes at once.
+    let (mut t, d, irs) = flight_with(false, Algorithm::Cubic);
+    sack(&mut t, irs, d, &[(1, 4)], ms(30));
+    assert_eq!(sent(&mut t, d)[0], (0, 1460));
+    assert_eq!(t.status().cwnd, 11 * MSS * 7 / 10);
 }

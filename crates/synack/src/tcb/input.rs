@@ -4,6 +4,7 @@
 //! takes over from the SYN (`on_syn_in_listen`).
 
 use super::{CtlSegment, Ctx, Tcb};
+use crate::cc::Controller;
 use crate::counters::DropReason;
 use crate::event::{Cause, CloseReason, Event, TimerKind};
 use crate::seq::SeqNum;
@@ -45,7 +46,8 @@ impl Tcb {
             .saturating_sub(opt_overhead)
             .max(32);
         self.rcv_mss = self.mss.min(536);
-        self.cwnd = self.initial_window(ctx);
+        let iw = self.initial_window(ctx);
+        self.cc = Controller::new(ctx.config.congestion_control, self.mss, iw);
     }
 
     /// LISTEN receiving a SYN (ST-3): this TCB becomes the half-open entry in SYN-RECEIVED.
@@ -410,7 +412,7 @@ impl Tcb {
                 self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
                 self.mark_unacked_since(ctx.now);
             }
-            self.on_new_ack_cc(data_acked as u32); // SYN and FIN are not data (CC-4)
+            self.on_new_ack_cc(ctx, data_acked as u32); // SYN and FIN are not data (CC-4)
             if self.want_writable && self.send_buf.free() > 0 {
                 self.want_writable = false;
                 ctx.events.push(Event::Writable { conn: self.id });
@@ -422,7 +424,7 @@ impl Tcb {
             && (window == self.snd_wnd || new_sacked)
         {
             // CC-7, or RFC 6675's definition: an ACK that SACKs new data.
-            self.on_dup_ack();
+            self.on_dup_ack(ctx);
         }
         if self.sack_ok {
             self.sack_recovery_check(ctx);

@@ -14,6 +14,7 @@ pub mod send_buf;
 mod timers;
 mod user;
 
+use crate::cc::{CongestionControl, Controller};
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId, TimerKind};
@@ -220,9 +221,8 @@ pub(crate) struct Tcb {
     /// Time the last segment was sent (slow start after idle).
     pub last_send: Instant,
 
-    // Congestion control (minimal Reno until the data-path work).
-    pub cwnd: u32,
-    pub ssthresh: u32,
+    /// Congestion control (CUBIC or NewReno, `cc/`); recovery is driven from here.
+    pub cc: Controller,
     pub dupacks: u32,
     /// Bytes sent by limited transmit in this run of duplicate ACKs: not part of the
     /// FlightSize that sets ssthresh (RFC 5681 §3.2).
@@ -334,8 +334,7 @@ impl Tcb {
             unacked_since: None,
             user_timeout: config.user_timeout,
             last_send: now,
-            cwnd: 0,
-            ssthresh: u32::MAX,
+            cc: Controller::new(config.congestion_control, 536, 536),
             dupacks: 0,
             limited_sent: 0,
             recover: iss,
@@ -518,6 +517,11 @@ impl Tcb {
     /// Our timestamp clock: milliseconds plus a per-connection offset (TS-8).
     pub fn ts_now(&self, now: Instant) -> u32 {
         (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// The congestion window, bytes.
+    pub fn cwnd(&self) -> u32 {
+        self.cc.cwnd()
     }
 
     /// Bytes sent and not yet acknowledged (FlightSize).

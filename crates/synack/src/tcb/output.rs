@@ -3,6 +3,7 @@
 //! Also the minimal Reno congestion window the data path starts from.
 
 use super::{sack, Ctx, Tcb};
+use crate::cc::CongestionControl;
 use crate::event::TimerKind;
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -175,7 +176,7 @@ impl Tcb {
                 0
             };
             // MUST-34: the usable window may be negative after a shrink; never underflow.
-            let edge = self.snd_una + self.snd_wnd.min(self.cwnd.max(self.mss) + limited);
+            let edge = self.snd_una + self.snd_wnd.min(self.cwnd().max(self.mss) + limited);
             let usable = edge.diff(self.snd_nxt).max(0) as usize;
             let len = unsent.min(usable).min(self.mss as usize);
             if len > 0 && (self.may_send(len, unsent) || self.sws_override) {
@@ -212,7 +213,7 @@ impl Tcb {
     ) -> Option<Outgoing> {
         let (una, max) = (self.snd_una, self.snd_max);
         let pipe = self.sb.pipe(una, max, self.high_rxt, self.mss);
-        if self.cwnd < pipe + self.mss {
+        if self.cwnd() < pipe + self.mss {
             return None;
         }
         let pick = self
@@ -273,7 +274,8 @@ impl Tcb {
         }
         // CC-13: after an idle period longer than the RTO, restart from the initial window.
         if self.snd_una == self.snd_max && ctx.now.saturating_since(self.last_send) > self.rto() {
-            self.cwnd = self.cwnd.min(self.initial_window(ctx));
+            let iw = self.initial_window(ctx);
+            self.cc.on_idle_restart(ctx.now, iw);
         }
         if seq == self.snd_nxt {
             self.snd_nxt = end;
@@ -395,12 +397,12 @@ impl Tcb {
     /// RFC 6675 §5 (SK-9, SK-11): enter SACK recovery on the DupThresh-th duplicate ACK or
     /// when the segment at SND.UNA is deemed lost, but not before the previous recovery's
     /// point is acknowledged; leave it when the cumulative ACK passes the recovery point.
-    pub(super) fn sack_recovery_check(&mut self, _ctx: &mut Ctx) {
+    pub(super) fn sack_recovery_check(&mut self, ctx: &mut Ctx) {
         if self.in_recovery {
             if self.snd_una.gt(self.recover) {
                 self.in_recovery = false;
                 self.end_dup_run();
-                self.cwnd = self.ssthresh; // CC-9 (5)
+                self.cc.on_recovery_end(ctx.now); // CC-9 (5)
             }
             return;
         }
@@ -410,8 +412,9 @@ impl Tcb {
             self.in_recovery = true;
             self.recover = self.snd_max - 1; // RecoveryPoint = HighData
             self.high_rxt = self.snd_una;
-            self.ssthresh = (self.loss_flight() / 2).max(2 * self.mss);
-            self.cwnd = self.ssthresh;
+            // (4.2): ssthresh and cwnd from the controller (FlightSize/2 for NewReno, 0.7
+            // of it for CUBIC, CUB-2).
+            self.cc.on_congestion_event(ctx.now, self.loss_flight());
             self.fast_rtx = true; // (4.3): the segment at SND.UNA goes at once
         }
     }
@@ -429,7 +432,7 @@ impl Tcb {
     }
 
     /// Reno growth on a new ACK (CC-4, CC-5, CC-9 step 5, CC-12).
-    pub(super) fn on_new_ack_cc(&mut self, acked: u32) {
+    pub(super) fn on_new_ack_cc(&mut self, ctx: &mut Ctx, acked: u32) {
         if self.in_recovery {
             return; // RFC 6675: pipe, not cwnd growth, paces recovery (sack_recovery_check)
         }
@@ -438,42 +441,43 @@ impl Tcb {
             // is acknowledged; a partial ACK retransmits the next hole (CC-11).
             if self.snd_una.gt(self.recover) {
                 // CC-12: a full ACK (beyond `recover`) ends recovery.
-                self.cwnd = self.ssthresh;
+                self.cc.on_recovery_end(ctx.now);
                 self.end_dup_run();
             } else {
                 // CC-11: deflate by what was acknowledged, adding one SMSS back only if the
                 // partial ACK covered at least one.
                 self.fast_rtx = true;
-                let mut cwnd = self.cwnd.saturating_sub(acked);
+                let mut cwnd = self.cwnd().saturating_sub(acked);
                 if acked >= self.mss {
                     cwnd += self.mss;
                 }
-                self.cwnd = cwnd.max(self.mss);
+                self.cc.set_cwnd(cwnd.max(self.mss));
             }
             return;
         }
         self.end_dup_run();
-        if self.cwnd < self.ssthresh {
-            self.cwnd = self.cwnd.saturating_add(acked.min(self.mss));
-        } else {
-            let inc = (self.mss as u64 * self.mss as u64 / self.cwnd.max(1) as u64).max(1);
-            self.cwnd = self.cwnd.saturating_add(inc as u32);
-        }
+        // Growth (CC-4, CC-5, CUB-3, CUB-4) is the controller's business.
+        let flight = self.flight_size() + acked;
+        self.cc.on_ack(ctx.now, acked, flight, self.rtt.srtt());
     }
 
     /// A duplicate ACK (CC-7): fast retransmit on the third (CC-9, CC-10).
-    pub(super) fn on_dup_ack(&mut self) {
+    pub(super) fn on_dup_ack(&mut self, ctx: &mut Ctx) {
         self.dupacks += 1;
         if self.sack_ok {
             return; // RFC 6675 recovery instead (sack_recovery_check)
         }
         if self.dupacks == 3 && (self.snd_una - 1).gt(self.recover) {
-            self.ssthresh = (self.loss_flight() / 2).max(2 * self.mss);
-            self.cwnd = self.ssthresh + 3 * self.mss;
+            // CC-9 (1), (3): ssthresh from the controller, cwnd inflated by the three
+            // segments that left the network.
+            self.cc.on_congestion_event(ctx.now, self.loss_flight());
+            let inflated = self.cc.ssthresh().saturating_add(3 * self.mss);
+            self.cc.set_cwnd(inflated);
             self.recover = self.snd_max - 1; // the highest sequence number sent
             self.fast_rtx = true;
         } else if self.dupacks > 3 {
-            self.cwnd = self.cwnd.saturating_add(self.mss);
+            let inflated = self.cwnd().saturating_add(self.mss); // CC-9 (4)
+            self.cc.set_cwnd(inflated);
         } else if self.dupacks == 3 {
             self.end_dup_run(); // CC-10: not a new loss episode
         }

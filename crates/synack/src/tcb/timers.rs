@@ -3,6 +3,7 @@
 //! TIME-WAIT (2*MSL) and the orphan FIN-WAIT-2 timeout.
 
 use super::{Ctx, Tcb, TIMER_KINDS};
+use crate::cc::CongestionControl;
 use crate::event::{Cause, CloseReason, TimerKind};
 use crate::state::State;
 
@@ -99,10 +100,8 @@ impl Tcb {
             _ => {
                 // CC-6: ssthresh from the flight on the first expiry, cwnd to one segment;
                 // go back to SND.UNA and resend from there as the window allows.
-                if self.retries == 1 {
-                    self.ssthresh = (self.flight_size() / 2).max(2 * self.mss);
-                }
-                self.cwnd = self.mss;
+                let flight = self.flight_size();
+                self.cc.on_rto(ctx.now, flight, self.retries == 1);
                 self.end_dup_run();
                 self.fast_rtx = false;
                 self.recover = self.snd_max - 1; // CC-12: an RTO ends recovery
