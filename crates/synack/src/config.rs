@@ -44,6 +44,15 @@ pub struct Config {
     pub user_timeout: Option<Duration>,
     /// Ignore RST in TIME-WAIT (RFC 1337 F1, TW-2; decision 4).
     pub rfc1337: bool,
+    /// Most connections in TIME-WAIT at once (Linux tcp_max_tw_buckets); beyond it a
+    /// closing connection skips TIME-WAIT and the overflow is counted (LX-7).
+    pub max_time_wait: usize,
+    /// Least time between two replies to invalid segments on one connection: challenge ACKs
+    /// and answers to out-of-window pure ACKs (BI-6, LX-15 tcp_invalid_ratelimit = 500 ms).
+    pub invalid_ratelimit: Duration,
+    /// Answer a third ACK that finds the accept queue full with RST instead of dropping it
+    /// (Linux tcp_abort_on_overflow, default off, LX-8).
+    pub abort_on_overflow: bool,
     /// Per-listener half-open queue bound (LX-8 tcp_max_syn_backlog).
     pub max_syn_backlog: usize,
     /// When SYN cookies answer SYNs (LX-9 tcp_syncookies = 1: when the queue is full).
@@ -100,6 +109,9 @@ impl Default for Config {
             fin_wait_2_timeout: Duration::from_secs(60),
             user_timeout: None,
             rfc1337: true,
+            max_time_wait: 262_144,
+            invalid_ratelimit: Duration::from_millis(500),
+            abort_on_overflow: false,
             max_syn_backlog: 128,
             syncookies: crate::syncookie::SynCookies::WhenFull,
             somaxconn: 4096,

@@ -110,6 +110,10 @@ pub struct Counters {
     pub synack_timeouts: u64,
     /// TcpExt TW: connections that finished TIME-WAIT.
     pub time_wait_expired: u64,
+    /// Connections now in TIME-WAIT (a gauge).
+    pub curr_time_wait: u64,
+    /// TcpExt TCPTimeWaitOverflow: closings that skipped TIME-WAIT because the table was full.
+    pub time_wait_overflow: u64,
     /// TcpExt TCPAbortOnTimeout: aborts after retries or user timeout.
     pub abort_on_timeout: u64,
     /// TcpExt TCPAbortOnData/Close: RSTs sent because data was unread at close (SHLD-3).
@@ -159,7 +163,7 @@ impl Counters {
 impl fmt::Display for Counters {
     /// A `netstat -s`-like summary; zero lines are omitted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: [(u64, &str); 27] = [
+        let lines: [(u64, &str); 28] = [
             (self.active_opens, "active connection openings"),
             (self.passive_opens, "passive connection openings"),
             (self.attempt_fails, "failed connection attempts"),
@@ -176,6 +180,10 @@ impl fmt::Display for Counters {
             (self.synack_retrans, "SYN,ACK retransmits"),
             (self.synack_timeouts, "half-open requests timed out"),
             (self.time_wait_expired, "TCP sockets finished time wait"),
+            (
+                self.time_wait_overflow,
+                "times the TIME-WAIT table overflowed",
+            ),
             (self.abort_on_timeout, "connections aborted due to timeout"),
             (
                 self.abort_on_close,

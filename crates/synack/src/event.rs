@@ -118,6 +118,8 @@ pub enum Cause {
     Timer(TimerKind),
     /// Retransmissions ran out (R2, SYN retries).
     RetriesExhausted,
+    /// TIME-WAIT skipped: the table is at `Config::max_time_wait`.
+    TimeWaitFull,
 }
 
 impl fmt::Display for Cause {
@@ -138,6 +140,7 @@ impl fmt::Display for Cause {
             Cause::Timer(TimerKind::FinWait2) => "FIN-WAIT-2 timer",
             Cause::Timer(TimerKind::UserTimeout) => "user timeout",
             Cause::RetriesExhausted => "retries exhausted",
+            Cause::TimeWaitFull => "TIME-WAIT table full",
         };
         f.write_str(s)
     }

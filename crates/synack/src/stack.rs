@@ -458,7 +458,7 @@ impl Stack {
         if let Some(&idx) = self.by_tuple.get(&FourTuple { local, remote }) {
             if self.tw_reopen(now, idx, &pkt) {
                 // Fall through to the listener with the TIME-WAIT entry gone (TW-3).
-            } else if self.accept_overflow(idx, &pkt) {
+            } else if self.accept_overflow(now, idx, &pkt) {
                 return;
             } else {
                 self.with_tcb(idx, now, |t, ctx| t.on_segment(ctx, &pkt));
@@ -509,7 +509,7 @@ impl Stack {
 
     /// LX-8: when the accept queue is full, the third ACK is dropped and the entry stays
     /// half-open (its SYN,ACK is retransmitted and the client's ACK will come again).
-    fn accept_overflow(&mut self, idx: u32, pkt: &Packet) -> bool {
+    fn accept_overflow(&mut self, now: Instant, idx: u32, pkt: &Packet) -> bool {
         let Some(t) = self.slots[idx as usize].tcb.as_deref() else {
             return false;
         };
@@ -517,14 +517,22 @@ impl Stack {
         if t.state != State::SynReceived || !h.flags.ack() || h.flags.rst() || h.flags.syn() {
             return false;
         }
-        let Some(l) = t.listener.and_then(|l| self.listener(l)) else {
+        let full = t
+            .listener
+            .and_then(|l| self.listener(l))
+            .is_some_and(|l| l.accept_queue.len() > l.backlog);
+        if !full {
             return false;
-        };
-        if l.accept_queue.len() > l.backlog {
-            self.count_listen_overflow();
-            return true;
         }
-        false
+        let (local, remote) = (t.local, t.remote);
+        self.count_listen_overflow();
+        if self.config.abort_on_overflow {
+            // LX-8 tcp_abort_on_overflow = 1: refuse with RST and forget the entry.
+            self.ctl
+                .reset_for(&mut self.counters, local, remote, h, pkt.seg_len());
+            self.with_tcb(idx, now, |t, ctx| t.back_to_listen(ctx, Cause::RecvAck));
+        }
+        true
     }
 
     /// A segment dropped because the accept queue is full (Linux ListenOverflows).

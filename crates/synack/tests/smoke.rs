@@ -12,7 +12,13 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
-        let mut a = Stack::new(Config::with_secret([1; 16]));
+        Pair::with_config(Config::default())
+    }
+    fn with_config(cfg: Config) -> Pair {
+        let mut a = Stack::new(Config {
+            secret: [1; 16],
+            ..cfg
+        });
         a.add_address("198.18.0.1".parse().unwrap());
         let mut b = Stack::new(Config::with_secret([2; 16]));
         b.add_address("198.18.0.2".parse().unwrap());
@@ -116,4 +122,40 @@ fn smoke_handshake_data_close() {
     p.run_until(Instant::from_secs(61));
     assert_eq!(p.a.state(c), None, "{:#?}", p.log);
     println!("{}", p.log.join("\n"));
+}
+
+#[test]
+fn lx_7_time_wait_table_bound_skips_time_wait_and_counts() {
+    // A closes first twice; the TIME-WAIT table holds one entry, so the second connection
+    // skips TIME-WAIT (Linux tcp_max_tw_buckets policy), counted as an overflow.
+    let mut p = Pair::with_config(Config {
+        max_time_wait: 1,
+        ..Config::default()
+    });
+    let srv: SocketAddr = "198.18.0.2:80".parse().unwrap();
+    let l = p.b.listen(srv, 16).unwrap();
+    let mut conns = vec![];
+    for round in 0..2u64 {
+        let start = Instant::from_secs(round);
+        p.run_until(start);
+        let c = p.a.connect(p.now, None, srv).unwrap();
+        p.run_until(start + Duration::from_millis(100));
+        let s = p.b.accept(l).expect("accepted");
+        p.a.close(p.now, c).unwrap();
+        p.run_until(start + Duration::from_millis(200));
+        p.b.close(p.now, s).unwrap();
+        p.run_until(start + Duration::from_millis(400));
+        conns.push(c);
+    }
+    assert_eq!(p.a.state(conns[0]), Some(State::TimeWait));
+    assert_eq!(p.a.state(conns[1]), None, "{:#?}", p.log);
+    assert_eq!(p.a.counters().curr_time_wait, 1);
+    assert_eq!(p.a.counters().time_wait_overflow, 1);
+    // The second connection entered TIME-WAIT and left it at once, long before 2MSL.
+    let skipped = p
+        .log
+        .iter()
+        .filter(|l| l.contains("A TIME_WAIT -> CLOSED"))
+        .count();
+    assert_eq!(skipped, 1, "{:#?}", p.log);
 }

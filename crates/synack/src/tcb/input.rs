@@ -14,8 +14,6 @@ use crate::wire::{Packet, TcpFlags, TcpHeader, TcpOptions};
 
 /// PAWS-2: TS.Recent older than 24 days is stale (Linux TCP_PAWS_24DAYS).
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
-/// Answers to retransmitted SYNs are rate-limited like Linux's out-of-window replies (LX-15).
-const SYN_REPLY_INTERVAL: Duration = Duration::from_millis(500);
 
 impl Tcb {
     /// Option negotiation from the peer's SYN or SYN,ACK (MUST-14/15/16, WS-1..3, TS-2, SK-1).
@@ -154,10 +152,11 @@ impl Tcb {
         if self.state == State::SynReceived && syn && seq == self.irs {
             if self.listener.is_some() && !h.flags.ack() && !rst {
                 // S-3: a retransmission of the SYN we answered draws the SYN,ACK again (no new
-                // entry), rate-limited so it does not double the timer's own retransmissions.
+                // entry), rate-limited (LX-15) so it does not double the timer's own
+                // retransmissions.
                 let recent = self
                     .last_synack
-                    .is_some_and(|t| ctx.now.saturating_since(t) < SYN_REPLY_INTERVAL);
+                    .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit);
                 if !recent {
                     self.snd_nxt = self.iss;
                 }
@@ -563,11 +562,11 @@ impl Tcb {
         }
     }
 
-    /// RFC 5961 challenge ACK (BI-3, BI-4), at most one per `SYN_REPLY_INTERVAL` (BI-6).
+    /// RFC 5961 challenge ACK (BI-3, BI-4), at most one per `Config::invalid_ratelimit` (BI-6).
     fn challenge_ack(&mut self, ctx: &mut Ctx) {
         let recent = self
             .last_challenge
-            .is_some_and(|t| ctx.now.saturating_since(t) < SYN_REPLY_INTERVAL);
+            .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit);
         if !recent {
             self.last_challenge = Some(ctx.now);
             self.ack_now = true;
@@ -580,7 +579,7 @@ impl Tcb {
     fn oow_rate_limited(&mut self, ctx: &mut Ctx) -> bool {
         if self
             .last_oow_ack
-            .is_some_and(|t| ctx.now.saturating_since(t) < SYN_REPLY_INTERVAL)
+            .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit)
         {
             return true;
         }

@@ -381,6 +381,12 @@ impl Tcb {
         if !estab(from) && estab(to) {
             ctx.counters.curr_estab += 1;
         }
+        if from == State::TimeWait {
+            ctx.counters.curr_time_wait = ctx.counters.curr_time_wait.saturating_sub(1);
+        }
+        if to == State::TimeWait {
+            ctx.counters.curr_time_wait += 1;
+        }
         match (from, to) {
             (State::Closed, State::SynSent) => ctx.counters.active_opens += 1,
             (State::Listen, State::SynReceived) => ctx.counters.passive_opens += 1,
@@ -404,6 +410,12 @@ impl Tcb {
                 // MUST-13: 2*MSL; every other timer stops (EP-22).
                 self.timers = [None; TIMERS];
                 self.set_timer(TimerKind::TimeWait, ctx.now + ctx.config.time_wait);
+                if ctx.counters.curr_time_wait > ctx.config.max_time_wait as u64 {
+                    // The table is full: like Linux, this connection skips TIME-WAIT (our
+                    // final ACK has gone; only a lost-ACK retransmission would miss us).
+                    ctx.counters.time_wait_overflow += 1;
+                    self.terminate(ctx, CloseReason::Normal, Cause::TimeWaitFull);
+                }
             }
             State::FinWait2 => self.arm_fin_wait_2(ctx),
             _ => {}
