@@ -12,6 +12,8 @@ use crate::state::State;
 use crate::time::Duration;
 use crate::wire::{Packet, TcpFlags, TcpHeader, TcpOptions};
 
+/// Most duplicate ACKs owed at once for one batch of out-of-order segments.
+const MAX_DUP_ACKS_OWED: u8 = 16;
 /// PAWS-2: TS.Recent older than 24 days is stale (Linux TCP_PAWS_24DAYS).
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
@@ -508,6 +510,15 @@ impl Tcb {
         }
         if r.out_of_order || had_hole || r.duplicate || r.truncated {
             self.ack_now = true; // ACK-1: out-of-order data and filled holes are ACKed at once
+            if r.out_of_order || r.duplicate {
+                // One duplicate ACK per such segment, even when a batch of them is processed
+                // before we transmit (MUST-59 still holds: they go after the batch).
+                self.dup_acks_owed = self.dup_acks_owed.saturating_add(1).min(MAX_DUP_ACKS_OWED);
+            }
+            if !self.recv_buf.has_out_of_order() {
+                // The batch filled every hole: one cumulative ACK says it all (MUST-58).
+                self.dup_acks_owed = 0;
+            }
         } else {
             self.schedule_ack(ctx, r.advanced as u32);
         }

@@ -239,6 +239,9 @@ pub(crate) struct Tcb {
 
     // ACK generation.
     pub ack_now: bool,
+    /// Duplicate ACKs still owed for out-of-order segments of the last batch: one each, so
+    /// a sender without SACK can count three (RFC 5681 §4.2, ACK-1); bounded.
+    pub dup_acks_owed: u8,
     pub quick_acks: u32,
     /// Bytes received since we last sent an ACK.
     pub rcv_unacked: u32,
@@ -342,6 +345,7 @@ impl Tcb {
             in_recovery: false,
             high_rxt: iss,
             ack_now: false,
+            dup_acks_owed: 0,
             quick_acks: config.quick_acks,
             rcv_unacked: 0,
             nodelay: !config.nagle,

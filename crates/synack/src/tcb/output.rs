@@ -51,7 +51,9 @@ impl Tcb {
                 });
             }
         }
-        if self.ack_now {
+        if self.ack_now || self.dup_acks_owed > 0 {
+            // One pure ACK per out-of-order segment received (input.rs, ACK-1).
+            self.dup_acks_owed = self.dup_acks_owed.saturating_sub(1);
             // SEQ is the highest sequence sent, not the go-back-N retransmission point: the
             // peer must find a pure ACK acceptable, or two rewound senders answer each
             // other's "old" ACKs for ever (Linux never rewinds SND.NXT either).
