@@ -28,18 +28,24 @@
 pub mod app;
 pub mod explain;
 pub mod fault;
+pub mod html;
+pub mod i18n;
+pub mod json;
 pub mod ladder;
 pub mod link;
 pub mod packet;
 pub mod pcap;
 pub mod peer;
 pub mod record;
+pub mod report;
 pub mod scenarios;
+pub mod svg;
 pub mod time_util;
 pub mod world;
 
 pub use app::{App, AppCtx, AppLog, FnApp, Script, Step};
 pub use fault::{Action, Fault, Injection, Match, Occurrence};
+pub use i18n::Lang;
 pub use ladder::LadderOptions;
 pub use link::LinkConfig;
 pub use packet::{RawPacket, Summary};
