@@ -18,6 +18,10 @@ pub struct SegmentFacts<'a> {
     pub acks_syn: bool,
     /// Acknowledges the peer's FIN.
     pub acks_fin: bool,
+    /// A pure ACK of the peer's FIN, acknowledged before: the peer resent it.
+    pub acks_fin_again: bool,
+    /// A pure ACK whose sequence number the peer has acknowledged already: a window probe.
+    pub probe: bool,
     /// Advertises a zero window.
     pub zero_window: bool,
     /// The injection label, for packets from no host.
@@ -87,6 +91,12 @@ fn segment_en(f: &SegmentFacts<'_>) -> String {
     }
     if f.acks_fin {
         return format!("{s} acks {r}'s FIN (FIN seq + 1)");
+    }
+    if f.acks_fin_again {
+        return format!("{s} acks {r}'s resent FIN again (FIN seq + 1)");
+    }
+    if f.probe {
+        return format!("{s} probes the window: an old sequence number makes {r} answer");
     }
     if f.zero_window {
         return format!("{s} acks, but its window is zero: {r} must wait");
@@ -361,6 +371,12 @@ fn segment_zh(f: &SegmentFacts<'_>) -> String {
     if f.acks_fin {
         return format!("{s} 确认 {r} 的 FIN（FIN 的序列号 + 1）");
     }
+    if f.acks_fin_again {
+        return format!("{s} 再次确认 {r} 重传的 FIN（FIN 的序列号 + 1）");
+    }
+    if f.probe {
+        return format!("{s} 探测窗口：用一个旧的序列号促使 {r} 回复");
+    }
     if f.zero_window {
         return format!("{s} 发出确认，但窗口为零：{r} 只能等待");
     }
@@ -502,6 +518,8 @@ mod tests {
             retransmission: false,
             acks_syn: false,
             acks_fin: false,
+            acks_fin_again: false,
+            probe: false,
             zero_window: false,
             injected: None,
         }
@@ -608,6 +626,20 @@ mod tests {
             Lang::Zh
         )
         .contains("ESTABLISHED -> LISTEN"));
+    }
+
+    #[test]
+    fn probes_and_repeated_fin_acks() {
+        let mut f = facts(TcpFlags::ACK);
+        f.probe = true;
+        assert!(segment(&f, Lang::En).starts_with("A probes the window"));
+        assert!(segment(&f, Lang::Zh).starts_with("A 探测窗口"));
+        let mut f = facts(TcpFlags::ACK);
+        f.acks_fin_again = true;
+        assert_eq!(
+            segment(&f, Lang::En),
+            "A acks B's resent FIN again (FIN seq + 1)"
+        );
     }
 
     #[test]

@@ -120,6 +120,8 @@ pub(crate) struct Tracker {
     fin_acked: BTreeSet<(SocketAddr, SocketAddr)>,
     /// (src, dst, seq, flags without PSH, len) of every segment seen: retransmissions.
     seen: BTreeSet<(SocketAddr, SocketAddr, u32, u8, usize)>,
+    /// The latest acknowledgment number the peer sent for each direction's data.
+    acked: BTreeMap<(SocketAddr, SocketAddr), u32>,
 }
 
 /// Each host's connections numbered 1, 2, ... in order of appearance, and which hosts
@@ -389,12 +391,28 @@ impl Tracker {
                 .get(&back)
                 .is_some_and(|isn| s.ack == isn.wrapping_add(1))
             && self.syn_acked.insert(back);
-        let acks_fin = s.flags.ack()
+        let pure_ack = s.flags.ack()
+            && !s.flags.syn()
+            && !s.flags.fin()
+            && !s.flags.rst()
+            && s.payload_len == 0;
+        let on_fin = s.flags.ack()
             && self
                 .fin
                 .get(&back)
-                .is_some_and(|f| s.ack == f.wrapping_add(1))
-            && self.fin_acked.insert(back);
+                .is_some_and(|f| s.ack == f.wrapping_add(1));
+        let acks_fin = on_fin && self.fin_acked.insert(back);
+        // The peer resent its FIN (its ACK went missing): the same ACK again.
+        let acks_fin_again = pure_ack && on_fin && !acks_fin;
+        // A pure ACK one below what the peer already acknowledged: a window probe.
+        let probe = pure_ack
+            && self
+                .acked
+                .get(&dir)
+                .is_some_and(|a| *a == s.seq.wrapping_add(1));
+        if s.flags.ack() {
+            self.acked.insert(back, s.ack);
+        }
         if s.flags.fin() {
             let at = s.seq.wrapping_add(s.payload_len as u32);
             if self.fin.insert(dir, at) != Some(at) {
@@ -442,6 +460,8 @@ impl Tracker {
             retransmission,
             acks_syn,
             acks_fin,
+            acks_fin_again,
+            probe,
             zero_window: s.window == 0 && !s.flags.rst(),
             injected: p.from.is_none().then(|| p.label.as_deref().unwrap_or("")),
         };
