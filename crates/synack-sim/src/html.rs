@@ -15,15 +15,16 @@ const CSS: &str = "\
 body { margin: 0; padding: 24px 32px 40px; background: #fafafa; color: #222;
   font: 15px/1.55 system-ui, -apple-system, 'Segoe UI', 'Noto Sans', 'PingFang SC',
   'Microsoft YaHei', 'Noto Sans CJK SC', sans-serif; }
-main { max-width: 1100px; }
+main { max-width: 1400px; }
+p { max-width: 80em; }
 h1 { font-size: 22px; margin: 0 0 4px; }
 h1 code { font-size: 21px; }
 h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 p.title { margin: 0 0 16px; color: #444; font-size: 16px; }
-p.refs, p.legend, footer { color: #666; font-size: 13px; }
+p.refs, p.legend { color: #666; font-size: 13px; }
 .figure { overflow-x: auto; background: #fff; border: 1px solid #ddd; border-radius: 6px;
   padding: 8px; }
-.figure svg { display: block; }
+.figure svg { display: block; max-width: 100%; height: auto; }
 pre { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px;
   overflow-x: auto; font: 12.5px/1.45 ui-monospace, Menlo, Consolas, 'DejaVu Sans Mono',
   monospace; }
@@ -131,9 +132,6 @@ pub fn render(world: &World, page: &Page<'_>) -> String {
         esc(i18n::word(Word::TextLadder, lang)),
         esc(ladder::render(rec, &text).trim_end())
     ));
-    h.push_str(&format!(
-        "<footer><p>{}</p></footer>\n</main>\n</body>\n</html>\n",
-        esc(i18n::word(Word::GeneratedBy, lang))
-    ));
+    h.push_str("</main>\n</body>\n</html>\n");
     h
 }

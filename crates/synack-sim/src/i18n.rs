@@ -179,10 +179,9 @@ pub fn word(key: Word, lang: Lang) -> &'static str {
         Time => ("time", "时间"),
         Later => ("later", "之后"),
         RunStopped => (
-            "the run stopped at its time limit with work still pending",
-            "运行到达时间上限时仍有未完成的工作",
+            "the run stopped with work still pending (its time limit, or --until)",
+            "运行停止时仍有未完成的工作（到了时间上限，或按 --until 的要求）",
         ),
-        AppAt => ("'s application at", " 的应用程序，时间"),
         Counters => ("Counters (netstat -s)", "计数器（netstat -s）"),
         Connections => ("Connections at the end (ss)", "结束时的连接（ss）"),
         NoConnections => (
@@ -218,7 +217,6 @@ pub enum Word {
     Time,
     Later,
     RunStopped,
-    AppAt,
     Counters,
     Connections,
     NoConnections,

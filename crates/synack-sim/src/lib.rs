@@ -1,6 +1,7 @@
 //! synack-sim: a deterministic simulator for the synack TCP stack: a virtual clock, hosts
 //! joined by seeded faulty links, scripted faults and applications, a record of every
-//! segment and state change, and ladder diagrams of it all.
+//! segment and state change, and ladder diagrams of it all: as text, as an SVG picture, as
+//! a self-contained HTML page, as a JSON trace, with explanations in English or Chinese.
 //!
 //! ```
 //! use synack::{Instant, State};

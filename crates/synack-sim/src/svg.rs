@@ -43,7 +43,9 @@ const SANS_CH: f64 = 6.6;
 const EXPLAIN_COLS: usize = 66;
 const LINE: f64 = 15.0;
 const TIME_W: f64 = 66.0;
+/// Where the host boxes start, with and without a title above them.
 const HEAD_H: f64 = 48.0;
+const HEAD_H_UNTITLED: f64 = 14.0;
 const BREAK_H: f64 = 46.0;
 /// How far a lost segment gets (fraction of the way) and how far it falls on the way.
 const LOST_AT: f64 = 0.45;
@@ -131,7 +133,12 @@ struct Seg {
 pub fn render(rec: &Record, o: &LadderOptions, title: Option<&str>) -> String {
     let lanes = rec.hosts.len().max(2);
     let (rows, segs, arrivals) = build_rows(rec, o);
-    Picture::new(rec, o, lanes, rows, segs, arrivals).draw(title)
+    let head = if title.is_some() {
+        HEAD_H
+    } else {
+        HEAD_H_UNTITLED
+    };
+    Picture::new(rec, o, lanes, rows, segs, arrivals, head).draw(title)
 }
 
 type Arrivals = BTreeMap<(usize, u8), usize>;
@@ -330,7 +337,8 @@ struct Picture<'a> {
     explain_x: f64,
     width: f64,
     height: f64,
-    top: f64,
+    /// Where the host boxes start.
+    head: f64,
     bottom: f64,
 }
 
@@ -356,6 +364,7 @@ impl<'a> Picture<'a> {
         rows: Vec<Row>,
         segs: Vec<Seg>,
         arrivals: Arrivals,
+        head: f64,
     ) -> Picture<'a> {
         // Room for the texts beside the outer host lines, and between lanes for the longest
         // label and the texts of the inner lines.
@@ -396,7 +405,7 @@ impl<'a> Picture<'a> {
             explain_x,
             width,
             height: 0.0,
-            top: 0.0,
+            head,
             bottom: 0.0,
         };
         p.lay_out();
@@ -421,8 +430,7 @@ impl<'a> Picture<'a> {
 
     /// Give every row its y, and find the cuts.
     fn lay_out(&mut self) {
-        self.top = HEAD_H + 40.0;
-        let mut y = self.top + 10.0;
+        let mut y = self.head + 50.0;
         let mut prev: Option<Instant> = None;
         // The last time written on the left, and where.
         let mut shown: Option<(Instant, f64)> = None;
@@ -494,7 +502,7 @@ impl<'a> Picture<'a> {
     }
 
     fn draw_heads(&self, s: &mut String) {
-        let y = HEAD_H;
+        let y = self.head;
         let _ = writeln!(
             s,
             r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="{TIME_TEXT}">{}</text>"##,
@@ -528,7 +536,7 @@ impl<'a> Picture<'a> {
     fn draw_lanes(&self, s: &mut String) {
         let cuts = self.cuts();
         let mut spans = Vec::new();
-        let mut from = HEAD_H + 36.0;
+        let mut from = self.head + 36.0;
         for (_, y) in &cuts {
             spans.push((from, y + 10.0));
             from = y + BREAK_H - 10.0;
@@ -623,17 +631,13 @@ impl<'a> Picture<'a> {
                 seg.packet,
                 esc(&seg.title)
             );
-            let fates: Vec<&Fate> = if p.fates.is_empty() {
-                Vec::new()
-            } else {
-                p.fates.iter().collect()
-            };
-            for (i, f) in fates.iter().enumerate() {
+            for (i, f) in p.fates.iter().enumerate() {
                 let (end, y1) = self.copy_end(seg, f);
                 let class = if i == 0 { "line" } else { "copy" };
                 draw_copy(s, class, (x0, y0), (x1, y1), end, colour);
             }
-            if fates.is_empty() {
+            // A packet with no fate at all (not expected): drawn as still on its way.
+            if p.fates.is_empty() {
                 draw_copy(
                     s,
                     "line",
@@ -655,12 +659,12 @@ impl<'a> Picture<'a> {
         );
         for seg in &self.segs {
             let p = &self.rec.packets[seg.packet];
-            let Some(f) = p.fates.first() else {
-                continue;
-            };
             let (x0, x1) = (self.xs[seg.from], self.xs[seg.to]);
             let y0 = self.rows[seg.send_row].y;
-            let (end, y1) = self.copy_end(seg, f);
+            let first = p.fates.first();
+            let (end, y1) = first.map_or((End::InFlight, y0 + NOMINAL_DROP), |f| {
+                self.copy_end(seg, f)
+            });
             let (px, py) = match end {
                 End::Lost | End::InFlight => (x0 + (x1 - x0) * LOST_AT, y0 + (y1 - y0) * LOST_AT),
                 End::Held | End::HeldRejected => (x0 + (x1 - x0) * 0.5, y0 + HELD_STUB),
@@ -670,7 +674,11 @@ impl<'a> Picture<'a> {
                 End::Lost | End::Rejected | End::HeldRejected => LOST,
                 _ => p.from.map_or("#666", host_colour),
             };
-            let label = format!("{}{}", seg.label, ladder::copy_suffix(f));
+            let label = format!(
+                "{}{}",
+                seg.label,
+                first.map_or(String::new(), ladder::copy_suffix)
+            );
             // Along the line, starting just off the sender, never upside down.
             let (dx, dy) = (px - x0, py - y0);
             let len = (dx * dx + dy * dy).sqrt().max(1.0);

@@ -281,3 +281,35 @@ fn chinese_everywhere_and_deterministic() {
         }
     }
 }
+
+/// The picture the README shows is what `synack demo lost-syn-ack --svg` draws today
+/// (`UPDATE_GOLDEN=1` rewrites it, like the golden ladders). The hover texts, which carry
+/// absolute sequence numbers, windows and options, are left out of the comparison.
+#[test]
+fn readme_picture_is_current() {
+    let s = scenarios::find("lost-syn-ack").unwrap();
+    let (w, _) = run(s);
+    let got = picture(s, &w, Lang::En);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/lost-syn-ack.svg");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        without_hover(&got) == without_hover(&want),
+        "docs/lost-syn-ack.svg is stale: UPDATE_GOLDEN=1 cargo test -p synack-sim --test pictures"
+    );
+}
+
+fn without_hover(svg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = svg;
+    while let Some(i) = rest.find("<title>#") {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find("</title>").map_or(rest.len(), |j| i + j + 8);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
