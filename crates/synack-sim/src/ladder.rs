@@ -3,6 +3,7 @@
 //! written on each side, and (optionally) a one-line explanation per row.
 
 use crate::explain::{self, SegmentFacts};
+use crate::i18n::{self, Lang};
 use crate::record::{EntryKind, Fate, HostId, PacketRecord, Record};
 use crate::time_util::short;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +29,8 @@ pub struct LadderOptions {
     pub explain: bool,
     /// Characters between two host columns.
     pub gap: usize,
+    /// Language of the explanations (labels and state names are the same in all).
+    pub lang: Lang,
 }
 
 impl Default for LadderOptions {
@@ -41,6 +44,7 @@ impl Default for LadderOptions {
             app: true,
             explain: false,
             gap: 46,
+            lang: Lang::En,
         }
     }
 }
@@ -95,6 +99,15 @@ struct Ctx<'a> {
     rec: &'a Record,
     o: &'a LadderOptions,
     cols: Vec<usize>,
+    tr: Tracker,
+    numbers: ConnNumbers,
+}
+
+/// What the ladder remembers about each direction to name segments: ISNs (for relative
+/// numbers), FINs, which SYNs and FINs were acknowledged, and what was sent before
+/// (retransmissions). Feed it every packet in sending order.
+#[derive(Default)]
+pub(crate) struct Tracker {
     /// ISN of each direction (src -> dst), for relative numbers and explanations, and
     /// whether it came on a SYN,ACK (the passive side's).
     isn: BTreeMap<(SocketAddr, SocketAddr), u32>,
@@ -107,15 +120,15 @@ struct Ctx<'a> {
     fin_acked: BTreeSet<(SocketAddr, SocketAddr)>,
     /// (src, dst, seq, flags without PSH, len) of every segment seen: retransmissions.
     seen: BTreeSet<(SocketAddr, SocketAddr, u32, u8, usize)>,
-    multi_conn: Vec<bool>,
-    conn_no: BTreeMap<(HostId, synack::ConnId), usize>,
+    /// The latest acknowledgment number the peer sent for each direction's data.
+    acked: BTreeMap<(SocketAddr, SocketAddr), u32>,
 }
 
-/// Render the record as a ladder diagram.
-pub fn render(rec: &Record, o: &LadderOptions) -> String {
-    let n = rec.hosts.len().max(2);
-    let cols: Vec<usize> = (0..n).map(|i| FIRST_COL + i * o.gap).collect();
-    // Number each host's connections 1, 2, ... in order of appearance.
+/// Each host's connections numbered 1, 2, ... in order of appearance, and which hosts
+/// have more than one (their state changes get a `[n]` prefix).
+pub(crate) type ConnNumbers = (BTreeMap<(HostId, synack::ConnId), usize>, Vec<bool>);
+
+pub(crate) fn conn_numbers(rec: &Record) -> ConnNumbers {
     let mut conn_no: BTreeMap<(HostId, synack::ConnId), usize> = BTreeMap::new();
     let mut per_host = vec![0usize; rec.hosts.len()];
     for e in &rec.entries {
@@ -127,25 +140,41 @@ pub fn render(rec: &Record, o: &LadderOptions) -> String {
         }
     }
     let multi_conn = per_host.iter().map(|n| *n > 1).collect();
+    (conn_no, multi_conn)
+}
+
+/// `[2] LISTEN -> SYN_RCVD` (the number only for hosts with several connections).
+pub(crate) fn state_text(
+    (conn_no, multi): &ConnNumbers,
+    host: HostId,
+    conn: synack::ConnId,
+    from: synack::State,
+    to: synack::State,
+) -> String {
+    if multi[host] {
+        format!("[{}] {from} -> {to}", conn_no[&(host, conn)])
+    } else {
+        format!("{from} -> {to}")
+    }
+}
+
+/// Render the record as a ladder diagram.
+pub fn render(rec: &Record, o: &LadderOptions) -> String {
+    let n = rec.hosts.len().max(2);
+    let cols: Vec<usize> = (0..n).map(|i| FIRST_COL + i * o.gap).collect();
     let mut cx = Ctx {
         rec,
         o,
         cols,
-        isn: BTreeMap::new(),
-        passive: BTreeSet::new(),
-        fin: BTreeMap::new(),
-        syn_acked: BTreeSet::new(),
-        fin_acked: BTreeSet::new(),
-        seen: BTreeSet::new(),
-        multi_conn,
-        conn_no,
+        tr: Tracker::default(),
+        numbers: conn_numbers(rec),
     };
     let mut rows = vec![cx.header()];
     for e in &rec.entries {
         match &e.kind {
             EntryKind::Sent(id) => {
                 let p = &rec.packets[*id];
-                let facts_text = cx.segment_facts(p);
+                let facts_text = cx.tr.facts(rec, o, p);
                 for f in &p.fates {
                     rows.push(cx.packet_row(e.time, p, f, &facts_text));
                 }
@@ -167,13 +196,8 @@ pub fn render(rec: &Record, o: &LadderOptions) -> String {
                 to,
                 cause,
             } => {
-                let prefix = if cx.multi_conn[*host] {
-                    format!("[{}] ", cx.conn_no[&(*host, *conn)])
-                } else {
-                    String::new()
-                };
-                let text = format!("{prefix}{from} -> {to}");
-                let why = explain::state(&rec.hosts[*host].name, *from, *to, *cause);
+                let text = state_text(&cx.numbers, *host, *conn, *from, *to);
+                let why = explain::state(&rec.hosts[*host].name, *from, *to, *cause, o.lang);
                 let col = cx.cols[*host];
                 let joinable = rows.last().is_some_and(|r: &Row| {
                     r.state_row
@@ -195,7 +219,7 @@ pub fn render(rec: &Record, o: &LadderOptions) -> String {
                 }
             }
             EntryKind::App { host, text } if o.app => {
-                let why = explain::app(&rec.hosts[*host].name, text);
+                let why = explain::app(&rec.hosts[*host].name, text, o.lang);
                 rows.push(Row {
                     time: Some(e.time),
                     cells: vec![(cx.cols[*host], text.clone(), Style::App)],
@@ -207,7 +231,11 @@ pub fn render(rec: &Record, o: &LadderOptions) -> String {
                 let col = host.map_or(FIRST_COL, |h| cx.cols[h]);
                 rows.push(Row {
                     time: Some(e.time),
-                    cells: vec![(col, format!("== {text} =="), Style::Note)],
+                    cells: vec![(
+                        col,
+                        format!("== {} ==", i18n::note(text, o.lang)),
+                        Style::Note,
+                    )],
                     explain: Vec::new(),
                     state_row: false,
                 });
@@ -227,11 +255,11 @@ impl Ctx<'_> {
     fn header(&self) -> Row {
         let mut cells = Vec::new();
         for (h, info) in self.rec.hosts.iter().enumerate() {
-            let ep = self.endpoint(h).map_or_else(
-                || info.addrs.first().map_or(String::new(), |a| a.to_string()),
-                |e| e.to_string(),
-            );
-            cells.push((self.cols[h], format!("{} {}", info.name, ep), Style::Header));
+            cells.push((
+                self.cols[h],
+                format!("{} {}", info.name, host_endpoint(self.rec, h)),
+                Style::Header,
+            ));
         }
         Row {
             time: None,
@@ -241,68 +269,100 @@ impl Ctx<'_> {
         }
     }
 
-    /// The address and port a host used most (as sender or receiver); the first one seen
-    /// wins a tie.
-    fn endpoint(&self, h: HostId) -> Option<SocketAddr> {
-        let mut counts: Vec<(SocketAddr, usize)> = Vec::new();
-        for p in &self.rec.packets {
-            let Some(s) = p.summary.as_ref() else {
-                continue;
-            };
-            let ep = if p.from == Some(h) {
-                s.src
-            } else if p.to == Some(h) {
-                s.dst
-            } else {
-                continue;
-            };
-            match counts.iter_mut().find(|c| c.0 == ep) {
-                Some(c) => c.1 += 1,
-                None => counts.push((ep, 1)),
-            }
-        }
-        let best = counts.iter().map(|c| c.1).max()?;
-        counts.iter().find(|c| c.1 == best).map(|c| c.0)
-    }
-
     fn col_of_sender(&self, p: &PacketRecord) -> usize {
-        if let Some(f) = p.from {
-            return f;
-        }
-        // Injected: draw it from the host that owns the source address, if any, else from
-        // the column next to the receiver.
-        let src = p.summary.as_ref().map(|s| s.src.ip());
-        if let Some(h) = self
-            .rec
-            .hosts
-            .iter()
-            .position(|h| src.is_some_and(|ip| h.addrs.contains(&ip)))
-        {
-            if Some(h) != p.to {
-                return h;
-            }
-        }
-        self.other_col(p.to.unwrap_or(0))
+        sender_lane(self.rec, p)
     }
 
     fn col_of_receiver(&self, p: &PacketRecord, from: usize) -> usize {
-        p.to.unwrap_or_else(|| self.other_col(from))
+        receiver_lane(p, from)
     }
+}
 
-    fn other_col(&self, c: usize) -> usize {
-        if c == 0 {
-            1
+/// The address (and port) a host is shown with: the endpoint it used most, or its first
+/// address.
+pub(crate) fn host_endpoint(rec: &Record, h: HostId) -> String {
+    endpoint(rec, h).map_or_else(
+        || {
+            rec.hosts[h]
+                .addrs
+                .first()
+                .map_or(String::new(), |a| a.to_string())
+        },
+        |e| e.to_string(),
+    )
+}
+
+/// The address and port a host used most (as sender or receiver); the first one seen
+/// wins a tie.
+fn endpoint(rec: &Record, h: HostId) -> Option<SocketAddr> {
+    let mut counts: Vec<(SocketAddr, usize)> = Vec::new();
+    for p in &rec.packets {
+        let Some(s) = p.summary.as_ref() else {
+            continue;
+        };
+        let ep = if p.from == Some(h) {
+            s.src
+        } else if p.to == Some(h) {
+            s.dst
         } else {
-            c - 1
+            continue;
+        };
+        match counts.iter_mut().find(|c| c.0 == ep) {
+            Some(c) => c.1 += 1,
+            None => counts.push((ep, 1)),
         }
     }
+    let best = counts.iter().map(|c| c.1).max()?;
+    counts.iter().find(|c| c.1 == best).map(|c| c.0)
+}
 
+/// The host lane a packet is drawn from. Injected packets come from the host that owns the
+/// source address, if any, else from the lane next to the receiver.
+pub(crate) fn sender_lane(rec: &Record, p: &PacketRecord) -> usize {
+    if let Some(f) = p.from {
+        return f;
+    }
+    let src = p.summary.as_ref().map(|s| s.src.ip());
+    if let Some(h) = rec
+        .hosts
+        .iter()
+        .position(|h| src.is_some_and(|ip| h.addrs.contains(&ip)))
+    {
+        if Some(h) != p.to {
+            return h;
+        }
+    }
+    other_lane(p.to.unwrap_or(0))
+}
+
+/// The host lane a packet is drawn to (for a packet to nowhere: the lane next to its
+/// sender).
+pub(crate) fn receiver_lane(p: &PacketRecord, from: usize) -> usize {
+    p.to.unwrap_or_else(|| other_lane(from))
+}
+
+fn other_lane(c: usize) -> usize {
+    if c == 0 {
+        1
+    } else {
+        c - 1
+    }
+}
+
+impl Tracker {
     /// The label and the explanation of a segment; updates the per-direction trackers.
-    fn segment_facts(&mut self, p: &PacketRecord) -> (String, String) {
+    pub(crate) fn facts(
+        &mut self,
+        rec: &Record,
+        o: &LadderOptions,
+        p: &PacketRecord,
+    ) -> (String, String) {
         let Some(s) = p.summary.as_ref() else {
             return (
                 format!("<{} unreadable bytes>", p.bytes.len()),
-                "an unreadable packet".to_string(),
+                o.lang
+                    .pick("an unreadable packet", "一个无法解析的报文")
+                    .to_string(),
             );
         };
         let dir = (s.src, s.dst);
@@ -331,12 +391,28 @@ impl Ctx<'_> {
                 .get(&back)
                 .is_some_and(|isn| s.ack == isn.wrapping_add(1))
             && self.syn_acked.insert(back);
-        let acks_fin = s.flags.ack()
+        let pure_ack = s.flags.ack()
+            && !s.flags.syn()
+            && !s.flags.fin()
+            && !s.flags.rst()
+            && s.payload_len == 0;
+        let on_fin = s.flags.ack()
             && self
                 .fin
                 .get(&back)
-                .is_some_and(|f| s.ack == f.wrapping_add(1))
-            && self.fin_acked.insert(back);
+                .is_some_and(|f| s.ack == f.wrapping_add(1));
+        let acks_fin = on_fin && self.fin_acked.insert(back);
+        // The peer resent its FIN (its ACK went missing): the same ACK again.
+        let acks_fin_again = pure_ack && on_fin && !acks_fin;
+        // A pure ACK one below what the peer already acknowledged: a window probe.
+        let probe = pure_ack
+            && self
+                .acked
+                .get(&dir)
+                .is_some_and(|a| *a == s.seq.wrapping_add(1));
+        if s.flags.ack() {
+            self.acked.insert(back, s.ack);
+        }
         if s.flags.fin() {
             let at = s.seq.wrapping_add(s.payload_len as u32);
             if self.fin.insert(dir, at) != Some(at) {
@@ -344,12 +420,8 @@ impl Ctx<'_> {
             }
         }
 
-        let (seq, ack) = if self.o.relative {
-            (
-                s.seq.wrapping_sub(self.isn.get(&dir).copied().unwrap_or(0)),
-                s.ack
-                    .wrapping_sub(self.isn.get(&back).copied().unwrap_or(0)),
-            )
+        let (seq, ack) = if o.relative {
+            self.relative(s)
         } else {
             (s.seq, s.ack)
         };
@@ -360,16 +432,16 @@ impl Ctx<'_> {
         if s.payload_len > 0 {
             label.push_str(&format!(" len={}", s.payload_len));
         }
-        if self.o.window {
+        if o.window {
             label.push_str(&format!(" win={}", s.window));
         }
-        if self.o.options {
+        if o.options {
             let opts = s.options.describe();
             if !opts.is_empty() {
                 label.push_str(&format!(" <{opts}>"));
             }
         }
-        if self.o.payload && (1..=16).contains(&s.payload_len) {
+        if o.payload && (1..=16).contains(&s.payload_len) {
             let data = p.payload();
             if data.iter().all(|b| (0x20..0x7f).contains(b)) {
                 label.push_str(&format!(" \"{}\"", String::from_utf8_lossy(data)));
@@ -381,19 +453,69 @@ impl Ctx<'_> {
             label.push_str(" (injected)");
         }
         let facts = SegmentFacts {
-            sender: self.rec.host_name(p.from),
-            receiver: self.rec.host_name(p.to),
+            sender: rec.host_name(p.from),
+            receiver: rec.host_name(p.to),
             flags: s.flags,
             payload_len: s.payload_len,
             retransmission,
             acks_syn,
             acks_fin,
+            acks_fin_again,
+            probe,
             zero_window: s.window == 0 && !s.flags.rst(),
             injected: p.from.is_none().then(|| p.label.as_deref().unwrap_or("")),
         };
-        (label, explain::segment(&facts))
+        (label, explain::segment(&facts, o.lang))
     }
+}
 
+impl Tracker {
+    /// Sequence and acknowledgment numbers relative to each direction's ISN, as the labels
+    /// show them (call after [`Tracker::facts`] for the same packet).
+    pub(crate) fn relative(&self, s: &crate::packet::Summary) -> (u32, u32) {
+        let (dir, back) = ((s.src, s.dst), (s.dst, s.src));
+        (
+            s.seq.wrapping_sub(self.isn.get(&dir).copied().unwrap_or(0)),
+            s.ack
+                .wrapping_sub(self.isn.get(&back).copied().unwrap_or(0)),
+        )
+    }
+}
+
+/// What a copy's fate adds to a segment's label: ` (held 90s)`, ` (dup)`, ` (corrupted)`.
+pub(crate) fn copy_suffix(f: &Fate) -> String {
+    let mut out = String::new();
+    match f {
+        Fate::Delivered { held, .. } | Fate::InFlight { held, .. } if !held.is_zero() => {
+            out.push_str(&format!(" (held {})", short(*held)));
+        }
+        _ => {}
+    }
+    if let Fate::Delivered {
+        copy, corrupted, ..
+    }
+    | Fate::InFlight {
+        copy, corrupted, ..
+    } = f
+    {
+        if *copy > 0 {
+            out.push_str(" (dup)");
+        }
+        if *corrupted {
+            out.push_str(" (corrupted)");
+        }
+    }
+    out
+}
+
+/// `SYN` for a readable packet, else `packet`.
+pub(crate) fn flags_word(p: &PacketRecord) -> String {
+    p.summary
+        .as_ref()
+        .map_or("packet".to_string(), |s| s.flags.to_string())
+}
+
+impl Ctx<'_> {
     fn packet_row(
         &self,
         t: Instant,
@@ -403,11 +525,10 @@ impl Ctx<'_> {
     ) -> Row {
         let from = self.col_of_sender(p);
         let to = self.col_of_receiver(p, from);
-        let mut label = label.clone();
+        let label = format!("{label}{}", copy_suffix(f));
         let end = match f {
             Fate::Dropped(_) => End::Lost,
             Fate::Delivered { held, .. } | Fate::InFlight { held, .. } if !held.is_zero() => {
-                label.push_str(&format!(" (held {})", short(*held)));
                 End::Held
             }
             Fate::Delivered {
@@ -415,27 +536,13 @@ impl Ctx<'_> {
             } => End::Rejected,
             _ => End::Arrives,
         };
-        if let Fate::Delivered {
-            copy, corrupted, ..
-        }
-        | Fate::InFlight {
-            copy, corrupted, ..
-        } = f
-        {
-            if *copy > 0 {
-                label.push_str(" (dup)");
-            }
-            if *corrupted {
-                label.push_str(" (corrupted)");
-            }
-        }
         let (pos, text) = self.arrow(from, to, &label, end);
         let style = match end {
             End::Lost | End::Rejected => Style::Lost,
             _ => Style::Arrow(p.from.unwrap_or(self.rec.hosts.len())),
         };
         let mut explain = vec![why.clone()];
-        explain.extend(explain::fate(self.rec.host_name(p.to), f));
+        explain.extend(explain::fate(self.rec.host_name(p.to), f, self.o.lang));
         Row {
             time: Some(t),
             cells: vec![(pos, text, style)],
@@ -447,10 +554,7 @@ impl Ctx<'_> {
     fn late_arrival_row(&self, t: Instant, p: &PacketRecord, f: &Fate) -> Row {
         let from = self.col_of_sender(p);
         let to = self.col_of_receiver(p, from);
-        let what = p
-            .summary
-            .as_ref()
-            .map_or("packet".to_string(), |s| s.flags.to_string());
+        let what = flags_word(p);
         let label = format!("{what} sent at {}", p.sent);
         let end = if matches!(
             f,
@@ -464,15 +568,16 @@ impl Ctx<'_> {
             End::Late
         };
         let (pos, text) = self.arrow(from, to, &label, end);
-        let mut explain = vec![format!(
-            "the held {what} finally arrives at {}",
-            self.rec.host_name(p.to)
+        let mut explain = vec![explain::late_arrival(
+            &what,
+            self.rec.host_name(p.to),
+            self.o.lang,
         )];
         if let Fate::Delivered {
             rejected: Some(r), ..
         } = f
         {
-            explain.push(explain::rejection(self.rec.host_name(p.to), r));
+            explain.push(explain::rejection(self.rec.host_name(p.to), r, self.o.lang));
         }
         Row {
             time: Some(t),
@@ -580,7 +685,8 @@ impl Ctx<'_> {
             .collect();
         if self.o.explain && !why.is_empty() {
             let pos = explain_col.max(width + 2);
-            put(&mut line, &mut width, pos, &why.join("; "), Style::Explain);
+            let sep = self.o.lang.pick("; ", "；");
+            put(&mut line, &mut width, pos, &why.join(sep), Style::Explain);
         }
         out.push_str(line.trim_end());
         out.push('\n');

@@ -1,6 +1,7 @@
 //! synack-sim: a deterministic simulator for the synack TCP stack: a virtual clock, hosts
 //! joined by seeded faulty links, scripted faults and applications, a record of every
-//! segment and state change, and ladder diagrams of it all.
+//! segment and state change, and ladder diagrams of it all: as text, as an SVG picture, as
+//! a self-contained HTML page, as a JSON trace, with explanations in English or Chinese.
 //!
 //! ```
 //! use synack::{Instant, State};
@@ -28,18 +29,24 @@
 pub mod app;
 pub mod explain;
 pub mod fault;
+pub mod html;
+pub mod i18n;
+pub mod json;
 pub mod ladder;
 pub mod link;
 pub mod packet;
 pub mod pcap;
 pub mod peer;
 pub mod record;
+pub mod report;
 pub mod scenarios;
+pub mod svg;
 pub mod time_util;
 pub mod world;
 
 pub use app::{App, AppCtx, AppLog, FnApp, Script, Step};
 pub use fault::{Action, Fault, Injection, Match, Occurrence};
+pub use i18n::Lang;
 pub use ladder::LadderOptions;
 pub use link::LinkConfig;
 pub use packet::{RawPacket, Summary};
