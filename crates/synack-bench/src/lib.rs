@@ -283,6 +283,16 @@ impl SmolEnd {
         }
     }
 
+    /// An endpoint on a socket the caller has set up (added to `host`, then configured and
+    /// opened by hand).
+    pub fn from_socket(host: SmolHost, handle: SocketHandle) -> SmolEnd {
+        SmolEnd {
+            host,
+            handle,
+            seen_established: false,
+        }
+    }
+
     /// Listen on `port` with `buf`-byte buffers.
     pub fn server(host: SmolHost, port: u16, buf: usize) -> SmolEnd {
         let mut host = host;

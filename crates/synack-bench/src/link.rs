@@ -37,6 +37,11 @@ struct Inner {
     rng: u64,
     stats: [DirStats; 2],
     trace: Option<VecDeque<String>>,
+    /// Scripted losses: (direction, packet number counted from 1 over all packets pushed
+    /// that way).
+    drop_list: Vec<(usize, u64)>,
+    pushed: [u64; 2],
+    trace_keep: usize,
 }
 
 /// The link. Methods take `&self` (the state is in a `RefCell`) so smoltcp's device tokens
@@ -73,6 +78,9 @@ impl Link {
                 rng: 0,
                 stats: [DirStats::default(); 2],
                 trace: None,
+                drop_list: Vec::new(),
+                pushed: [0; 2],
+                trace_keep: TRACE_KEEP,
             }),
         }
     }
@@ -89,9 +97,21 @@ impl Link {
         link
     }
 
-    /// Keep a one-line summary of the last packets (for failure messages).
+    /// Keep a one-line summary of the last 64 packets (for failure messages).
     pub fn enable_trace(&self) {
         self.inner.borrow_mut().trace = Some(VecDeque::new());
+    }
+
+    /// Keep a one-line summary of the last `keep` packets.
+    pub fn enable_trace_keep(&self, keep: usize) {
+        let mut i = self.inner.borrow_mut();
+        i.trace = Some(VecDeque::new());
+        i.trace_keep = keep;
+    }
+
+    /// Drop the `nth` packet (counted from 1) sent in direction `dir`.
+    pub fn drop_nth(&self, dir: usize, nth: u64) {
+        self.inner.borrow_mut().drop_list.push((dir, nth));
     }
 
     /// The last packets, oldest first (empty unless tracing).
@@ -122,9 +142,12 @@ impl Link {
     pub fn push(&self, dir: usize, buf: Vec<u8>, len: usize) {
         let mut i = self.inner.borrow_mut();
         let i = &mut *i;
-        let dropped = i.loss_threshold != 0 && splitmix64(&mut i.rng) < i.loss_threshold;
+        i.pushed[dir] += 1;
+        let scripted = !i.drop_list.is_empty() && i.drop_list.contains(&(dir, i.pushed[dir]));
+        let dropped =
+            scripted || i.loss_threshold != 0 && splitmix64(&mut i.rng) < i.loss_threshold;
         if let Some(t) = i.trace.as_mut() {
-            if t.len() >= TRACE_KEEP {
+            if t.len() >= i.trace_keep {
                 t.pop_front();
             }
             t.push_back(summarize(dir, &buf[..len], dropped));
@@ -170,19 +193,39 @@ impl Link {
     }
 }
 
-/// `A->B SYN,ACK seq=.. ack=.. win=.. len=..` (with ` LOST` when dropped).
+/// `A->B SYN,ACK seq=.. ack=.. win=.. len=.. [mss=..] [ws=..] [sackok] [ts=..,..]
+/// [sack=n]` (with ` LOST` when dropped).
 fn summarize(dir: usize, pkt: &[u8], dropped: bool) -> String {
     let arrow = if dir == A_TO_B { "A->B" } else { "B->A" };
     let lost = if dropped { " LOST" } else { "" };
     match synack::wire::parse(pkt) {
-        Ok(p) => format!(
-            "{arrow} {} seq={} ack={} win={} len={}{lost}",
-            p.tcp.flags,
-            p.tcp.seq,
-            p.tcp.ack,
-            p.tcp.window,
-            p.payload.len()
-        ),
+        Ok(p) => {
+            let o = &p.tcp.options;
+            let mut opts = String::new();
+            if let Some(m) = o.mss {
+                opts += &format!(" mss={m}");
+            }
+            if let Some(w) = o.window_scale {
+                opts += &format!(" ws={w}");
+            }
+            if o.sack_permitted {
+                opts += " sackok";
+            }
+            if let Some(t) = o.timestamps {
+                opts += &format!(" ts={},{}", t.tsval, t.tsecr);
+            }
+            if o.sack_count > 0 {
+                opts += &format!(" sack={}", o.sack_count);
+            }
+            format!(
+                "{arrow} {} seq={} ack={} win={} len={}{opts}{lost}",
+                p.tcp.flags,
+                p.tcp.seq,
+                p.tcp.ack,
+                p.tcp.window,
+                p.payload.len()
+            )
+        }
         Err(e) => format!("{arrow} unparsable ({e:?}) {} bytes{lost}", pkt.len()),
     }
 }
