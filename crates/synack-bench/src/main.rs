@@ -259,6 +259,8 @@ struct ChurnFigure {
     timer_waits: u64,
     bytes_per_idle: Option<(f64, f64)>,
     time_wait_now: usize,
+    rates: Vec<f64>,
+    packets: u64,
 }
 
 fn synack_churn(args: &Args, idle: usize, buffer: Option<u64>) -> SynackChurn {
@@ -273,46 +275,45 @@ fn smol_churn(args: &Args, idle: usize, buffer: Option<u64>) -> SmolChurn {
     )
 }
 
-fn churn_one<C: Churn>(
-    name: &str,
-    mut h: C,
-    idle: usize,
-    reps: usize,
-    args: &Args,
-    do_churn: bool,
-) -> ChurnFigure {
-    let (a0, b0) = (live(SIDE_A), live(SIDE_B));
-    let mut bytes_per_idle = None;
-    if idle > 0 {
-        let t = std::time::Instant::now();
-        h.add_idle(idle);
-        let (a1, b1) = (live(SIDE_A), live(SIDE_B));
-        let per = (
-            (a1 - a0) as f64 / idle as f64,
-            (b1 - b0) as f64 / idle as f64,
-        );
-        progress(format!(
-            "{name}: {} idle connections set up in {:.1} s; heap per connection: client {:.0} B, server {:.0} B",
-            idle,
-            t.elapsed().as_secs_f64(),
-            per.0,
-            per.1
-        ));
-        bytes_per_idle = Some(per);
+/// Set up `idle` idle connections on `h`; heap bytes per connection (client, server).
+fn setup_idle<C: Churn>(name: &str, h: &mut C, idle: usize) -> Option<(f64, f64)> {
+    if idle == 0 {
+        return None;
     }
-    let mut fig = ChurnFigure {
+    let (a0, b0) = (live(SIDE_A), live(SIDE_B));
+    let t = std::time::Instant::now();
+    h.add_idle(idle);
+    let (a1, b1) = (live(SIDE_A), live(SIDE_B));
+    let per = (
+        (a1 - a0) as f64 / idle as f64,
+        (b1 - b0) as f64 / idle as f64,
+    );
+    progress(format!(
+        "{name}: {} idle connections set up in {:.1} s; heap per connection: client {:.0} B, server {:.0} B",
+        idle,
+        t.elapsed().as_secs_f64(),
+        per.0,
+        per.1
+    ));
+    Some(per)
+}
+
+fn new_figure(bytes_per_idle: Option<(f64, f64)>) -> ChurnFigure {
+    ChurnFigure {
         rate: f64::NAN,
         cycles_per_rep: Vec::new(),
         packets_per_cycle: 0.0,
         timer_waits: 0,
         bytes_per_idle,
         time_wait_now: 0,
-    };
-    if !do_churn {
-        return fig;
+        rates: Vec::new(),
+        packets: 0,
     }
+}
+
+/// Warm-up (not counted): fills caches, allocator free lists, the first TIME-WAITs.
+fn warm_up<C: Churn>(name: &str, h: &mut C, idle: usize, args: &Args) {
     let cap = WallDuration::from_secs_f64(args.cap);
-    // Warm-up (not counted): fills caches, allocator free lists, the first TIME-WAITs.
     let warm = h.run((args.cycles / 20).clamp(1, 5_000), cap / 4);
     progress(format!(
         "{name}, {} idle: warm-up {} cycles ({:.0}/s)",
@@ -320,33 +321,65 @@ fn churn_one<C: Churn>(
         warm.cycles,
         warm.rate()
     ));
-    let mut rates = Vec::new();
-    let (mut packets, mut cycles) = (0u64, 0u64);
-    for rep in 0..reps {
-        let r = h.run(args.cycles, cap);
-        progress(format!(
-            "{name}, {} idle, rep {}/{reps}: {:.0} cycles/s ({} cycles in {:.2} s{}, {:.1} packets and {:.1} rounds per cycle, {} timer waits, {} TIME-WAIT held)",
-            human_count(idle),
-            rep + 1,
-            r.rate(),
-            r.cycles,
-            r.secs,
-            if r.cycles < args.cycles { ", capped" } else { "" },
-            r.packets as f64 / r.cycles as f64,
-            r.rounds as f64 / r.cycles as f64,
-            r.timer_jumps,
-            h.time_wait_count()
-        ));
-        rates.push(r.rate());
-        fig.cycles_per_rep.push(r.cycles);
-        fig.timer_waits += r.timer_jumps;
-        packets += r.packets;
-        cycles += r.cycles;
-    }
-    fig.rate = median(&mut rates);
-    fig.packets_per_cycle = packets as f64 / cycles.max(1) as f64;
+}
+
+/// One timed repetition, recorded into `fig`.
+fn churn_rep<C: Churn>(
+    name: &str,
+    h: &mut C,
+    idle: usize,
+    (rep, reps): (usize, usize),
+    args: &Args,
+    fig: &mut ChurnFigure,
+) {
+    let r = h.run(args.cycles, WallDuration::from_secs_f64(args.cap));
+    progress(format!(
+        "{name}, {} idle, rep {}/{reps}: {:.0} cycles/s ({} cycles in {:.2} s{}, {:.1} packets and {:.1} rounds per cycle, {} timer waits, {} TIME-WAIT held)",
+        human_count(idle),
+        rep + 1,
+        r.rate(),
+        r.cycles,
+        r.secs,
+        if r.cycles < args.cycles { ", capped" } else { "" },
+        r.packets as f64 / r.cycles as f64,
+        r.rounds as f64 / r.cycles as f64,
+        r.timer_jumps,
+        h.time_wait_count()
+    ));
+    fig.rates.push(r.rate());
+    fig.cycles_per_rep.push(r.cycles);
+    fig.timer_waits += r.timer_jumps;
+    fig.packets += r.packets;
+    let cycles: u64 = fig.cycles_per_rep.iter().sum();
+    fig.rate = median(&mut fig.rates.clone());
+    fig.packets_per_cycle = fig.packets as f64 / cycles.max(1) as f64;
     fig.time_wait_now = h.time_wait_count();
-    fig
+}
+
+/// synack and smoltcp with `idle` idle connections each: set-up (and its memory), then
+/// churn repetitions alternating between the two stacks, so that the machine's drift and
+/// noise fall on both alike.
+#[allow(clippy::too_many_arguments)]
+fn churn_pair<S: Churn, M: Churn>(
+    names: (&str, &str),
+    mut s: S,
+    mut m: M,
+    idle: usize,
+    reps: usize,
+    args: &Args,
+    do_churn: bool,
+) -> (ChurnFigure, ChurnFigure) {
+    let mut fs = new_figure(setup_idle(names.0, &mut s, idle));
+    let mut fm = new_figure(setup_idle(names.1, &mut m, idle));
+    if do_churn {
+        warm_up(names.0, &mut s, idle, args);
+        warm_up(names.1, &mut m, idle, args);
+        for rep in 0..reps {
+            churn_rep(names.0, &mut s, idle, (rep, reps), args, &mut fs);
+            churn_rep(names.1, &mut m, idle, (rep, reps), args, &mut fm);
+        }
+    }
+    (fs, fm)
 }
 
 fn run_churn(args: &Args, rows: &mut Vec<Row>, mem_rows: &mut Vec<Row>, do_churn: bool) {
@@ -362,16 +395,9 @@ fn run_churn(args: &Args, rows: &mut Vec<Row>, mem_rows: &mut Vec<Row>, do_churn
             "churn/memory with {} idle connections",
             human_count(idle)
         ));
-        let s = churn_one(
-            "synack",
+        let (s, m) = churn_pair(
+            ("synack", "smoltcp"),
             synack_churn(args, idle, args.churn_buffer),
-            idle,
-            reps,
-            args,
-            do_churn,
-        );
-        let m = churn_one(
-            "smoltcp",
             smol_churn(args, idle, args.churn_buffer),
             idle,
             reps,
@@ -449,16 +475,9 @@ fn run_churn_equal(args: &Args, rows: &mut Vec<Row>) {
         ));
         let name_s = format!("synack ({} buffers)", human_size(buf));
         let name_m = format!("smoltcp ({} buffers)", human_size(buf));
-        let s = churn_one(
-            &name_s,
+        let (s, m) = churn_pair(
+            (&name_s, &name_m),
             synack_churn(args, 0, Some(buf)),
-            0,
-            args.reps,
-            args,
-            true,
-        );
-        let m = churn_one(
-            &name_m,
             smol_churn(args, 0, Some(buf)),
             0,
             args.reps,
@@ -547,7 +566,7 @@ fn print_table(args: &Args, rows: &[Row], started: &str) {
         "-".repeat(13),
         "-".repeat(8)
     );
-    for r in rows {
+    for r in rows.iter() {
         let ratio = r.synack / r.smoltcp;
         println!(
             "| {:<w$} | {:>10} | {:>10} | {:>14} | {:<8} | {}",
@@ -565,8 +584,66 @@ fn print_table(args: &Args, rows: &[Row], started: &str) {
     }
 }
 
+fn print_notes(args: &Args) {
+    let smol_storage = std::mem::size_of::<smoltcp::iface::SocketStorage>();
+    println!();
+    println!(
+        "How: both stacks in this process, one thread, one in-memory link (two packet queues and a"
+    );
+    println!(
+        "buffer pool, no delay); each round every host takes its packets, its application runs, it"
+    );
+    println!(
+        "sends; the virtual clock moves 10 µs per round while packets are in flight, else jumps to"
+    );
+    println!(
+        "the next timer. IPv4 198.18.0.1 <-> 198.18.0.2, checksums computed and verified by both."
+    );
+    println!(
+        "- bulk: A sends {} to B on one connection; figure = bytes x 8 / wall time of the whole loop",
+        human_size(args.bytes)
+    );
+    println!(
+        "  (handshake included, close not). Buffers {} each end for both stacks. synack: default",
+        human_size(args.buffer)
+    );
+    println!(
+        "  config (Nagle, delayed ACK, window scaling, timestamps, SACK). smoltcp: defaults (no"
+    );
+    println!("  timestamps, no congestion control compiled in, 10 ms ACK delay, Nagle).");
+    println!("- churn: per cycle allocate, connect, 64 B request, 64 B response, client close, server close,");
+    println!(
+        "  free; {} µs of virtual time per cycle. synack keeps every client TIME-WAIT for 60 s (about",
+        args.gap_us
+    );
+    println!("  60 s / gap entries held); smoltcp frees the client socket on reaching TIME-WAIT (it has no");
+    println!("  TIME-WAIT record but the socket) and uses a new listening socket per connection.");
+    match args.churn_buffer {
+        None => println!(
+            "  Buffers: synack default config (send/receive buffers bounded at 128 KiB, allocated on\n  first use, freed when empty); smoltcp sockets with {SMOL_SMALL_BUF} B rx + {SMOL_SMALL_BUF} B tx. The \"both N\" rows\n  give both stacks the same N-byte buffers."
+        ),
+        Some(b) => println!("  Buffers: {} for both stacks.", human_size(b)),
+    }
+    println!(
+        "  Idle connections (to other server ports) are set up first and not timed; a repetition"
+    );
+    println!(
+        "  stops early after {} s of wall time (the row then says how many cycles ran).",
+        args.cap
+    );
+    println!(
+        "- memory: a counting global allocator attributes live heap bytes to the side whose code"
+    );
+    println!("  runs (client A, server B); figure = heap growth / connections, after the link has drained.");
+    println!("  It includes the amortized growth of each stack's tables (hash map, slot vectors) at this N.");
+    println!(
+        "  smoltcp: one SocketStorage is {smol_storage} B inline in the SocketSet's Vec, plus its buffers."
+    );
+}
+
 fn main() {
     let args = Args::parse();
+    let t_start = std::time::Instant::now();
     let started = utc_now();
     let (nproc, cpu) = machine();
     progress(format!("{cpu}, {nproc}, {started}"));
@@ -590,4 +667,9 @@ fn main() {
     }
     rows.extend(mem_rows);
     print_table(&args, &rows, &started);
+    print_notes(&args);
+    println!(
+        "(whole run: {:.0} s of wall time)",
+        t_start.elapsed().as_secs_f64()
+    );
 }
