@@ -17,7 +17,7 @@ CHECKLIST = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shar
 NOTES = os.path.join(ROOT, "docs", "conformance-notes.txt")
 OUT = os.path.join(ROOT, "docs", "conformance.md")
 
-item_re = re.compile(r"^- \[.\] ([A-Z]+(?:-[0-9]+[a-z]?)?) \[([^\]]+)\]\s*(.*)$")
+item_re = re.compile(r"^- \[.\] ([A-Z]+(?:-[0-9]+[a-z]?)?)(?: \[([^\]]+)\])?\s*(.*)$")
 ids, sections, section = [], {}, ""
 for line in open(CHECKLIST, encoding="utf-8"):
     if line.startswith("#"):
@@ -25,6 +25,7 @@ for line in open(CHECKLIST, encoding="utf-8"):
     m = item_re.match(line)
     if m:
         ident, level, text = m.groups()
+        level = level or "scenario"
         text = re.sub(r"\s+", " ", text)
         ids.append((ident, level, section, text[:90] + ("..." if len(text) > 90 else "")))
 known = {i[0] for i in ids}
