@@ -61,8 +61,34 @@ impl ChurnRun {
 pub trait Churn {
     /// Add `n` idle ESTABLISHED connections (accepted, empty buffers). Not timed.
     fn add_idle(&mut self, n: usize);
+    /// One lifecycle: allocate, handshake, 64 B each way, close both ends, free.
+    fn cycle(&mut self);
+    /// The simulation both stacks run on.
+    fn sim(&self) -> &Sim;
+    /// How many cycles between two looks at the wall clock (cheap enough not to distort).
+    const CAP_CHECK_EVERY: u64;
     /// Run up to `cycles` lifecycles, stopping early once `cap` wall time has passed.
-    fn run(&mut self, cycles: u64, cap: WallDuration) -> ChurnRun;
+    fn run(&mut self, cycles: u64, cap: WallDuration) -> ChurnRun {
+        let (p0, r0, j0) = stats_of(self.sim());
+        let t0 = WallClock::now();
+        let mut done = 0;
+        while done < cycles {
+            self.cycle();
+            done += 1;
+            if done % Self::CAP_CHECK_EVERY == 0 && t0.elapsed() > cap {
+                break;
+            }
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let (p1, r1, j1) = stats_of(self.sim());
+        ChurnRun {
+            cycles: done,
+            secs,
+            packets: p1 - p0,
+            rounds: r1 - r0,
+            timer_jumps: j1 - j0,
+        }
+    }
     /// Open `n` connections and close them all (client first): the clients stay in
     /// TIME-WAIT, the servers are freed. Not timed.
     fn make_time_wait(&mut self, n: usize);
@@ -150,7 +176,7 @@ impl SynackChurn {
         }
     }
 
-    fn cycle(&mut self) {
+    fn lifecycle(&mut self) {
         self.sim.now = self.sim.now.max(self.next_at);
         self.next_at = self.sim.now + self.gap;
         let remote = SocketAddr::new(IpAddr::V4(Side::B.ip()), CHURN_PORT);
@@ -310,26 +336,14 @@ impl Churn for SynackChurn {
         self.open_batch(n, first);
     }
 
-    fn run(&mut self, cycles: u64, cap: WallDuration) -> ChurnRun {
-        let (p0, r0, j0) = stats_of(&self.sim);
-        let t0 = WallClock::now();
-        let mut done = 0;
-        while done < cycles {
-            self.cycle();
-            done += 1;
-            if done % 64 == 0 && t0.elapsed() > cap {
-                break;
-            }
-        }
-        let secs = t0.elapsed().as_secs_f64();
-        let (p1, r1, j1) = stats_of(&self.sim);
-        ChurnRun {
-            cycles: done,
-            secs,
-            packets: p1 - p0,
-            rounds: r1 - r0,
-            timer_jumps: j1 - j0,
-        }
+    const CAP_CHECK_EVERY: u64 = 64;
+
+    fn cycle(&mut self) {
+        self.lifecycle();
+    }
+
+    fn sim(&self) -> &Sim {
+        &self.sim
     }
 
     fn make_time_wait(&mut self, n: usize) {
@@ -438,7 +452,7 @@ impl SmolChurn {
         }
     }
 
-    fn cycle(&mut self) {
+    fn lifecycle(&mut self) {
         self.sim.now = self.sim.now.max(self.next_at);
         self.next_at = self.sim.now + self.gap;
         let start_round = self.sim.rounds;
@@ -592,26 +606,14 @@ impl Churn for SmolChurn {
         self.open_batch(n, first);
     }
 
-    fn run(&mut self, cycles: u64, cap: WallDuration) -> ChurnRun {
-        let (p0, r0, j0) = stats_of(&self.sim);
-        let t0 = WallClock::now();
-        let mut done = 0;
-        while done < cycles {
-            self.cycle();
-            done += 1;
-            if done % 8 == 0 && t0.elapsed() > cap {
-                break;
-            }
-        }
-        let secs = t0.elapsed().as_secs_f64();
-        let (p1, r1, j1) = stats_of(&self.sim);
-        ChurnRun {
-            cycles: done,
-            secs,
-            packets: p1 - p0,
-            rounds: r1 - r0,
-            timer_jumps: j1 - j0,
-        }
+    const CAP_CHECK_EVERY: u64 = 8;
+
+    fn cycle(&mut self) {
+        self.lifecycle();
+    }
+
+    fn sim(&self) -> &Sim {
+        &self.sim
     }
 
     fn make_time_wait(&mut self, n: usize) {
