@@ -192,23 +192,22 @@ fn exchange(seed: u64, a_len: usize, b_len: usize, ab: &Faults, ba: &Faults) {
     }
 }
 
-proptest! {
-    #![proptest_config(PtConfig {
-        // SYNACK_PROPTEST_CASES=100000 for a longer hunt; a case takes well under 1 ms.
-        cases: std::env::var("SYNACK_PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1_000),
+/// 1,000 cases from a fixed seed (each property has its own default seed);
+/// `SYNACK_PROPTEST_CASES=100000` and `SYNACK_PROPTEST_SEED` for a longer hunt. A case takes
+/// well under 1 ms.
+fn pt_config(default_seed: u64) -> PtConfig {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+    PtConfig {
+        cases: env("SYNACK_PROPTEST_CASES").map_or(1_000, |v: u64| v as u32),
         failure_persistence: None,
-        rng_seed: RngSeed::Fixed(
-            std::env::var("SYNACK_PROPTEST_SEED")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0x5ee_d5a1),
-        ),
+        rng_seed: RngSeed::Fixed(env("SYNACK_PROPTEST_SEED").unwrap_or(default_seed)),
         max_shrink_iters: 200,
         ..PtConfig::default()
-    })]
+    }
+}
+
+proptest! {
+    #![proptest_config(pt_config(0x5ee_d5a1))]
 
     #[test]
     fn every_byte_once_in_order_and_both_ends_close(
@@ -368,21 +367,7 @@ fn close_patterns(seed: u64, a_len: usize, b_len: usize, ea: Ending, eb: Ending,
 }
 
 proptest! {
-    #![proptest_config(PtConfig {
-        cases: std::env::var("SYNACK_PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1_000),
-        failure_persistence: None,
-        rng_seed: RngSeed::Fixed(
-            std::env::var("SYNACK_PROPTEST_SEED")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0xc105e),
-        ),
-        max_shrink_iters: 200,
-        ..PtConfig::default()
-    })]
+    #![proptest_config(pt_config(0xc105e))]
 
     /// Every way of ending a connection, over faulty links: bytes arrive in order, EOF is
     /// never early, every connection ends (DESIGN.md invariants).
