@@ -3,3 +3,5 @@
 //! `TcpStream` API shaped like `tokio::net`.
 
 pub mod device;
+#[cfg(target_os = "linux")]
+pub mod tun;
