@@ -25,6 +25,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tun_rs::{AsyncDevice, DeviceBuilder, GROTable, VirtioNetHdr, VIRTIO_NET_HDR_LEN};
 
@@ -289,6 +290,11 @@ impl TunDevice {
             ));
         }
         let mtu = usize::from(sync.mtu().unwrap_or(config.mtu));
+        for &(addr, _) in &config.addrs {
+            if let IpAddr::V6(a) = addr {
+                wait_not_tentative(a, Duration::from_secs(3));
+            }
+        }
         let dev = AsyncDevice::new(sync)?;
         Ok(TunDevice {
             dev,
@@ -458,6 +464,36 @@ impl TunDevice {
         }
         sizes.truncate(kept);
         kept
+    }
+}
+
+/// Wait (bounded) until the kernel has finished bringing IPv6 address `addr` up. An address
+/// added while the interface is down is *tentative* until the kernel's address-configuration
+/// work runs after the link comes up (RFC 4862 §5.4; a NOARP link like TUN skips the probes
+/// themselves, but not that step), and until then binding to it fails with EADDRNOTAVAIL and
+/// it is never chosen as a source. The work is asynchronous, so on a busy machine an
+/// application that uses the address right after `open` would race it.
+///
+/// Reads /proc/thread-self/net/if_inet6 (thread-self, not self: the calling thread may have
+/// entered another network namespace than the process's main thread).
+fn wait_not_tentative(addr: std::net::Ipv6Addr, limit: Duration) {
+    const IFA_F_TENTATIVE: u32 = 0x40;
+    let want: String = addr.octets().iter().map(|b| format!("{b:02x}")).collect();
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let Ok(table) = std::fs::read_to_string("/proc/thread-self/net/if_inet6") else {
+            return;
+        };
+        let tentative = table.lines().any(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.len() >= 5
+                && cols[0] == want
+                && u32::from_str_radix(cols[4], 16).is_ok_and(|f| f & IFA_F_TENTATIVE != 0)
+        });
+        if !tentative || std::time::Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

@@ -122,6 +122,14 @@ impl Netns {
         })
     }
 
+    /// Set a sysctl of the namespace (`key` as a path under /proc/sys, e.g.
+    /// `net/ipv6/conf/default/accept_dad`). /proc/sys/net shows the network namespace of the
+    /// thread that opens it, so the write happens on a thread inside the namespace.
+    pub fn sysctl(&self, key: &str, value: &str) -> io::Result<()> {
+        let path = Path::new("/proc/sys").join(key);
+        self.run(|| std::fs::write(&path, value))?
+    }
+
     /// `ip -n NAME ARGS...`, failing with its stderr.
     pub fn ip(&self, args: &[&str]) -> io::Result<String> {
         let out = run_checked(Command::new("ip").arg("-n").arg(&self.name).args(args))?;
