@@ -178,3 +178,5 @@ pub trait Device: Send + Sync + 'static {
     /// be sent may be dropped: TCP retransmits.
     fn send(&self, batch: &mut PacketBatch) -> impl Future<Output = io::Result<()>> + Send;
 }
+
+pub mod memory;
