@@ -32,6 +32,7 @@ use tun_rs::{AsyncDevice, DeviceBuilder, GROTable, VirtioNetHdr, VIRTIO_NET_HDR_
 use crate::device::{Device, PacketBatch};
 
 pub mod netns;
+pub mod pcap;
 
 /// Where `/dev/net/tun` lives (the clone device every TUN interface is made from).
 const TUN_CLONE_DEVICE: &str = "/dev/net/tun";

@@ -241,3 +241,191 @@ pub async fn until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 pub fn unavailable() -> Option<String> {
     netns::unavailable()
 }
+
+/// A [`Lab`] with a synack [`Net`](synack_tun::Net) running on its device, owning
+/// 198.18.0.2 and 2001:db8::2.
+pub struct Rig {
+    pub net: synack_tun::Net,
+    pub stats: Arc<synack_tun::tun::TunStats>,
+    pub lab: Lab,
+}
+
+impl Rig {
+    /// Must be called from within a tokio runtime.
+    pub fn new(offload: bool, filter: Option<PacketFilter>) -> Rig {
+        let mut lab = Lab::new(offload, filter).expect("namespace with a TUN device");
+        let dev = lab.take_device();
+        let stats = dev.stats();
+        let net = synack_tun::Net::new(
+            dev,
+            synack::Config::default(),
+            [IpAddr::from(SYNACK_V4), IpAddr::from(SYNACK_V6)],
+        )
+        .expect("runtime starts");
+        Rig { net, stats, lab }
+    }
+
+    pub fn ns(&self) -> &Netns {
+        &self.lab.ns
+    }
+
+    /// `ss ARGS` inside the namespace.
+    pub fn ss(&self, args: &[&str]) -> String {
+        self.lab.ss(args)
+    }
+
+    /// synack's connection (by 4-tuple, seen from synack) if the stack still holds it.
+    pub fn conn(&self, local: SocketAddr, remote: SocketAddr) -> Option<synack::ConnInfo> {
+        self.net
+            .connections()
+            .into_iter()
+            .find(|c| c.local == local && c.remote == remote)
+    }
+}
+
+/// An endless deterministic byte stream (xorshift64), to send and check large transfers
+/// without keeping them in memory.
+#[derive(Clone)]
+pub struct Pattern(u64);
+
+impl Pattern {
+    pub fn new(seed: u64) -> Pattern {
+        Pattern(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    /// Fill `buf` with the next bytes (a multiple of 8 keeps the stream aligned; other sizes
+    /// are fine as long as both ends cut it the same way, which `hash_of` does).
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+        }
+    }
+
+    /// The FNV hash of the first `len` bytes of the stream from `seed` (len a multiple of
+    /// 64 KiB).
+    pub fn hash_of(seed: u64, len: usize) -> Fnv {
+        let mut p = Pattern::new(seed);
+        let mut h = Fnv::default();
+        let mut buf = vec![0u8; CHUNK];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(CHUNK);
+            p.fill(&mut buf[..n]);
+            h.update(&buf[..n]);
+            left -= n;
+        }
+        h
+    }
+}
+
+/// Write and read in chunks of this size.
+pub const CHUNK: usize = 64 * 1024;
+
+/// Write `len` bytes of `Pattern::new(seed)` to a blocking writer.
+pub fn write_pattern(w: &mut impl std::io::Write, seed: u64, len: usize) -> io::Result<()> {
+    let mut p = Pattern::new(seed);
+    let mut buf = vec![0u8; CHUNK];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        p.fill(&mut buf[..n]);
+        w.write_all(&buf[..n])?;
+        left -= n;
+    }
+    Ok(())
+}
+
+/// Read a blocking reader to its end: (bytes, hash).
+pub fn read_hash(r: &mut impl std::io::Read) -> io::Result<(usize, Fnv)> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut h = Fnv::default();
+    let mut total = 0;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok((total, h));
+        }
+        h.update(&buf[..n]);
+        total += n;
+    }
+}
+
+/// The same two for tokio streams.
+pub async fn write_pattern_async(
+    w: &mut (impl tokio::io::AsyncWrite + Unpin),
+    seed: u64,
+    len: usize,
+) -> io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut p = Pattern::new(seed);
+    let mut buf = vec![0u8; CHUNK];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        p.fill(&mut buf[..n]);
+        w.write_all(&buf[..n]).await?;
+        left -= n;
+    }
+    Ok(())
+}
+
+pub async fn read_hash_async(
+    r: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> io::Result<(usize, Fnv)> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; CHUNK];
+    let mut h = Fnv::default();
+    let mut total = 0;
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok((total, h));
+        }
+        h.update(&buf[..n]);
+        total += n;
+    }
+}
+
+/// Set SO_LINGER {on, 0} on a kernel socket, so close() sends RST (LX-18).
+pub fn set_linger_zero(s: &std::net::TcpStream) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket descriptor and a correctly sized option value.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Raise this process's open-file limit to its hard limit (1,000 kernel sockets).
+pub fn raise_fd_limit() {
+    // SAFETY: plain getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
