@@ -13,6 +13,13 @@ use synack_sim::ladder::{self, LadderOptions};
 use synack_sim::scenarios::{self, Scenario};
 use synack_sim::{html, json, report, svg, RunOutcome, World};
 
+#[cfg(target_os = "linux")]
+mod connect;
+#[cfg(target_os = "linux")]
+mod realnet;
+#[cfg(target_os = "linux")]
+mod serve;
+
 #[derive(Parser)]
 #[command(
     name = "synack",
@@ -28,6 +35,12 @@ struct Cli {
 enum Command {
     /// Play a connection scenario in the simulator and draw it as a ladder diagram.
     Demo(DemoArgs),
+    /// Serve on a real network: synack on a TUN device (Linux, root or CAP_NET_ADMIN).
+    #[cfg(target_os = "linux")]
+    Serve(serve::ServeArgs),
+    /// Connect over a real network: synack on a TUN device (Linux, root or CAP_NET_ADMIN).
+    #[cfg(target_os = "linux")]
+    Connect(connect::ConnectArgs),
 }
 
 #[derive(clap::Args)]
@@ -107,6 +120,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => demo(args),
+        #[cfg(target_os = "linux")]
+        Command::Serve(args) => serve::serve(args),
+        #[cfg(target_os = "linux")]
+        Command::Connect(args) => connect::connect(args),
     }
 }
 
@@ -296,12 +313,16 @@ mod tests {
     fn parses_demo_arguments() {
         let cli = Cli::try_parse_from(["synack", "demo", "lost-syn", "--seed", "7", "--no-color"])
             .unwrap();
-        let Command::Demo(a) = cli.command;
+        let Command::Demo(a) = cli.command else {
+            panic!("parsed as demo")
+        };
         assert_eq!(a.scenario.as_deref(), Some("lost-syn"));
         assert_eq!(a.seed, 7);
         assert!(a.no_color && !a.list);
         let cli = Cli::try_parse_from(["synack", "demo", "--list"]).unwrap();
-        let Command::Demo(a) = cli.command;
+        let Command::Demo(a) = cli.command else {
+            panic!("parsed as demo")
+        };
         assert!(a.list && a.scenario.is_none());
     }
 
