@@ -9,6 +9,8 @@
 mod alloc_count;
 mod bulk;
 mod churn;
+#[cfg(target_os = "linux")]
+mod tun_bench;
 
 use alloc_count::{live, SIDE_A, SIDE_B};
 use churn::{Churn, SmolChurn, SynackChurn, SMOL_SMALL_BUF};
@@ -25,6 +27,9 @@ enum What {
     Churn,
     /// Memory only: bytes per idle connection at each idle level, per TIME-WAIT entry.
     Mem,
+    /// Against the Linux kernel over a real TUN device in a network namespace (root):
+    /// --bytes each way, synack with and without offload, and smoltcp. Not part of `all`.
+    Tun,
 }
 
 /// synack vs smoltcp 0.14: bulk throughput, connection churn, memory per connection.
@@ -71,6 +76,9 @@ struct Args {
     /// sizes (`--equal-buffers` with no value: none).
     #[arg(long, value_delimiter = ',', value_parser = parse_size, default_value = "64,128K", num_args = 0..)]
     equal_buffers: Vec<u64>,
+    /// Repetitions of each `tun` figure (the median is reported).
+    #[arg(long, default_value_t = 1)]
+    tun_reps: usize,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -248,6 +256,90 @@ fn run_bulk(args: &Args, rows: &mut Vec<Row>) {
             note: notes,
         });
     }
+}
+
+// ----- over a real TUN device --------------------------------------------------------------
+
+#[cfg(target_os = "linux")]
+fn run_tun(args: &Args, rows: &mut Vec<Row>) {
+    use tun_bench::Dir;
+    if let Some(why) = synack_tun::tun::netns::unavailable() {
+        progress(format!("tun: cannot run here: {why}"));
+        std::process::exit(2);
+    }
+    for (dir, what) in [
+        (Dir::KernelToServer, "kernel client -> server"),
+        (Dir::ServerToKernel, "server -> kernel client"),
+    ] {
+        for offload in [false, true] {
+            let (mut s, mut m) = (Vec::new(), Vec::new());
+            let mut note = String::new();
+            for rep in 0..args.tun_reps.max(1) {
+                let r = tun_bench::synack(dir, args.bytes, offload).expect("synack over TUN");
+                progress(format!(
+                    "tun {what}, offload {}: synack {:6.2} Gbit/s ({:.2} s); device: {}",
+                    if offload { "on" } else { "off" },
+                    r.gbits,
+                    r.secs,
+                    r.device
+                ));
+                s.push(r.gbits);
+                if rep == 0 {
+                    note = if offload {
+                        "synack with GSO/GRO offload; smoltcp without (it has none)".into()
+                    } else {
+                        "both without offload".into()
+                    };
+                }
+                if !offload || m.is_empty() {
+                    let r = tun_bench::smoltcp(dir, args.bytes, args.buffer as usize)
+                        .expect("smoltcp over TUN");
+                    progress(format!(
+                        "tun {what}: smoltcp {:6.2} Gbit/s ({:.2} s)",
+                        r.gbits, r.secs
+                    ));
+                    m.push(r.gbits);
+                }
+            }
+            rows.push(Row {
+                figure: format!(
+                    "TUN {what}, {}{}",
+                    human_size(args.bytes),
+                    if offload { ", offload" } else { "" }
+                ),
+                synack: median(&mut s),
+                smoltcp: median(&mut m),
+                unit: "Gbit/s",
+                note,
+            });
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run_tun(_args: &Args, _rows: &mut Vec<Row>) {
+    progress("tun: Linux only");
+    std::process::exit(2);
+}
+
+fn print_tun_notes(args: &Args) {
+    println!();
+    println!("How: a network namespace made for the run, a TUN device in it whose kernel side is");
+    println!("198.18.0.1/24; the server at 198.18.0.2 is synack (tokio runtime, 2 worker threads,");
+    println!("default config) or smoltcp 0.14 (one thread polling a non-blocking TUN descriptor,");
+    println!(
+        "{} socket buffers). A kernel client (std::net, its own thread) sends {} to the server, or",
+        human_size(args.buffer),
+        human_size(args.bytes)
+    );
+    println!(
+        "reads as much from it; figure = bytes x 8 / time from connect to the end (the server's"
+    );
+    println!("FIN). offload: IFF_VNET_HDR + TUNSETOFFLOAD, GSO super-packets split on read, GRO");
+    println!(
+        "coalescing on write; smoltcp has no offload, so its figure is the same in both rows."
+    );
+    println!("The machine's other load shows in these figures: compare rows of one run.");
 }
 
 // ----- churn and idle memory -------------------------------------------------------------
@@ -585,6 +677,10 @@ fn print_table(args: &Args, rows: &[Row], started: &str) {
 }
 
 fn print_notes(args: &Args) {
+    if args.what == What::Tun {
+        print_tun_notes(args);
+        return;
+    }
     let smol_storage = std::mem::size_of::<smoltcp::iface::SocketStorage>();
     println!();
     println!(
@@ -652,6 +748,9 @@ fn main() {
     }
     let mut rows = Vec::new();
     let mut mem_rows = Vec::new();
+    if args.what == What::Tun {
+        run_tun(&args, &mut rows);
+    }
     if matches!(args.what, What::All | What::Bulk) {
         run_bulk(&args, &mut rows);
     }
