@@ -45,7 +45,8 @@ impl ConnWaiters {
 pub(crate) struct Inner {
     pub(crate) stack: Stack,
     pub(crate) conns: HashMap<ConnId, ConnWaiters>,
-    pub(crate) listeners: HashMap<ListenerId, Option<Waker>>,
+    /// Tasks waiting in `accept`; several may share one listener (an `Arc<TcpListener>`).
+    pub(crate) listeners: HashMap<ListenerId, Vec<Waker>>,
     /// The device failed for good: every pending call reports this.
     pub(crate) failed: Option<io::ErrorKind>,
 }
@@ -57,8 +58,8 @@ impl Inner {
         while let Some(ev) = self.stack.poll_event() {
             match ev {
                 Event::AcceptReady { listener } => {
-                    if let Some(w) = self.listeners.get_mut(&listener).and_then(Option::take) {
-                        w.wake();
+                    if let Some(ws) = self.listeners.get_mut(&listener) {
+                        ws.drain(..).for_each(Waker::wake);
                     }
                 }
                 Event::Connected { conn }
@@ -81,8 +82,8 @@ impl Inner {
         for c in self.conns.values_mut() {
             c.wake_both();
         }
-        for w in self.listeners.values_mut().filter_map(Option::take) {
-            w.wake();
+        for ws in self.listeners.values_mut() {
+            ws.drain(..).for_each(Waker::wake);
         }
     }
 

@@ -65,7 +65,7 @@ impl TcpListener {
                 None => return Err(runtime::io_error(Error::NoPortsAvailable)),
             }
         };
-        inner.listeners.insert(id, None);
+        inner.listeners.insert(id, Vec::new());
         Ok(TcpListener {
             handle: net.handle.clone(),
             id,
@@ -85,7 +85,7 @@ impl TcpListener {
     pub fn listen_any_with_backlog(net: &Net, backlog: usize) -> io::Result<TcpListener> {
         let mut inner = net.handle.shared.lock();
         let id = inner.stack.listen_any(backlog).map_err(runtime::io_error)?;
-        inner.listeners.insert(id, None);
+        inner.listeners.insert(id, Vec::new());
         Ok(TcpListener {
             handle: net.handle.clone(),
             id,
@@ -98,7 +98,8 @@ impl TcpListener {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
-    /// Poll for the next connection (the waker of the latest call is the one woken).
+    /// Poll for the next connection. Several tasks may wait on one listener; all are woken
+    /// when a connection is ready and one of them gets it.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let shared = &self.handle.shared;
         let mut inner = shared.lock();
@@ -120,7 +121,11 @@ impl TcpListener {
             return Poll::Ready(Ok((stream, peer)));
         }
         match inner.listeners.get_mut(&self.id) {
-            Some(slot) => register(slot, cx),
+            Some(ws) => {
+                if !ws.iter().any(|w| w.will_wake(cx.waker())) {
+                    ws.push(cx.waker().clone());
+                }
+            }
             None => return Poll::Ready(Err(runtime::io_error(Error::InvalidHandle))),
         }
         Poll::Pending

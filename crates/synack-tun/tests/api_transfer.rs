@@ -71,10 +71,10 @@ async fn transfer_under_three_percent_loss() {
             ..LinkConfig::default()
         };
         let p = pair_with(link, Config::default());
-        let t = both_ways(&p, addr, 2 * MIB).await;
+        let t = both_ways(&p, addr, 16 * MIB).await;
         let (c, s) = (p.client_link.tx(), p.server_link.tx());
         eprintln!(
-            "2 MiB each way under 3% loss ({addr}) in {t:?} (virtual); client {c:?}, server {s:?}"
+            "16 MiB each way under 3% loss ({addr}) in {t:?} (virtual); client {c:?}, server {s:?}"
         );
         // The loss really happened, in both directions, and was repaired.
         assert!(c.lost > 20 && s.lost > 20, "{c:?} {s:?}");
