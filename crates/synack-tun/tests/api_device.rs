@@ -182,3 +182,18 @@ async fn several_tasks_can_wait_on_one_listener() {
     peers.sort();
     assert_eq!(locals, peers);
 }
+
+#[test]
+fn stream_hash_is_chunking_independent_and_order_sensitive() {
+    let data = pattern(42, 10_001);
+    let whole = Fnv::of(&data);
+    for chunk in [1, 3, 7, 8, 9, 1000] {
+        let mut h = Fnv::new();
+        data.chunks(chunk).for_each(|c| h.update(c));
+        assert_eq!(h.finish(), whole, "chunks of {chunk}");
+    }
+    let mut swapped = data.clone();
+    swapped.swap(100, 5000);
+    assert_ne!(Fnv::of(&swapped), whole);
+    assert_ne!(Fnv::of(&data[..10_000]), whole);
+}

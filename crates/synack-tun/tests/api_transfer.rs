@@ -13,11 +13,11 @@ const MIB: usize = 1024 * 1024;
 /// `len` bytes each way at once, between `server_addr`'s listener and a client, each side
 /// writing from one task and reading (hashing) in another. Returns the elapsed time.
 async fn both_ways(p: &Pair, server_addr: &str, len: usize) -> Duration {
-    let start = tokio::time::Instant::now();
     let listener = TcpListener::bind(&p.server, sa(server_addr)).await.unwrap();
     let up = pattern(1, len);
     let down = pattern(2, len);
     let (up_hash, down_hash) = (Fnv::of(&up), Fnv::of(&down));
+    let start = tokio::time::Instant::now();
 
     let server = tokio::spawn(async move {
         let (s, _) = listener.accept().await.unwrap();
