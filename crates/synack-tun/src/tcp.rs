@@ -319,6 +319,25 @@ impl TcpStream {
     /// `TimedOut` (SYN retries exhausted: 127 s with the default 6, LX-1) or
     /// `NetworkUnreachable` (no local address of that family, MUST-44).
     pub async fn connect(net: &Net, addr: SocketAddr) -> io::Result<TcpStream> {
+        TcpStream::connect_inner(net, None, addr).await
+    }
+
+    /// [`TcpStream::connect`] from a chosen local address (bind-then-connect): `local` must
+    /// be one of the [`Net`]'s addresses (else `AddrNotAvailable`); port 0 picks an
+    /// ephemeral port; a 4-tuple already in use gives `AddrInUse`.
+    pub async fn connect_from(
+        net: &Net,
+        local: SocketAddr,
+        addr: SocketAddr,
+    ) -> io::Result<TcpStream> {
+        TcpStream::connect_inner(net, Some(local), addr).await
+    }
+
+    async fn connect_inner(
+        net: &Net,
+        local: Option<SocketAddr>,
+        addr: SocketAddr,
+    ) -> io::Result<TcpStream> {
         let shared = &net.handle.shared;
         let stream = {
             let mut inner = shared.lock();
@@ -326,7 +345,7 @@ impl TcpStream {
             let now = shared.now();
             let id = inner
                 .stack
-                .connect(now, None, addr)
+                .connect(now, local, addr)
                 .map_err(runtime::io_error)?;
             let Some((local, peer)) = runtime::addrs(&inner, id) else {
                 return Err(runtime::io_error(Error::InvalidHandle));
