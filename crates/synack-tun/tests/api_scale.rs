@@ -74,6 +74,11 @@ async fn thousand() {
         locals, peers,
         "the server saw exactly the clients' addresses"
     );
+    let c = p.server.counters();
+    eprintln!(
+        "1,000 connections: {} passive opens, {} SYN cookies sent, {} accept-queue overflows",
+        c.passive_opens, c.syncookies_sent, c.listen_overflows
+    );
 }
 
 #[tokio::test]
