@@ -89,6 +89,8 @@ pub struct Stack {
     by_tuple: HashMap<FourTuple, u32>,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<SocketAddr, u32>,
+    /// The `listen_any` listener, if one exists: it owns every destination (tun2socks).
+    any_listener: Option<u32>,
     events: EventQueue,
     counters: Counters,
     ctl: CtlQueue,
@@ -127,6 +129,7 @@ impl Stack {
             by_tuple: HashMap::new(),
             listeners: Vec::new(),
             listen_map: HashMap::new(),
+            any_listener: None,
             counters: Counters::default(),
             ctl: CtlQueue::default(),
             timers: BinaryHeap::new(),
@@ -191,6 +194,35 @@ impl Stack {
         Ok(id)
     }
 
+    /// Passive OPEN for every destination (tun2socks-style proxies): while this listener
+    /// exists every packet is ours whatever its destination address, and a SYN that no
+    /// specific listener takes (MUST-42: exact address first, then the wildcard) opens a
+    /// connection whose local address is the SYN's destination. At most one exists.
+    pub fn listen_any(&mut self, backlog: usize) -> Result<ListenerId, Error> {
+        if self.any_listener.is_some() {
+            return Err(Error::AddrInUse);
+        }
+        let idx = match self.listeners.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.listeners.push(None);
+                self.listeners.len() - 1
+            }
+        };
+        let id = ListenerId(idx as u32);
+        // Port 0 never enters `listen_map` (listen refuses it), so this local address is a
+        // marker that close_listener's map removal cannot confuse with a real listener.
+        self.listeners[idx] = Some(Listener {
+            id,
+            local: SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+            backlog: backlog.min(self.config.somaxconn),
+            syn_queue: 0,
+            accept_queue: VecDeque::new(),
+        });
+        self.any_listener = Some(idx as u32);
+        Ok(id)
+    }
+
     /// Stop listening. Half-open and unaccepted connections are reset.
     pub fn close_listener(&mut self, now: Instant, l: ListenerId) -> Result<(), Error> {
         let listener = self
@@ -198,7 +230,11 @@ impl Stack {
             .get_mut(l.0 as usize)
             .and_then(Option::take)
             .ok_or(Error::InvalidHandle)?;
-        self.listen_map.remove(&listener.local);
+        if self.any_listener == Some(l.0) {
+            self.any_listener = None;
+        } else {
+            self.listen_map.remove(&listener.local);
+        }
         let orphans: Vec<u32> = self
             .slots
             .iter()
@@ -260,6 +296,7 @@ impl Stack {
                     .get(&SocketAddr::new(unspecified_like(local.ip()), local.port()))
             })
             .copied()
+            .or(self.any_listener)
     }
 
     // ----- active open and user calls ----------------------------------------------------
@@ -443,8 +480,16 @@ impl Stack {
                 return;
             }
         };
-        // MUST-57: broadcast/multicast destinations are never ours.
-        if !self.is_ours(pkt.dst) || !valid_remote(pkt.dst) {
+        // MUST-57: broadcast/multicast destinations are never ours. With an any-listener
+        // every other destination is ours; a connection it accepted stays reachable after
+        // the listener closes.
+        let ours = self.is_ours(pkt.dst)
+            || self.any_listener.is_some()
+            || self.by_tuple.contains_key(&FourTuple {
+                local: SocketAddr::new(pkt.dst, pkt.tcp.dst_port),
+                remote: SocketAddr::new(pkt.src, pkt.tcp.src_port),
+            });
+        if !ours || !valid_remote(pkt.dst) {
             self.counters.count_drop(DropReason::NotOurs);
             return;
         }
