@@ -9,14 +9,14 @@
 //!   "segments": [ { "id": 0, "time_us": 0, "from": "A", "to": "B", "flags": "SYN",
 //!                   "seq": ..., "rel_seq": 0, ..., "fates": [ { "fate": "dropped", ... } ] } ],
 //!   "trace": [ { "type": "state", "time_us": 0, "host": "A", "from": "CLOSED", ... } ],
-//!   "connections": {...}, "counters": {...} }
+//!   "connections": {...}, "listeners": {...}, "counters": {...} }
 //! ```
 
 use crate::explain;
 use crate::i18n::{self, Lang};
 use crate::ladder::{self, LadderOptions, Tracker};
 use crate::record::{EntryKind, Fate, Record};
-use crate::report::{self, SsRow};
+use crate::report::{self, ListenRow, SsRow};
 use crate::scenarios::Scenario;
 use crate::world::{RunOutcome, World};
 use synack::Instant;
@@ -267,6 +267,11 @@ pub fn trace(world: &World, meta: &Meta<'_>, o: &LadderOptions) -> Json {
         .map(|(h, rows)| (h, Json::Arr(rows.iter().map(ss_json).collect())))
         .collect();
     top = top.with("connections", Json::Obj(conns));
+    let listeners: Vec<(String, Json)> = report::listeners(world)
+        .into_iter()
+        .map(|(h, rows)| (h, Json::Arr(rows.iter().map(listen_json).collect())))
+        .collect();
+    top = top.with("listeners", Json::Obj(listeners));
     let counters: Vec<(String, Json)> = world
         .hosts()
         .iter()
@@ -280,6 +285,16 @@ pub fn trace(world: &World, meta: &Meta<'_>, o: &LadderOptions) -> Json {
         })
         .collect();
     top.with("counters", Json::Obj(counters))
+}
+
+fn listen_json(r: &ListenRow) -> Json {
+    Json::obj()
+        .with("state", "LISTEN")
+        .with("recv_q", r.recv_q)
+        .with("send_q", r.send_q)
+        .with("local", r.local.as_str())
+        .with("peer", r.peer.as_str())
+        .with("syn_queue", r.syn_queue)
 }
 
 fn ss_json(r: &SsRow) -> Json {
