@@ -27,6 +27,8 @@ pub enum Json {
     Null,
     Bool(bool),
     Int(i128),
+    /// A ratio or a rate; written with at most six decimals, `null` if not finite.
+    Float(f64),
     Str(String),
     Arr(Vec<Json>),
     Obj(Vec<(String, Json)>),
@@ -65,6 +67,12 @@ impl Json {
             Json::Null => s.push_str("null"),
             Json::Bool(b) => s.push_str(if *b { "true" } else { "false" }),
             Json::Int(n) => s.push_str(&n.to_string()),
+            Json::Float(v) if v.is_finite() => {
+                let t = format!("{v:.6}");
+                let t = t.trim_end_matches('0').trim_end_matches('.');
+                s.push_str(if t == "-0" { "0" } else { t });
+            }
+            Json::Float(_) => s.push_str("null"),
             Json::Str(t) => quote(s, t),
             Json::Arr(v) => {
                 if v.is_empty() {
@@ -496,14 +504,16 @@ mod tests {
             .with("none", Option::<u32>::None)
             .with("list", vec![1u8, 2])
             .with("objs", Json::Arr(vec![Json::obj().with("k", true)]))
-            .with("zh", "中文");
+            .with("zh", "中文")
+            .with("f", Json::Float(0.96531234))
+            .with("inf", Json::Float(f64::INFINITY));
         assert_eq!(
             j.compact(),
-            r#"{"a":"x\"y\\z\n\u0001","n":5,"none":null,"list":[1,2],"objs":[{"k":true}],"zh":"中文"}"#
+            r#"{"a":"x\"y\\z\n\u0001","n":5,"none":null,"list":[1,2],"objs":[{"k":true}],"zh":"中文","f":0.965312,"inf":null}"#
         );
         assert_eq!(
             j.pretty(),
-            "{\n  \"a\": \"x\\\"y\\\\z\\n\\u0001\",\n  \"n\": 5,\n  \"none\": null,\n  \"list\": [1, 2],\n  \"objs\": [\n    {\"k\":true}\n  ],\n  \"zh\": \"中文\"\n}\n"
+            "{\n  \"a\": \"x\\\"y\\\\z\\n\\u0001\",\n  \"n\": 5,\n  \"none\": null,\n  \"list\": [1, 2],\n  \"objs\": [\n    {\"k\":true}\n  ],\n  \"zh\": \"中文\",\n  \"f\": 0.965312,\n  \"inf\": null\n}\n"
         );
     }
 }
