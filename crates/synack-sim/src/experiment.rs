@@ -1151,8 +1151,16 @@ fn bar(frac: f64) -> String {
     s
 }
 
+/// `2.901s`, `20.1ms`, `42us`: enough digits to tell short states apart from nothing.
 fn secs(d: Duration) -> String {
-    format!("{:.3}s", d.as_secs_f64())
+    let us = crate::time_util::micros(d);
+    if us >= 1_000_000 || us == 0 {
+        format!("{:.3}s", d.as_secs_f64())
+    } else if us >= 1_000 {
+        format!("{:.1}ms", us as f64 / 1e3)
+    } else {
+        format!("{us}us")
+    }
 }
 
 fn aligned(rows: &[Vec<String>], right: &[bool]) -> String {
