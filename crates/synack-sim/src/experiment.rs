@@ -230,10 +230,11 @@ impl Shared {
                 }
             }
         }
-        // Half-close once our bytes are all queued. A side with nothing to send waits for
-        // the peer's end of stream first, so that in a one-way transfer the sender closes
-        // first (and keeps TIME-WAIT), as a client uploading a file would.
-        let nothing_to_send = self.slots[i].flows[out.index()].expected == 0;
+        // Half-close once our bytes are all queued. A server with nothing to send waits for
+        // the client's end of stream first, so that in a one-way transfer the sender closes
+        // first (and keeps TIME-WAIT), as a client uploading a file would. The client never
+        // waits: with `--bytes 0` someone has to close first.
+        let wait_for_eof = side == Side::Server && self.slots[i].flows[out.index()].expected == 0;
         let all_sent = {
             let f = &self.slots[i].flows[out.index()];
             f.sent >= f.expected
@@ -276,7 +277,7 @@ impl Shared {
         }
         let eof = self.slots[i].flows[inn.index()].eof;
         let end = self.end(i, side);
-        if all_sent && !end.shut && (!nothing_to_send || eof) {
+        if all_sent && !end.shut && (!wait_for_eof || eof) {
             end.shut = true;
             if let Err(e) = ctx.stack.shutdown(now, c) {
                 self.slots[i].errors.push(format!("{now}: shutdown: {e}"));

@@ -364,3 +364,25 @@ fn sim_svg_plot_is_well_formed_with_sequence_and_cwnd_series() {
         "{tops:?}"
     );
 }
+
+#[test]
+fn sim_zero_bytes_is_just_open_and_close() {
+    for both_ways in [false, true] {
+        let c = ExperimentConfig {
+            both_ways,
+            ..cfg(5, 0, roomy())
+        };
+        let e = go(&c);
+        let s = &e.summary;
+        // The client closes first even with nothing to send, so every connection ends.
+        assert_all_delivered(s);
+        assert_eq!(s.totals[0].delivered, 0);
+        assert_eq!(s.link_stats.data_packets, 0);
+        // SYN, SYN,ACK, ACK, then FIN, ACK each way (the server's FIN may carry the ACK
+        // of the client's): 6 or 7 packets per connection.
+        let p = s.link_stats.packets;
+        assert!((30..=35).contains(&p), "{p}");
+        // No data packet: nothing to measure the payload share of a packet with.
+        assert_eq!(s.capacity, None);
+    }
+}
