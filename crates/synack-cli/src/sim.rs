@@ -1,6 +1,6 @@
 //! `synack sim`: a bulk-transfer experiment on the simulator. N connections at once over a
 //! link with the faults asked for, to the end on the virtual clock; then the summary
-//! (goodput against capacity, every byte checked, retransmissions, recoveries, timeouts, what
+//! (goodput against capacity, every byte checked, retransmissions, fast retransmits, timeouts, what
 //! the link did, time in each state) and the `ss`-like table; `--svg` for the sequence and
 //! cwnd plot, `--json` for the summary as JSON. Same arguments and seed, same output.
 

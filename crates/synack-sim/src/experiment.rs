@@ -1,7 +1,7 @@
 //! Bulk-transfer experiments (`synack sim`): N concurrent connections from a client host to a
 //! server host over a configurable faulty link, each carrying a known byte stream, run to the
 //! end on the virtual clock; then a summary of what happened (goodput against the link's
-//! capacity, bytes delivered and their hash, retransmissions, recoveries, timeouts, what the
+//! capacity, bytes delivered and their hash, retransmissions, fast retransmits, timeouts, what the
 //! link did to the packets, how long connections spent in each state) and, per sending side,
 //! samples of SND.UNA, SND.NXT and cwnd over time for [`crate::plot`].
 //!
@@ -453,8 +453,9 @@ pub struct Series {
     pub dir: Dir,
     pub client_port: u16,
     pub samples: Vec<Sample>,
-    /// Times it entered loss recovery (each begins with a fast retransmit).
-    pub recoveries: u64,
+    /// Fast retransmits: times the sender entered loss recovery on duplicate ACKs or SACK
+    /// information (an RTO's go-back-N does not count).
+    pub fast_retransmits: u64,
 }
 
 impl Series {
@@ -488,6 +489,13 @@ struct Sampler {
     una: Unwrap,
     nxt: Unwrap,
     prev_recovery: bool,
+    /// Highest offset sent so far, and SND.NXT as last seen (both unclamped).
+    max_sent: u64,
+    last_sent: u64,
+    /// After a retransmission timeout, no fast retransmit happens until SND.UNA passes
+    /// everything sent before it (RFC 6582's `recover`, RFC 6675's RecoveryPoint): the
+    /// stack's `in_recovery` still shows three duplicate ACKs meanwhile, which are not one.
+    blocked_until: Option<u64>,
 }
 
 // ----- the run -----------------------------------------------------------------------
@@ -624,20 +632,33 @@ fn sample(w: &World, sh: &Shared, cfg: &ExperimentConfig, samplers: &mut [Option
                     dir,
                     client_port: slot.client_port,
                     samples: Vec::new(),
-                    recoveries: 0,
+                    fast_retransmits: 0,
                 },
                 una: Unwrap::default(),
                 nxt: Unwrap::default(),
                 prev_recovery: false,
+                max_sent: 0,
+                last_sent: 0,
+                blocked_until: None,
             });
             let cap = slot.flows[dir.index()].expected;
-            let acked = s.una.update(info.snd_una.wrapping_sub(end.base)).min(cap);
-            let sent = s.nxt.update(info.snd_nxt.wrapping_sub(end.base)).min(cap);
+            let acked_raw = s.una.update(info.snd_una.wrapping_sub(end.base));
+            let sent_raw = s.nxt.update(info.snd_nxt.wrapping_sub(end.base));
+            // Only a retransmission timeout moves SND.NXT back (to SND.UNA).
+            if sent_raw < s.last_sent {
+                s.blocked_until = Some(s.max_sent);
+            }
+            s.last_sent = sent_raw;
+            s.max_sent = s.max_sent.max(sent_raw);
+            if s.blocked_until.is_some_and(|b| acked_raw >= b) {
+                s.blocked_until = None;
+            }
             let in_recovery = info.in_recovery;
-            if in_recovery && !s.prev_recovery {
-                s.series.recoveries += 1;
+            if in_recovery && !s.prev_recovery && s.blocked_until.is_none() {
+                s.series.fast_retransmits += 1;
             }
             s.prev_recovery = in_recovery;
+            let (acked, sent) = (acked_raw.min(cap), sent_raw.min(cap));
             let smp = Sample {
                 t: now,
                 acked,
@@ -677,8 +698,8 @@ pub struct FlowSummary {
     pub goodput: f64,
     /// Data segments of this direction that repeated sequence space already sent.
     pub retransmitted: u64,
-    /// Times the sender entered loss recovery.
-    pub recoveries: u64,
+    /// Times the sender entered loss recovery with a fast retransmit.
+    pub fast_retransmits: u64,
 }
 
 /// One connection after the run.
@@ -782,8 +803,8 @@ pub struct Summary {
     pub totals: Vec<DirTotal>,
     /// Segments retransmitted, both hosts (the stacks' RetransSegs).
     pub retransmissions: u64,
-    /// Loss recoveries entered, all sending sides (each begins with a fast retransmit).
-    pub fast_recoveries: u64,
+    /// Fast retransmits (loss recoveries entered on duplicate ACKs or SACKs), all senders.
+    pub fast_retransmits: u64,
     /// Retransmission-timer expiries, both hosts (TCPTimeouts).
     pub rto_events: u64,
     pub hosts: Vec<HostStats>,
@@ -955,9 +976,9 @@ fn summarize(
         *hi = (*hi).max(start + s.payload_len as u64);
     }
 
-    let recoveries: BTreeMap<(usize, Dir), u64> = series
+    let fast: BTreeMap<(usize, Dir), u64> = series
         .iter()
-        .map(|s| ((s.conn, s.dir), s.recoveries))
+        .map(|s| ((s.conn, s.dir), s.fast_retransmits))
         .collect();
     let mut connections = Vec::new();
     for (i, slot) in sh.slots.iter().enumerate() {
@@ -981,7 +1002,7 @@ fn summarize(
                     duration,
                     goodput: per_second(f.delivered, duration),
                     retransmitted: retransmitted.get(&(i, dir)).copied().unwrap_or(0),
-                    recoveries: recoveries.get(&(i, dir)).copied().unwrap_or(0),
+                    fast_retransmits: fast.get(&(i, dir)).copied().unwrap_or(0),
                 }
             })
             .collect();
@@ -1064,7 +1085,7 @@ fn summarize(
         connections,
         totals,
         retransmissions: hosts.iter().map(|h| h.retrans_segs).sum(),
-        fast_recoveries: series.iter().map(|s| s.recoveries).sum(),
+        fast_retransmits: series.iter().map(|s| s.fast_retransmits).sum(),
         rto_events: hosts.iter().map(|h| h.timeouts).sum(),
         hosts,
         link_stats: link,
@@ -1244,7 +1265,7 @@ impl Summary {
             "goodput",
             "of cap",
             "retrans",
-            "recov",
+            "fast",
         ]
         .map(String::from)
         .to_vec()];
@@ -1271,7 +1292,7 @@ impl Summary {
                     rate(f.goodput),
                     pct(f.goodput),
                     f.retransmitted.to_string(),
-                    f.recoveries.to_string(),
+                    f.fast_retransmits.to_string(),
                 ]);
             }
         }
@@ -1298,8 +1319,8 @@ impl Summary {
         ));
         o.push_str(
             "  (bytes: every byte read is checked against the stream and both ends' FNV-1a \
-             hashes compared;\n   retrans: data segments resent; recov: loss recoveries \
-             entered, each with a fast retransmit)\n",
+             hashes compared;\n   retrans: data segments resent; fast: fast retransmits, \
+             loss recoveries entered on duplicate ACKs or SACKs)\n",
         );
 
         o.push_str("\nLoss and recovery:\n");
@@ -1318,7 +1339,7 @@ impl Summary {
                 format!("({})", per_host(|h| h.retrans_segs)),
             ),
             (
-                self.fast_recoveries,
+                self.fast_retransmits,
                 "fast retransmits (loss recoveries entered)",
                 String::new(),
             ),
@@ -1422,7 +1443,7 @@ impl Summary {
                             ("duration_us", us(f.duration)),
                             ("goodput_bytes_per_sec", bps(f.goodput)),
                             ("retransmitted_segments", f.retransmitted.into()),
-                            ("recoveries", f.recoveries.into()),
+                            ("fast_retransmits", f.fast_retransmits.into()),
                         ])
                     })
                     .collect(),
@@ -1525,7 +1546,7 @@ impl Summary {
             ("totals", Json::Arr(totals)),
             ("connections", Json::Arr(conns)),
             ("segments_retransmitted", self.retransmissions.into()),
-            ("fast_retransmits", self.fast_recoveries.into()),
+            ("fast_retransmits", self.fast_retransmits.into()),
             ("retransmission_timeouts", self.rto_events.into()),
             ("hosts", Json::Arr(hosts)),
             (
