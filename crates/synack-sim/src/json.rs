@@ -497,6 +497,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn listeners_left_at_the_end_are_in_the_trace() {
+        let s = crate::scenarios::find("normal").unwrap();
+        let (w, outcome) = s.run(1);
+        let meta = Meta {
+            scenario: Some(s),
+            seed: 1,
+            outcome,
+        };
+        let j = trace(&w, &meta, &LadderOptions::default()).compact();
+        assert!(
+            j.contains(
+                r#""listeners":{"A":[],"B":[{"state":"LISTEN","recv_q":0,"send_q":128,"local":"0.0.0.0:80","peer":"0.0.0.0:*","syn_queue":0}]}"#
+            ),
+            "{j}"
+        );
+    }
+
+    #[test]
     fn writes_valid_json_text() {
         let j = Json::obj()
             .with("a", "x\"y\\z\n\u{1}")
