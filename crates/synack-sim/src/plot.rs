@@ -21,6 +21,9 @@ const TOP2: f64 = 366.0;
 const BOTTOM2: f64 = 576.0;
 /// Legend entries drawn; more connections are summed up in one line.
 const LEGEND_MAX: usize = 14;
+/// Sending sides drawn at most: beyond this the lines are a blur and the file grows by the
+/// megabyte; the legend says how many were left out.
+const DRAW_MAX: usize = 64;
 
 /// Ten colours that stay apart from each other (the "tab10" palette).
 const COLOURS: [&str; 10] = [
@@ -120,8 +123,9 @@ fn path(points: &[(f64, f64)]) -> String {
     d
 }
 
-/// The SVG picture of these series; `title` goes on top.
-pub fn render(series: &[Series], title: &str) -> String {
+/// The SVG picture of these series (the first `DRAW_MAX` of them); `title` goes on top.
+pub fn render(all: &[Series], title: &str) -> String {
+    let series = &all[..all.len().min(DRAW_MAX)];
     let t_end = series
         .iter()
         .filter_map(|s| s.samples.last())
@@ -334,6 +338,15 @@ pub fn render(series: &[Series], title: &str) -> String {
             ly + 4.0,
             series.len() - LEGEND_MAX
         );
+        ly += 18.0;
+    }
+    if all.len() > series.len() {
+        let _ = write!(
+            o,
+            r#"<text class="left-out" x="{lx}" y="{:.1}">({} more not drawn)</text>"#,
+            ly + 4.0,
+            all.len() - series.len()
+        );
     }
     o.push_str("</g></svg>\n");
     o
@@ -376,5 +389,31 @@ mod tests {
             steps(&[(0.0, 1.0), (2.0, 3.0)]),
             [(0.0, 1.0), (2.0, 1.0), (2.0, 3.0)]
         );
+    }
+
+    #[test]
+    fn many_series_are_capped_and_the_legend_says_so() {
+        use crate::experiment::{Dir, Sample};
+        let one = |conn: usize| Series {
+            conn,
+            dir: Dir::Up,
+            client_port: 40000 + conn as u16,
+            samples: (0..3)
+                .map(|k| Sample {
+                    t: synack::Instant::from_millis(k * 10),
+                    acked: k * 1000,
+                    sent: k * 1500,
+                    cwnd: 14_480,
+                    in_recovery: false,
+                })
+                .collect(),
+            fast_retransmits: 0,
+        };
+        let all: Vec<Series> = (0..70).map(one).collect();
+        let svg = render(&all, "many");
+        assert_eq!(svg.matches("class=\"series\"").count(), DRAW_MAX);
+        assert_eq!(svg.matches("class=\"legend-entry\"").count(), LEGEND_MAX);
+        assert!(svg.contains(">and 50 more</text>"));
+        assert!(svg.contains(">(6 more not drawn)</text>"));
     }
 }
