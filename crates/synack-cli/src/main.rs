@@ -13,6 +13,8 @@ use synack_sim::ladder::{self, LadderOptions};
 use synack_sim::scenarios::{self, Scenario};
 use synack_sim::{html, json, report, svg, RunOutcome, World};
 
+mod sim;
+
 #[derive(Parser)]
 #[command(
     name = "synack",
@@ -28,6 +30,8 @@ struct Cli {
 enum Command {
     /// Play a connection scenario in the simulator and draw it as a ladder diagram.
     Demo(DemoArgs),
+    /// Run a bulk-transfer experiment (connections, bytes, a faulty link) and summarize it.
+    Sim(sim::SimArgs),
 }
 
 #[derive(clap::Args)]
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => demo(args),
+        Command::Sim(args) => sim::run(args),
     }
 }
 
@@ -296,12 +301,16 @@ mod tests {
     fn parses_demo_arguments() {
         let cli = Cli::try_parse_from(["synack", "demo", "lost-syn", "--seed", "7", "--no-color"])
             .unwrap();
-        let Command::Demo(a) = cli.command;
+        let Command::Demo(a) = cli.command else {
+            panic!("not demo")
+        };
         assert_eq!(a.scenario.as_deref(), Some("lost-syn"));
         assert_eq!(a.seed, 7);
         assert!(a.no_color && !a.list);
         let cli = Cli::try_parse_from(["synack", "demo", "--list"]).unwrap();
-        let Command::Demo(a) = cli.command;
+        let Command::Demo(a) = cli.command else {
+            panic!("not demo")
+        };
         assert!(a.list && a.scenario.is_none());
     }
 

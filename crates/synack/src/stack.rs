@@ -56,6 +56,19 @@ pub struct ConnInfo {
     pub close_reason: Option<CloseReason>,
 }
 
+/// A listener as `ss -ltn` shows it: its queues against its backlog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerInfo {
+    pub id: ListenerId,
+    pub local: SocketAddr,
+    /// Accept-queue bound (after the `somaxconn` cap); `ss -l` shows it as Send-Q.
+    pub backlog: usize,
+    /// ESTABLISHED connections not yet accepted; `ss -l` shows it as Recv-Q.
+    pub accept_queue: usize,
+    /// Half-open (SYN-RECEIVED) entries.
+    pub syn_queue: usize,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 struct FourTuple {
     local: SocketAddr,
@@ -282,6 +295,22 @@ impl Stack {
     /// Number of half-open (SYN-RECEIVED) entries of a listener.
     pub fn syn_queue_len(&self, l: ListenerId) -> usize {
         self.listener(l).map_or(0, |l| l.syn_queue)
+    }
+
+    /// Every open listener, in the order they were created (slots are reused, so a new
+    /// listener may take a closed one's place), for an `ss -l`-like table. Read-only.
+    pub fn listeners(&self) -> Vec<ListenerInfo> {
+        self.listeners
+            .iter()
+            .flatten()
+            .map(|l| ListenerInfo {
+                id: l.id,
+                local: l.local,
+                backlog: l.backlog,
+                accept_queue: l.accept_queue.len(),
+                syn_queue: l.syn_queue,
+            })
+            .collect()
     }
 
     fn listener(&self, l: ListenerId) -> Option<&Listener> {
