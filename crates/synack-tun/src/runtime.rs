@@ -322,6 +322,8 @@ pub(crate) fn closed_error(r: CloseReason) -> io::Error {
         CloseReason::Refused => io::ErrorKind::ConnectionRefused,
         CloseReason::TimedOut => io::ErrorKind::TimedOut,
         CloseReason::Aborted => io::ErrorKind::ConnectionAborted,
+        // An ICMP error said the destination cannot be reached (EHOSTUNREACH).
+        CloseReason::Unreachable => io::ErrorKind::HostUnreachable,
         // Both FINs done: nothing more can be sent (a read sees Ok(0) before this).
         CloseReason::Normal => io::ErrorKind::BrokenPipe,
     };
