@@ -19,6 +19,7 @@ mod connect;
 mod realnet;
 #[cfg(target_os = "linux")]
 mod serve;
+mod sim;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,8 @@ struct Cli {
 enum Command {
     /// Play a connection scenario in the simulator and draw it as a ladder diagram.
     Demo(DemoArgs),
+    /// Run a bulk-transfer experiment (connections, bytes, a faulty link) and summarize it.
+    Sim(sim::SimArgs),
     /// Serve on a real network: synack on a TUN device (Linux, root or CAP_NET_ADMIN).
     #[cfg(target_os = "linux")]
     Serve(serve::ServeArgs),
@@ -120,6 +123,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => demo(args),
+        Command::Sim(args) => sim::run(args),
         #[cfg(target_os = "linux")]
         Command::Serve(args) => serve::serve(args),
         #[cfg(target_os = "linux")]
@@ -314,14 +318,14 @@ mod tests {
         let cli = Cli::try_parse_from(["synack", "demo", "lost-syn", "--seed", "7", "--no-color"])
             .unwrap();
         let Command::Demo(a) = cli.command else {
-            panic!("parsed as demo")
+            panic!("not demo")
         };
         assert_eq!(a.scenario.as_deref(), Some("lost-syn"));
         assert_eq!(a.seed, 7);
         assert!(a.no_color && !a.list);
         let cli = Cli::try_parse_from(["synack", "demo", "--list"]).unwrap();
         let Command::Demo(a) = cli.command else {
-            panic!("parsed as demo")
+            panic!("not demo")
         };
         assert!(a.list && a.scenario.is_none());
     }

@@ -9,14 +9,14 @@
 //!   "segments": [ { "id": 0, "time_us": 0, "from": "A", "to": "B", "flags": "SYN",
 //!                   "seq": ..., "rel_seq": 0, ..., "fates": [ { "fate": "dropped", ... } ] } ],
 //!   "trace": [ { "type": "state", "time_us": 0, "host": "A", "from": "CLOSED", ... } ],
-//!   "connections": {...}, "counters": {...} }
+//!   "connections": {...}, "listeners": {...}, "counters": {...} }
 //! ```
 
 use crate::explain;
 use crate::i18n::{self, Lang};
 use crate::ladder::{self, LadderOptions, Tracker};
 use crate::record::{EntryKind, Fate, Record};
-use crate::report::{self, SsRow};
+use crate::report::{self, ListenRow, SsRow};
 use crate::scenarios::Scenario;
 use crate::world::{RunOutcome, World};
 use synack::Instant;
@@ -27,6 +27,8 @@ pub enum Json {
     Null,
     Bool(bool),
     Int(i128),
+    /// A ratio or a rate; written with at most six decimals, `null` if not finite.
+    Float(f64),
     Str(String),
     Arr(Vec<Json>),
     Obj(Vec<(String, Json)>),
@@ -65,6 +67,12 @@ impl Json {
             Json::Null => s.push_str("null"),
             Json::Bool(b) => s.push_str(if *b { "true" } else { "false" }),
             Json::Int(n) => s.push_str(&n.to_string()),
+            Json::Float(v) if v.is_finite() => {
+                let t = format!("{v:.6}");
+                let t = t.trim_end_matches('0').trim_end_matches('.');
+                s.push_str(if t == "-0" { "0" } else { t });
+            }
+            Json::Float(_) => s.push_str("null"),
             Json::Str(t) => quote(s, t),
             Json::Arr(v) => {
                 if v.is_empty() {
@@ -267,6 +275,11 @@ pub fn trace(world: &World, meta: &Meta<'_>, o: &LadderOptions) -> Json {
         .map(|(h, rows)| (h, Json::Arr(rows.iter().map(ss_json).collect())))
         .collect();
     top = top.with("connections", Json::Obj(conns));
+    let listeners: Vec<(String, Json)> = report::listeners(world)
+        .into_iter()
+        .map(|(h, rows)| (h, Json::Arr(rows.iter().map(listen_json).collect())))
+        .collect();
+    top = top.with("listeners", Json::Obj(listeners));
     let counters: Vec<(String, Json)> = world
         .hosts()
         .iter()
@@ -280,6 +293,16 @@ pub fn trace(world: &World, meta: &Meta<'_>, o: &LadderOptions) -> Json {
         })
         .collect();
     top.with("counters", Json::Obj(counters))
+}
+
+fn listen_json(r: &ListenRow) -> Json {
+    Json::obj()
+        .with("state", "LISTEN")
+        .with("recv_q", r.recv_q)
+        .with("send_q", r.send_q)
+        .with("local", r.local.as_str())
+        .with("peer", r.peer.as_str())
+        .with("syn_queue", r.syn_queue)
 }
 
 fn ss_json(r: &SsRow) -> Json {
@@ -474,6 +497,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn listeners_left_at_the_end_are_in_the_trace() {
+        let s = crate::scenarios::find("normal").unwrap();
+        let (w, outcome) = s.run(1);
+        let meta = Meta {
+            scenario: Some(s),
+            seed: 1,
+            outcome,
+        };
+        let j = trace(&w, &meta, &LadderOptions::default()).compact();
+        assert!(
+            j.contains(
+                r#""listeners":{"A":[],"B":[{"state":"LISTEN","recv_q":0,"send_q":128,"local":"0.0.0.0:80","peer":"0.0.0.0:*","syn_queue":0}]}"#
+            ),
+            "{j}"
+        );
+    }
+
+    #[test]
     fn writes_valid_json_text() {
         let j = Json::obj()
             .with("a", "x\"y\\z\n\u{1}")
@@ -481,14 +522,16 @@ mod tests {
             .with("none", Option::<u32>::None)
             .with("list", vec![1u8, 2])
             .with("objs", Json::Arr(vec![Json::obj().with("k", true)]))
-            .with("zh", "中文");
+            .with("zh", "中文")
+            .with("f", Json::Float(0.96531234))
+            .with("inf", Json::Float(f64::INFINITY));
         assert_eq!(
             j.compact(),
-            r#"{"a":"x\"y\\z\n\u0001","n":5,"none":null,"list":[1,2],"objs":[{"k":true}],"zh":"中文"}"#
+            r#"{"a":"x\"y\\z\n\u0001","n":5,"none":null,"list":[1,2],"objs":[{"k":true}],"zh":"中文","f":0.965312,"inf":null}"#
         );
         assert_eq!(
             j.pretty(),
-            "{\n  \"a\": \"x\\\"y\\\\z\\n\\u0001\",\n  \"n\": 5,\n  \"none\": null,\n  \"list\": [1, 2],\n  \"objs\": [\n    {\"k\":true}\n  ],\n  \"zh\": \"中文\"\n}\n"
+            "{\n  \"a\": \"x\\\"y\\\\z\\n\\u0001\",\n  \"n\": 5,\n  \"none\": null,\n  \"list\": [1, 2],\n  \"objs\": [\n    {\"k\":true}\n  ],\n  \"zh\": \"中文\",\n  \"f\": 0.965312,\n  \"inf\": null\n}\n"
         );
     }
 }

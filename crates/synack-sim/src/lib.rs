@@ -27,6 +27,7 @@
 //! ```
 
 pub mod app;
+pub mod experiment;
 pub mod explain;
 pub mod fault;
 pub mod html;
@@ -37,6 +38,7 @@ pub mod link;
 pub mod packet;
 pub mod pcap;
 pub mod peer;
+pub mod plot;
 pub mod record;
 pub mod report;
 pub mod scenarios;

@@ -4,7 +4,8 @@
 use crate::i18n::{self, Lang, Word};
 use crate::time_util::short;
 use crate::world::World;
-use synack::{ConnInfo, Counters};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use synack::{ConnInfo, Counters, ListenerInfo};
 
 /// One row of the `ss`-like table, already formatted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +64,47 @@ pub fn connections(world: &World) -> Vec<(String, Vec<SsRow>)> {
         .collect()
 }
 
+/// One listener as `ss -ltn` shows it: Recv-Q is the accept queue (connections ready and
+/// not yet accepted), Send-Q the backlog; the half-open count is extra (ss does not show it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenRow {
+    pub local: String,
+    /// `0.0.0.0:*` (or `[::]:*`): a listener has no peer.
+    pub peer: String,
+    pub recv_q: usize,
+    pub send_q: usize,
+    pub syn_queue: usize,
+}
+
+impl ListenRow {
+    pub fn new(l: &ListenerInfo) -> ListenRow {
+        let any = match l.local.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED).to_string(),
+            IpAddr::V6(_) => format!("[{}]", Ipv6Addr::UNSPECIFIED),
+        };
+        ListenRow {
+            local: l.local.to_string(),
+            peer: format!("{any}:*"),
+            recv_q: l.accept_queue,
+            send_q: l.backlog,
+            syn_queue: l.syn_queue,
+        }
+    }
+}
+
+/// The listeners of every host that runs a stack, in host order.
+pub fn listeners(world: &World) -> Vec<(String, Vec<ListenRow>)> {
+    world
+        .hosts()
+        .iter()
+        .filter(|h| !h.is_peer())
+        .map(|h| {
+            let rows = h.stack().listeners().iter().map(ListenRow::new).collect();
+            (h.name.clone(), rows)
+        })
+        .collect()
+}
+
 const HEADERS: [&str; 10] = [
     "State",
     "Recv-Q",
@@ -77,10 +119,11 @@ const HEADERS: [&str; 10] = [
 ];
 
 /// The `ss`-like table of every host, as text: a heading per host, then one aligned line per
-/// connection (or a line saying there are none).
+/// listener (`LISTEN`, as `ss -ltn` shows it) and per connection (or a line saying there are
+/// none).
 pub fn ss_table(world: &World, lang: Lang) -> String {
     let mut out = String::new();
-    for (name, rows) in connections(world) {
+    for ((name, rows), (_, listen)) in connections(world).into_iter().zip(listeners(world)) {
         let addrs = world
             .host(&name)
             .addrs
@@ -89,7 +132,7 @@ pub fn ss_table(world: &World, lang: Lang) -> String {
             .collect::<Vec<_>>()
             .join(", ");
         out.push_str(&format!("{name} ({addrs}):\n"));
-        if rows.is_empty() {
+        if rows.is_empty() && listen.is_empty() {
             let none = i18n::word(Word::NoConnections, lang);
             out.push_str(&match lang {
                 Lang::En => format!("    ({none})\n"),
@@ -97,9 +140,28 @@ pub fn ss_table(world: &World, lang: Lang) -> String {
             });
             continue;
         }
-        let cells: Vec<[String; 10]> = rows
-            .iter()
-            .map(|r| {
+        let dash = || "-".to_string();
+        let listen_cells = listen.iter().map(|l| {
+            [
+                "LISTEN".to_string(),
+                l.recv_q.to_string(),
+                l.send_q.to_string(),
+                l.local.clone(),
+                l.peer.clone(),
+                dash(),
+                dash(),
+                dash(),
+                dash(),
+                // Not an ss column, but the other queue a listener has (when not empty).
+                if l.syn_queue > 0 {
+                    format!("syn-queue:{}", l.syn_queue)
+                } else {
+                    String::new()
+                },
+            ]
+        });
+        let cells: Vec<[String; 10]> = listen_cells
+            .chain(rows.iter().map(|r| {
                 [
                     r.state.clone(),
                     r.recv_q.to_string(),
@@ -112,7 +174,7 @@ pub fn ss_table(world: &World, lang: Lang) -> String {
                     r.srtt.clone().unwrap_or_else(|| "-".to_string()),
                     r.flags.join(","),
                 ]
-            })
+            }))
             .collect();
         let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.len()).collect();
         for c in &cells {
@@ -190,9 +252,25 @@ mod tests {
         let line = t.lines().find(|l| l.contains("TIME_WAIT")).expect(&t);
         assert!(line.contains("198.18.0.1:40000") && line.contains("198.18.0.2:80"));
         assert!(t.contains("Recv-Q") && t.contains("cwnd") && t.contains("rto"));
-        // B's side is gone already.
-        assert!(
-            t.contains("B (198.18.0.2):\n    (no connections left"),
+        // B's connection is gone already; its listener stays, as `ss -ltn` shows it: the
+        // accept queue (empty) as Recv-Q, the backlog (128) as Send-Q.
+        let b = &t[t.find("B (198.18.0.2):").expect(&t)..];
+        assert!(!b.contains("no connections left"), "{t}");
+        let listen = b.lines().find(|l| l.contains("LISTEN")).expect(&t);
+        let cols: Vec<&str> = listen.split_whitespace().collect();
+        assert_eq!(
+            cols,
+            [
+                "LISTEN",
+                "0",
+                "128",
+                "0.0.0.0:80",
+                "0.0.0.0:*",
+                "-",
+                "-",
+                "-",
+                "-"
+            ],
             "{t}"
         );
     }
@@ -201,9 +279,55 @@ mod tests {
     fn no_connections_at_the_end_of_a_finished_run() {
         let (w, _) = scenarios::find("lost-syn").unwrap().run(1);
         let t = ss_table(&w, Lang::Zh);
-        assert_eq!(t.matches("没有剩下的连接").count(), 2, "{t}");
+        // A has nothing left; B still listens.
+        assert_eq!(t.matches("没有剩下的连接").count(), 1, "{t}");
+        assert_eq!(t.matches("LISTEN").count(), 1, "{t}");
         let pairs = counter_pairs(w.counters("A"));
         assert!(pairs.contains(&("active connection openings".to_string(), 1)));
         assert!(pairs.contains(&("SYN retransmits".to_string(), 1)));
+    }
+
+    #[test]
+    fn listen_row_shows_unaccepted_connections_as_recv_q() {
+        use crate::{Script, Step, World};
+        let mut w = World::new(1);
+        w.add_host("A", &["198.18.0.1"]);
+        w.add_host("B", &["198.18.0.2"]);
+        // B listens (backlog 5) and never accepts; A opens two connections.
+        w.set_app(
+            "B",
+            Script::new(vec![Step::Listen {
+                port: 80,
+                backlog: 5,
+            }]),
+        );
+        w.set_app(
+            "A",
+            Script::new(vec![
+                Step::connect("198.18.0.2:80"),
+                Step::connect("198.18.0.2:80"),
+            ]),
+        );
+        w.run_until(Instant::from_secs(1));
+        let ls = listeners(&w);
+        assert_eq!(ls[0], ("A".to_string(), vec![]));
+        assert_eq!(
+            ls[1].1,
+            [ListenRow {
+                local: "0.0.0.0:80".to_string(),
+                peer: "0.0.0.0:*".to_string(),
+                recv_q: 2,
+                send_q: 5,
+                syn_queue: 0,
+            }]
+        );
+        let t = ss_table(&w, Lang::En);
+        let row = t.lines().find(|l| l.contains("LISTEN")).expect(&t);
+        assert!(
+            row.split_whitespace().take(3).eq(["LISTEN", "2", "5"]),
+            "{t}"
+        );
+        // The two connections themselves are in B's table too, ESTABLISHED.
+        assert_eq!(t.matches("ESTABLISHED").count(), 4, "{t}");
     }
 }

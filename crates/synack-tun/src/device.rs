@@ -58,6 +58,11 @@ impl PacketBatch {
         self.len == 0
     }
 
+    /// Keep only the first `n` packets (slots keep their memory).
+    pub fn truncate(&mut self, n: usize) {
+        self.len = self.len.min(n);
+    }
+
     /// Empty the batch, keeping every slot's memory.
     pub fn clear(&mut self) {
         self.len = 0;

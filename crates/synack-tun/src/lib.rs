@@ -38,6 +38,15 @@
 //! For tun2socks-style proxies, [`TcpListener::listen_any`] accepts connections to every
 //! destination; each stream's [`TcpStream::local_addr`] is the address the peer dialled.
 //!
+//! How it runs: the stack sits behind a mutex that is never held across an `.await`. One
+//! task receives batches from the device and feeds them to the stack; another runs the
+//! stack's timers on tokio's clock (so `tokio::time::pause()` drives them too) and sends
+//! what the stack has to send, in batches of up to [`device::Device::max_batch`] packets.
+//! Socket calls go to the stack directly and nudge the sending task; the stack's events
+//! wake exactly the tasks waiting on that connection or listener. Packets to the stack's
+//! own addresses are looped back without touching the device. When the last [`Net`] clone
+//! and the last socket are gone, the final segments are sent and both tasks end.
+//!
 //! Errors are `io::Error`s with the kinds sockets use: `ConnectionRefused`,
 //! `ConnectionReset`, `TimedOut`, `ConnectionAborted` (after [`TcpStream::abort`]),
 //! `AddrInUse`, `AddrNotAvailable`, `NotConnected`, `BrokenPipe` (writing after

@@ -26,12 +26,20 @@ impl Net {
     /// `config.mtu` is replaced by the device's MTU (the MSS follows from it, MUST-67). A
     /// `config.secret` of all zeros (the default) is replaced by a random one, as the ISN
     /// and port choices need a secret unknown to off-path attackers (RFC 6528, ISN-1).
-    /// Fails outside a tokio runtime.
+    /// Fails outside a tokio runtime, or when the device's MTU is below 576.
     pub fn new<D: Device>(
         device: D,
         mut config: Config,
         addrs: impl IntoIterator<Item = IpAddr>,
     ) -> io::Result<Net> {
+        // 576: the smallest datagram every IPv4 host must accept (RFC 791); below it the
+        // stack's MSS arithmetic (MTU - 40/60) would leave no room for data.
+        if device.mtu() < 576 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("device MTU {} is below 576", device.mtu()),
+            ));
+        }
         config.mtu = u16::try_from(device.mtu()).unwrap_or(u16::MAX);
         if config.secret == [0; 16] {
             config.secret = random_secret();

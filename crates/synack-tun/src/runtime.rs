@@ -15,7 +15,7 @@
 use crate::device::{Device, PacketBatch};
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Waker};
 use synack::{CloseReason, ConnId, Event, ListenerId, Stack};
@@ -45,7 +45,8 @@ impl ConnWaiters {
 pub(crate) struct Inner {
     pub(crate) stack: Stack,
     pub(crate) conns: HashMap<ConnId, ConnWaiters>,
-    pub(crate) listeners: HashMap<ListenerId, Option<Waker>>,
+    /// Tasks waiting in `accept`; several may share one listener (an `Arc<TcpListener>`).
+    pub(crate) listeners: HashMap<ListenerId, Vec<Waker>>,
     /// The device failed for good: every pending call reports this.
     pub(crate) failed: Option<io::ErrorKind>,
 }
@@ -57,8 +58,8 @@ impl Inner {
         while let Some(ev) = self.stack.poll_event() {
             match ev {
                 Event::AcceptReady { listener } => {
-                    if let Some(w) = self.listeners.get_mut(&listener).and_then(Option::take) {
-                        w.wake();
+                    if let Some(ws) = self.listeners.get_mut(&listener) {
+                        ws.drain(..).for_each(Waker::wake);
                     }
                 }
                 Event::Connected { conn }
@@ -81,8 +82,8 @@ impl Inner {
         for c in self.conns.values_mut() {
             c.wake_both();
         }
-        for w in self.listeners.values_mut().filter_map(Option::take) {
-            w.wake();
+        for ws in self.listeners.values_mut() {
+            ws.drain(..).for_each(Waker::wake);
         }
     }
 
@@ -218,18 +219,35 @@ async fn tx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
     let mut stop = shared.stop.subscribe();
     loop {
         let stopping = *stop.borrow_and_update();
-        let deadline = {
+        let (deadline, looped) = {
             let mut inner = shared.lock();
             let now = shared.now();
             if inner.stack.poll_timeout().is_some_and(|t| t <= now) {
                 inner.stack.handle_timeout(now);
             }
+            let mut looped = 0;
             while batch.len() < max_batch
+                && looped < LOOPBACK_BUDGET
                 && batch.push_with(mtu, |buf| inner.stack.poll_transmit(now, buf))
-            {}
+            {
+                // A packet to one of our own addresses never leaves the host, as a kernel's
+                // IP layer loops it back: hand it straight to the stack.
+                let last = batch.len() - 1;
+                if let Some(p) = batch.packet(last) {
+                    if to_ourselves(inner.stack.addresses(), p) {
+                        inner.stack.handle_packet(now, p);
+                        batch.truncate(last);
+                        looped += 1;
+                    }
+                }
+            }
             inner.dispatch();
-            inner.stack.poll_timeout()
+            (inner.stack.poll_timeout(), looped)
         };
+        if looped == LOOPBACK_BUDGET {
+            // Self-traffic may keep coming: give the other tasks a turn, then go on.
+            tokio::task::yield_now().await;
+        }
         if !batch.is_empty() {
             let full = batch.len() == max_batch;
             // A failed send loses these segments; TCP retransmits them. A device that is gone
@@ -259,6 +277,25 @@ async fn tx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
     }
 }
 
+/// Most packets the tx task loops back to its own stack in one turn of its loop.
+const LOOPBACK_BUDGET: usize = 256;
+
+/// Whether an IP packet's destination is one of `addrs`.
+fn to_ourselves(addrs: &[IpAddr], packet: &[u8]) -> bool {
+    let dst = match packet.first().map(|b| b >> 4) {
+        Some(4) if packet.len() >= 20 => IpAddr::V4(Ipv4Addr::new(
+            packet[16], packet[17], packet[18], packet[19],
+        )),
+        Some(6) if packet.len() >= 40 => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&packet[24..40]);
+            IpAddr::V6(Ipv6Addr::from(b))
+        }
+        _ => return false,
+    };
+    addrs.contains(&dst)
+}
+
 /// The `io::Error` for a stack error (RFC 9293 §3.10 error names, as sockets spell them).
 pub(crate) fn io_error(e: synack::Error) -> io::Error {
     use synack::Error as E;
@@ -285,6 +322,8 @@ pub(crate) fn closed_error(r: CloseReason) -> io::Error {
         CloseReason::Refused => io::ErrorKind::ConnectionRefused,
         CloseReason::TimedOut => io::ErrorKind::TimedOut,
         CloseReason::Aborted => io::ErrorKind::ConnectionAborted,
+        // An ICMP error said the destination cannot be reached (EHOSTUNREACH).
+        CloseReason::Unreachable => io::ErrorKind::HostUnreachable,
         // Both FINs done: nothing more can be sent (a read sees Ok(0) before this).
         CloseReason::Normal => io::ErrorKind::BrokenPipe,
     };

@@ -65,7 +65,7 @@ impl TcpListener {
                 None => return Err(runtime::io_error(Error::NoPortsAvailable)),
             }
         };
-        inner.listeners.insert(id, None);
+        inner.listeners.insert(id, Vec::new());
         Ok(TcpListener {
             handle: net.handle.clone(),
             id,
@@ -85,7 +85,7 @@ impl TcpListener {
     pub fn listen_any_with_backlog(net: &Net, backlog: usize) -> io::Result<TcpListener> {
         let mut inner = net.handle.shared.lock();
         let id = inner.stack.listen_any(backlog).map_err(runtime::io_error)?;
-        inner.listeners.insert(id, None);
+        inner.listeners.insert(id, Vec::new());
         Ok(TcpListener {
             handle: net.handle.clone(),
             id,
@@ -98,7 +98,8 @@ impl TcpListener {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
-    /// Poll for the next connection (the waker of the latest call is the one woken).
+    /// Poll for the next connection. Several tasks may wait on one listener; all are woken
+    /// when a connection is ready and one of them gets it.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let shared = &self.handle.shared;
         let mut inner = shared.lock();
@@ -120,7 +121,11 @@ impl TcpListener {
             return Poll::Ready(Ok((stream, peer)));
         }
         match inner.listeners.get_mut(&self.id) {
-            Some(slot) => register(slot, cx),
+            Some(ws) => {
+                if !ws.iter().any(|w| w.will_wake(cx.waker())) {
+                    ws.push(cx.waker().clone());
+                }
+            }
             None => return Poll::Ready(Err(runtime::io_error(Error::InvalidHandle))),
         }
         Poll::Pending
@@ -314,6 +319,25 @@ impl TcpStream {
     /// `TimedOut` (SYN retries exhausted: 127 s with the default 6, LX-1) or
     /// `NetworkUnreachable` (no local address of that family, MUST-44).
     pub async fn connect(net: &Net, addr: SocketAddr) -> io::Result<TcpStream> {
+        TcpStream::connect_inner(net, None, addr).await
+    }
+
+    /// [`TcpStream::connect`] from a chosen local address (bind-then-connect): `local` must
+    /// be one of the [`Net`]'s addresses (else `AddrNotAvailable`); port 0 picks an
+    /// ephemeral port; a 4-tuple already in use gives `AddrInUse`.
+    pub async fn connect_from(
+        net: &Net,
+        local: SocketAddr,
+        addr: SocketAddr,
+    ) -> io::Result<TcpStream> {
+        TcpStream::connect_inner(net, Some(local), addr).await
+    }
+
+    async fn connect_inner(
+        net: &Net,
+        local: Option<SocketAddr>,
+        addr: SocketAddr,
+    ) -> io::Result<TcpStream> {
         let shared = &net.handle.shared;
         let stream = {
             let mut inner = shared.lock();
@@ -321,7 +345,7 @@ impl TcpStream {
             let now = shared.now();
             let id = inner
                 .stack
-                .connect(now, None, addr)
+                .connect(now, local, addr)
                 .map_err(runtime::io_error)?;
             let Some((local, peer)) = runtime::addrs(&inner, id) else {
                 return Err(runtime::io_error(Error::InvalidHandle));

@@ -352,3 +352,51 @@ async fn net_outside_a_runtime_is_an_error() {
     .unwrap();
     assert_eq!(e.kind(), ErrorKind::Other);
 }
+
+#[tokio::test]
+async fn connecting_to_our_own_address_loops_back() {
+    let p = pair();
+    let l = TcpListener::bind(&p.client, sa("198.18.0.1:80"))
+        .await
+        .unwrap();
+    let mut c = TcpStream::connect(&p.client, sa("198.18.0.1:80"))
+        .await
+        .unwrap();
+    let (mut s, peer) = l.accept().await.unwrap();
+    assert_eq!(peer, c.local_addr().unwrap());
+    let data = pattern(9, 500_000);
+    let expected = data.clone();
+    let writer = tokio::spawn(async move {
+        c.write_all(&data).await.unwrap();
+        c.shutdown().await.unwrap();
+        c
+    });
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).await.unwrap();
+    assert!(got == expected);
+    writer.await.unwrap();
+    assert_eq!(p.client_link.tx().sent, 0, "nothing went out on the device");
+}
+
+#[tokio::test]
+async fn connect_from_a_chosen_local_address() {
+    let p = pair();
+    let l = TcpListener::bind(&p.server, sa("[2001:db8::2]:80"))
+        .await
+        .unwrap();
+    let c = TcpStream::connect_from(&p.client, sa("[2001:db8::1]:4000"), sa("[2001:db8::2]:80"))
+        .await
+        .unwrap();
+    assert_eq!(c.local_addr().unwrap(), sa("[2001:db8::1]:4000"));
+    let (_s, peer) = l.accept().await.unwrap();
+    assert_eq!(peer, sa("[2001:db8::1]:4000"));
+    // The same 4-tuple again is in use; an address we do not own is not available.
+    let e = TcpStream::connect_from(&p.client, sa("[2001:db8::1]:4000"), sa("[2001:db8::2]:80"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrInUse);
+    let e = TcpStream::connect_from(&p.client, sa("198.18.0.50:0"), sa("198.18.0.2:80"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrNotAvailable);
+}

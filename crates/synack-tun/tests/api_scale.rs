@@ -9,6 +9,15 @@ use tokio::task::JoinSet;
 
 #[tokio::test]
 async fn a_thousand_concurrent_connections() {
+    thousand().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_connections_multi_thread() {
+    thousand().await;
+}
+
+async fn thousand() {
     const N: usize = 1000;
     let p = pair();
     let listener = TcpListener::bind(&p.server, sa("198.18.0.2:80"))
@@ -64,6 +73,11 @@ async fn a_thousand_concurrent_connections() {
     assert_eq!(
         locals, peers,
         "the server saw exactly the clients' addresses"
+    );
+    let c = p.server.counters();
+    eprintln!(
+        "1,000 connections: {} passive opens, {} SYN cookies sent, {} accept-queue overflows",
+        c.passive_opens, c.syncookies_sent, c.listen_overflows
     );
 }
 

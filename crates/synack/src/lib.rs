@@ -26,7 +26,7 @@ pub use counters::{Counters, DropReason};
 pub use error::Error;
 pub use event::{Cause, CloseReason, ConnId, Event, ListenerId, SoftError, TimerKind};
 pub use seq::SeqNum;
-pub use stack::{ConnInfo, Stack};
+pub use stack::{ConnInfo, ListenerInfo, Stack};
 pub use state::State;
 pub use syncookie::SynCookies;
 pub use time::{Duration, Instant};

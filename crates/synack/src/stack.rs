@@ -17,7 +17,7 @@ use crate::state::State;
 use crate::syncookie::{self, SynCookies};
 use crate::tcb::{CtlQueue, CtlSegment, Ctx, Tcb};
 use crate::time::{Duration, Instant};
-use crate::wire::{self, Packet, TcpFlags, TcpHeader, TcpOptions, Timestamps};
+use crate::wire::{self, Packet, ParseError, TcpFlags, TcpHeader, TcpOptions, Timestamps};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -54,6 +54,19 @@ pub struct ConnInfo {
     pub in_recovery: bool,
     /// Why it ended, once it has.
     pub close_reason: Option<CloseReason>,
+}
+
+/// A listener as `ss -ltn` shows it: its queues against its backlog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerInfo {
+    pub id: ListenerId,
+    pub local: SocketAddr,
+    /// Accept-queue bound (after the `somaxconn` cap); `ss -l` shows it as Send-Q.
+    pub backlog: usize,
+    /// ESTABLISHED connections not yet accepted; `ss -l` shows it as Recv-Q.
+    pub accept_queue: usize,
+    /// Half-open (SYN-RECEIVED) entries.
+    pub syn_queue: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -284,6 +297,22 @@ impl Stack {
         self.listener(l).map_or(0, |l| l.syn_queue)
     }
 
+    /// Every open listener, in the order they were created (slots are reused, so a new
+    /// listener may take a closed one's place), for an `ss -l`-like table. Read-only.
+    pub fn listeners(&self) -> Vec<ListenerInfo> {
+        self.listeners
+            .iter()
+            .flatten()
+            .map(|l| ListenerInfo {
+                id: l.id,
+                local: l.local,
+                backlog: l.backlog,
+                accept_queue: l.accept_queue.len(),
+                syn_queue: l.syn_queue,
+            })
+            .collect()
+    }
+
     fn listener(&self, l: ListenerId) -> Option<&Listener> {
         self.listeners.get(l.0 as usize)?.as_ref()
     }
@@ -474,6 +503,7 @@ impl Stack {
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
         let pkt = match wire::parse(packet) {
             Ok(p) => p,
+            Err(ParseError::NotTcp) if self.handle_icmp(now, packet) => return,
             Err(e) => {
                 self.counters.count_parse_drop(e);
                 return;
@@ -518,6 +548,38 @@ impl Stack {
         self.counters.count_drop(DropReason::NoSocket);
         self.ctl
             .reset_for(&mut self.counters, local, remote, &pkt.tcp, pkt.seg_len());
+    }
+
+    /// MUST-54: an ICMP or ICMPv6 error about one of our segments goes to the connection
+    /// whose segment it quotes, which checks the quoted sequence number (RFC 5927) before
+    /// acting. Returns false when the packet is not such a message.
+    fn handle_icmp(&mut self, now: Instant, packet: &[u8]) -> bool {
+        let m = match wire::icmp::parse(packet) {
+            Ok(Some(m)) => m,
+            Ok(None) => return false,
+            Err(_) => {
+                self.counters.icmp_bad += 1;
+                return true;
+            }
+        };
+        if !self.is_ours(m.to) || !self.is_ours(m.local.ip()) {
+            self.counters.count_drop(DropReason::NotOurs);
+            return true;
+        }
+        self.counters.icmp_in_errors += 1;
+        let tuple = FourTuple {
+            local: m.local,
+            remote: m.remote,
+        };
+        match self.by_tuple.get(&tuple) {
+            Some(&idx) => {
+                self.with_tcb(idx, now, |t, ctx| t.on_icmp(ctx, &m));
+            }
+            // Nothing to act on; a cookie-mode SYN,ACK left no state to find (Linux, too,
+            // cannot match those).
+            None => self.counters.icmp_no_socket += 1,
+        }
+        true
     }
 
     /// TW-3 / MAY-2 (RFC 6191): a new SYN may reopen a 4-tuple in TIME-WAIT when it is
