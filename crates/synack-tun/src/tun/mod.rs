@@ -201,14 +201,14 @@ impl fmt::Debug for TunDevice {
 /// Turn the raw errors of opening a TUN device into ones that say what to do.
 fn explain_open_error(name: &str, e: io::Error) -> io::Error {
     match e.raw_os_error() {
-        Some(libc_eperm) if libc_eperm == 1 || libc_eperm == 13 => io::Error::new(
+        Some(libc::EPERM | libc::EACCES) => io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
                 "creating TUN device {name} needs root or CAP_NET_ADMIN \
                  (run with sudo, or grant the binary cap_net_admin): {e}"
             ),
         ),
-        Some(2) | Some(19) => io::Error::new(
+        Some(libc::ENOENT | libc::ENODEV) => io::Error::new(
             io::ErrorKind::NotFound,
             format!(
                 "{TUN_CLONE_DEVICE} is not usable ({e}): load the tun module \
@@ -373,8 +373,10 @@ impl TunDevice {
             TunStats::bump(&self.stats.reads, 1);
             n = self.split_frame(&mut frame[..len], batch, sizes, n, h);
         }
-        // Cut every filled slot to its packet; later slots keep their memory.
-        let slots = batch.slots_for_rx(n.max(1), self.mtu);
+        // Cut every filled slot to its packet; later slots keep their memory. (Asking for
+        // slots at least as long as the longest packet leaves every packet whole.)
+        let longest = sizes.iter().copied().max().unwrap_or(0).max(self.mtu);
+        let slots = batch.slots_for_rx(n.max(1), longest);
         for (slot, &len) in slots.iter_mut().zip(sizes.iter()) {
             slot.truncate(h + len);
         }
@@ -586,5 +588,63 @@ impl Device for TunDevice {
             }
             result
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_errors_say_what_is_missing() {
+        let e = explain_open_error("syn0", io::Error::from_raw_os_error(libc::EPERM));
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert!(e.to_string().contains("needs root or CAP_NET_ADMIN"), "{e}");
+        let e = explain_open_error("syn0", io::Error::from_raw_os_error(libc::EACCES));
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        let e = explain_open_error("syn0", io::Error::from_raw_os_error(libc::ENODEV));
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(e.to_string().contains("/dev/net/tun"), "{e}");
+    }
+
+    #[test]
+    fn config_errors_come_before_any_system_call() {
+        let e = TunDevice::open(&TunConfig::new("a-name-longer-than-15")).unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::NotFound
+            ),
+            "{e}"
+        );
+        let two_v4 = TunConfig::new("syn0")
+            .addr("198.18.0.1".parse().unwrap(), 24)
+            .addr("198.18.1.1".parse().unwrap(), 24);
+        let e = TunDevice::open(&two_v4).unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::NotFound
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn partial_checksum_is_completed() {
+        // A TCP segment whose checksum field holds the pseudo-header sum, as the kernel leaves
+        // it with CHECKSUM_PARTIAL; after completion the one's-complement sum over the
+        // segment plus that pseudo-header sum is 0xffff (RFC 1071).
+        let mut seg = vec![0u8; 24];
+        seg[0..4].copy_from_slice(&[0x1f, 0x90, 0x00, 0x50]);
+        seg[12] = 0x50;
+        seg[13] = 0x10;
+        seg[20..24].copy_from_slice(b"data");
+        let pseudo: u16 = 0x1234;
+        seg[16..18].copy_from_slice(&pseudo.to_be_bytes());
+        assert!(complete_partial_checksum(&mut seg, 0, 16));
+        let folded = tun_rs::checksum(&seg, u64::from(pseudo));
+        assert_eq!(folded, 0xffff);
+        assert!(!complete_partial_checksum(&mut seg, 20, 16));
     }
 }
