@@ -42,8 +42,9 @@ fn run(target: fn(&[u8]), name: &str, data: &[u8]) {
     }
 }
 
+/// MUST-7 / MUST-64: any option bytes at any offset, any lengths, are survived.
 #[test]
-fn fuzz_packets_corpus_and_random() {
+fn must_7_fuzz_packets_corpus_and_random() {
     let files = corpus("packets");
     assert!(!files.is_empty());
     for (name, data) in &files {
@@ -56,8 +57,10 @@ fn fuzz_packets_corpus_and_random() {
     }
 }
 
+/// SF-2: whatever arrives, the half-open and accept queues, the connection table and
+/// TIME-WAIT stay within their configured bounds, and every state change follows the diagram.
 #[test]
-fn fuzz_segments_corpus_and_random() {
+fn sf_2_fuzz_segments_corpus_and_random() {
     let files = corpus("segments");
     assert!(!files.is_empty());
     for (name, data) in &files {
