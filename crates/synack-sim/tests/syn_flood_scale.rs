@@ -563,7 +563,9 @@ fn s_6_lx_9_syn_flood_at_scale_cookies_off_matches_linux() {
         0
     );
     // Linux drops a SYN that meets a full half-open queue and counts it in ListenDrops
-    // (tcp_conn_request -> tcp_listendrop). The queue fills with the first 128 spoofed SYNs
+    // (tcp_conn_request -> tcp_listendrop; Linux stops at 3/4 of the queue for unproven
+    // peers, see the ignored test below, which changes the figures, not the story). The
+    // queue fills with the first 128 spoofed SYNs
     // and stays full for 63 s (their SYN,ACK retransmissions, LX-2), so the other 99,872
     // spoofed SYNs and each real client's first six SYNs (0, 1, 3, 7, 15, 31 s, LX-1) are
     // dropped.
@@ -582,4 +584,25 @@ fn s_6_lx_9_syn_flood_at_scale_cookies_off_matches_linux() {
         o.connect_times.first()
     );
     assert_eq!(o.spoofed_replies, queued * 6);
+}
+
+/// What Linux's tcp_conn_request does with tcp_syncookies = 0 (checked against public copies
+/// of net/ipv4/tcp_input.c): once `max_syn_backlog - qlen < max_syn_backlog / 4`, a SYN from
+/// a peer without TCP metrics ("unproven") is dropped (`drop_and_release`, ListenDrops), so
+/// the last quarter of the queue is kept for peers known to be alive. With the default 128
+/// the spoofed SYNs stop at 97 entries. synack fills all 128, so this figure differs while
+/// the behaviour (drops, ListenDrops, clients let in by their 63 s SYN) is the same.
+#[test]
+#[ignore = "core deviation (stack.rs listen_input): without cookies synack does not reserve the last quarter of tcp_max_syn_backlog for proven peers as Linux does"]
+fn s_6_lx_8_cookies_off_keeps_the_last_quarter_for_proven_peers() {
+    let o = run(SynCookies::Never);
+    let max = Config::default().max_syn_backlog;
+    let linux_max = max - max / 4 + 1; // 97: accepted while max - qlen >= max / 4
+    assert_eq!(o.max_syn_queue, linux_max);
+    let flood = SPOOFED_SYNS as u64;
+    assert_eq!(
+        o.server.listen_drops,
+        flood - linux_max as u64 + 6 * CLIENTS as u64
+    );
+    assert_eq!(o.server.synack_retrans, linux_max as u64 * 5);
 }
