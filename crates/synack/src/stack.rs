@@ -721,7 +721,7 @@ impl Stack {
         let h = &pkt.tcp;
         let default_mss = if remote.is_ipv4() { 536 } else { 1220 };
         let mss_idx = syncookie::mss_index(h.options.mss.unwrap_or(default_mss));
-        let iss = syncookie::make(&self.isn, now, local, remote, h.seq, mss_idx);
+        let iss = syncookie::make(&mut self.isn, now, local, remote, h.seq, mss_idx);
         let ts = h.options.timestamps.filter(|_| self.config.timestamps);
         let ws = ts
             .and(h.options.window_scale)
@@ -767,7 +767,8 @@ impl Stack {
         if self.config.syncookies == SynCookies::Never {
             return false;
         }
-        let Some(mss_idx) = syncookie::check(&self.isn, now, local, remote, h.seq - 1, h.ack - 1)
+        let Some(mss_idx) =
+            syncookie::check(&mut self.isn, now, local, remote, h.seq - 1, h.ack - 1)
         else {
             // Count only while cookies are in recent use, like Linux's SyncookiesFailed.
             if self
