@@ -11,6 +11,11 @@
 //! "Algorithm 3: Simple Hash-Based Port Selection", ISN-2) and the per-connection offset
 //! added to the timestamp clock (RFC 7323 §5.4 / §7.1, TS-8).
 //!
+//! SYN-cookie secrets are separate and rotate (RFC 4987 §3.6 asks that the cookie secret be
+//! changed regularly; checklist SF-5): [`CookieSecrets`] holds the current secret and the one
+//! before it, each derived by a one-way ratchet from its predecessor, so learning today's
+//! cookie secret reveals neither the ISN key nor earlier cookie secrets.
+//!
 //! Every input is written to the hasher as explicit bytes (a family tag, the address octets,
 //! the port big-endian), never through `Hash` impls, so values are stable across Rust
 //! versions and platforms.
@@ -27,13 +32,17 @@ const DOMAIN_ISN: &[u8] = b"synack/isn/v1\0";
 const DOMAIN_PORT: &[u8] = b"synack/ephemeral-port/v1\0";
 const DOMAIN_TS: &[u8] = b"synack/ts-offset/v1\0";
 const DOMAIN_COOKIE: &[u8] = b"synack/syncookie/v1\0";
+const DOMAIN_COOKIE_SEED: &[u8] = b"synack/syncookie-seed/v1\0";
+const DOMAIN_COOKIE_RATCHET: &[u8] = b"synack/syncookie-ratchet/v1\0";
+const DOMAIN_COOKIE_RESEED: &[u8] = b"synack/syncookie-reseed/v1\0";
 
 /// Keyed generator of initial sequence numbers, ephemeral-port offsets and timestamp
-/// offsets. Cheap to clone; holds only the key. Keep one per stack and do not change the
-/// key while connections live (ISN-1).
+/// offsets, plus the rotating SYN-cookie secrets. Cheap to clone. Keep one per stack and do
+/// not change the ISN key while connections live (ISN-1); only the cookie secrets rotate.
 #[derive(Clone)]
 pub struct IsnGenerator {
     key: [u8; 16],
+    cookie: CookieSecrets,
 }
 
 impl fmt::Debug for IsnGenerator {
@@ -41,6 +50,130 @@ impl fmt::Debug for IsnGenerator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("IsnGenerator { key: <secret> }")
     }
+}
+
+/// One SYN-cookie secret and the rotation epoch it was made for.
+#[derive(Clone, Copy)]
+struct CookieKey {
+    epoch: u64,
+    key: [u8; 16],
+}
+
+/// The SYN-cookie secrets in use: the current one and the one it replaced (RFC 4987 §3.6:
+/// the secret is changed from time to time). Cookies minted under the previous secret keep
+/// validating until the next rotation, so with rotations at least a cookie lifetime apart
+/// (2 min, LX-9) no cookie that is young enough is lost to a rotation; one minted two
+/// rotations ago can no longer validate whatever its age bits say.
+#[derive(Clone)]
+pub struct CookieSecrets {
+    /// Seed of the first secret (derived from the stack secret under its own label).
+    seed: [u8; 16],
+    current: Option<CookieKey>,
+    previous: Option<CookieKey>,
+    rotations: u64,
+}
+
+impl fmt::Debug for CookieSecrets {
+    /// Secret (MUST-9): print only the schedule.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CookieSecrets")
+            .field("epoch", &self.current.map(|k| k.epoch))
+            .field("previous_epoch", &self.previous.map(|k| k.epoch))
+            .field("rotations", &self.rotations)
+            .finish_non_exhaustive()
+    }
+}
+
+fn sip128(key: &[u8; 16], domain: &[u8], parts: &[&[u8]]) -> [u8; 16] {
+    use siphasher::sip128::Hasher128;
+    let mut h = siphasher::sip128::SipHasher24::new_with_key(key);
+    h.write(domain);
+    for p in parts {
+        h.write(p);
+    }
+    h.finish128().as_bytes()
+}
+
+impl CookieSecrets {
+    fn new(stack_secret: &[u8; 16]) -> Self {
+        CookieSecrets {
+            seed: sip128(stack_secret, DOMAIN_COOKIE_SEED, &[]),
+            current: None,
+            previous: None,
+            rotations: 0,
+        }
+    }
+
+    /// Move to `epoch` if it is later than the current one. The new secret is a one-way
+    /// function of the old (a ratchet), so a secret leaked now does not expose the cookies
+    /// of earlier epochs. When epochs were skipped no cookie can exist under the skipped
+    /// secrets, so the previous slot is emptied rather than filled with one nobody used.
+    /// Time running backwards never rotates back.
+    pub fn advance_to(&mut self, epoch: u64) {
+        match self.current {
+            None => {
+                self.current = Some(CookieKey {
+                    epoch,
+                    key: sip128(&self.seed, DOMAIN_COOKIE_RATCHET, &[&epoch.to_be_bytes()]),
+                });
+            }
+            Some(cur) if epoch > cur.epoch => {
+                let key = sip128(&cur.key, DOMAIN_COOKIE_RATCHET, &[&epoch.to_be_bytes()]);
+                self.previous = (epoch == cur.epoch + 1).then_some(cur);
+                self.current = Some(CookieKey { epoch, key });
+                self.rotations += 1;
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Rotate at once, mixing in `fresh` caller-supplied randomness (e.g. when a secret may
+    /// have leaked). The secret being replaced stays as the previous one, like a scheduled
+    /// rotation; a second call retires it.
+    pub fn rotate_now(&mut self, fresh: [u8; 16]) {
+        let cur = self.current.unwrap_or(CookieKey {
+            epoch: 0,
+            key: self.seed,
+        });
+        let key = sip128(&fresh, DOMAIN_COOKIE_RESEED, &[&cur.key]);
+        self.previous = self.current;
+        self.current = Some(CookieKey {
+            epoch: cur.epoch,
+            key,
+        });
+        self.rotations += 1;
+    }
+
+    /// Rotations so far (scheduled and explicit).
+    pub fn rotations(&self) -> u64 {
+        self.rotations
+    }
+
+    /// The secrets that may have minted a live cookie: current first.
+    fn keys(&self) -> impl Iterator<Item = &[u8; 16]> {
+        self.current
+            .iter()
+            .chain(self.previous.iter())
+            .map(|k| &k.key)
+    }
+}
+
+/// Keyed hash for SYN cookies (SF-5) under one cookie secret: `which` selects H1 (0) or H2
+/// (1); `count` is the minute counter (0 for H1, which does not depend on time).
+fn cookie_hash_with(
+    key: &[u8; 16],
+    which: u8,
+    local: SocketAddr,
+    remote: SocketAddr,
+    count: u32,
+) -> u32 {
+    let mut h = SipHasher24::new_with_key(key);
+    h.write(DOMAIN_COOKIE);
+    h.write(&[which]);
+    write_sock(&mut h, local);
+    write_sock(&mut h, remote);
+    h.write(&count.to_be_bytes());
+    h.finish() as u32
 }
 
 fn write_ip(h: &mut SipHasher24, ip: IpAddr) {
@@ -62,21 +195,49 @@ fn write_sock(h: &mut SipHasher24, s: SocketAddr) {
 }
 
 impl IsnGenerator {
-    /// Keyed hash for SYN cookies (SF-5): `which` selects H1 (0) or H2 (1); `count` is the
-    /// minute counter (0 for H1, which does not depend on time).
-    pub fn cookie_hash(&self, which: u8, local: SocketAddr, remote: SocketAddr, count: u32) -> u32 {
-        let mut h = self.hasher(DOMAIN_COOKIE);
-        h.write(&[which]);
-        write_sock(&mut h, local);
-        write_sock(&mut h, remote);
-        h.write(&count.to_be_bytes());
-        h.finish() as u32
-    }
-
     /// A generator keyed with `secret` (`Config::secret`: at least 128 random bits per
     /// process start, ISN-1).
     pub fn new(secret: [u8; 16]) -> Self {
-        IsnGenerator { key: secret }
+        IsnGenerator {
+            key: secret,
+            cookie: CookieSecrets::new(&secret),
+        }
+    }
+
+    /// The rotating SYN-cookie secrets (scheduled by `syncookie`, which passes the time in).
+    pub fn cookie_secrets(&self) -> &CookieSecrets {
+        &self.cookie
+    }
+
+    /// Mutable access, to rotate the cookie secrets (`advance_to`, `rotate_now`).
+    pub fn cookie_secrets_mut(&mut self) -> &mut CookieSecrets {
+        &mut self.cookie
+    }
+
+    /// H1/H2 of SF-5 under the current cookie secret (after `advance_to` for the time).
+    pub fn cookie_hash(&self, which: u8, local: SocketAddr, remote: SocketAddr, count: u32) -> u32 {
+        let key = self
+            .cookie
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(self.cookie.seed);
+        cookie_hash_with(&key, which, local, remote, count)
+    }
+
+    /// Run `f` with a hash function for each cookie secret still held (current, then
+    /// previous) until it returns `Some`.
+    pub fn with_cookie_hashes<T>(
+        &self,
+        mut f: impl FnMut(&dyn Fn(u8, SocketAddr, SocketAddr, u32) -> u32) -> Option<T>,
+    ) -> Option<T> {
+        for key in self.cookie.keys() {
+            let h = |which, l, r, c| cookie_hash_with(key, which, l, r, c);
+            if let Some(v) = f(&h) {
+                return Some(v);
+            }
+        }
+        None
     }
 
     fn hasher(&self, domain: &[u8]) -> SipHasher24 {
@@ -259,5 +420,60 @@ mod tests {
             !s.contains("171") && !s.to_lowercase().contains("ab,"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn isn_1_cookie_secret_rotation_leaves_the_isn_key_alone() {
+        // ISN-1: the ISN secret must not change while connections live; only the cookie
+        // secrets rotate (RFC 4987 §3.6).
+        let mut g = IsnGenerator::new(key(9));
+        let (l, r) = (sa("10.0.0.1:40000"), sa("10.0.0.2:80"));
+        let t = Instant::from_secs(50);
+        let before = (g.isn(t, l, r), g.ts_offset(l, r), g.port_offset(l.ip(), r));
+        g.cookie_secrets_mut().advance_to(1);
+        let h1 = g.cookie_hash(0, l, r, 0);
+        g.cookie_secrets_mut().advance_to(2);
+        let h2 = g.cookie_hash(0, l, r, 0);
+        g.cookie_secrets_mut().rotate_now([1; 16]);
+        let h3 = g.cookie_hash(0, l, r, 0);
+        assert!(
+            h1 != h2 && h2 != h3 && h1 != h3,
+            "each rotation changes the secret"
+        );
+        assert_eq!(g.cookie_secrets().rotations(), 2);
+        assert_eq!(
+            before,
+            (g.isn(t, l, r), g.ts_offset(l, r), g.port_offset(l.ip(), r))
+        );
+    }
+
+    #[test]
+    fn isn_1_cookie_secrets_ratchet_forward_only() {
+        let mut a = IsnGenerator::new(key(10));
+        let (l, r) = (sa("10.0.0.1:40000"), sa("10.0.0.2:80"));
+        a.cookie_secrets_mut().advance_to(7);
+        let at7 = a.cookie_hash(1, l, r, 3);
+        // Time running backwards does not bring an old secret back.
+        a.cookie_secrets_mut().advance_to(6);
+        assert_eq!(a.cookie_hash(1, l, r, 3), at7);
+        // Same secret, same history: same cookie secrets (the simulator is deterministic).
+        let mut b = IsnGenerator::new(key(10));
+        b.cookie_secrets_mut().advance_to(7);
+        assert_eq!(b.cookie_hash(1, l, r, 3), at7);
+        // Skipping epochs keeps no previous secret: none was ever used to mint.
+        b.cookie_secrets_mut().advance_to(9);
+        let mut held = 0;
+        b.with_cookie_hashes(|_| {
+            held += 1;
+            None::<()>
+        });
+        assert_eq!(held, 1);
+        a.cookie_secrets_mut().advance_to(8);
+        let mut held = 0;
+        a.with_cookie_hashes(|_| {
+            held += 1;
+            None::<()>
+        });
+        assert_eq!(held, 2, "current and previous");
     }
 }

@@ -115,6 +115,14 @@ pub struct Stack {
     last_cookie: Option<Instant>,
 }
 
+/// Half-open entries of listener slot `l`.
+fn listener_syn_queue(listeners: &[Option<Listener>], l: u32) -> usize {
+    listeners
+        .get(l as usize)
+        .and_then(Option::as_ref)
+        .map_or(0, |l| l.syn_queue)
+}
+
 fn valid_remote(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()),
@@ -699,7 +707,14 @@ impl Stack {
             self.send_cookie(now, pkt, local, remote);
             return;
         }
-        if syn_full {
+        // LX-8: with cookies switched off, Linux keeps the last quarter of the half-open
+        // queue for peers it holds TCP metrics for (tcp_conn_request, tcp_peer_is_proven).
+        // synack keeps no per-destination metrics, so every peer counts as unproven and a
+        // flood stops at 3/4 of the queue.
+        let max = self.config.max_syn_backlog;
+        let unproven_full = self.config.syncookies == SynCookies::Never
+            && max - listener_syn_queue(&self.listeners, l).min(max) < max / 4;
+        if syn_full || unproven_full {
             self.counters.listen_drops += 1;
             self.counters.count_drop(DropReason::SynQueueFull);
             return;
@@ -721,7 +736,7 @@ impl Stack {
         let h = &pkt.tcp;
         let default_mss = if remote.is_ipv4() { 536 } else { 1220 };
         let mss_idx = syncookie::mss_index(h.options.mss.unwrap_or(default_mss));
-        let iss = syncookie::make(&self.isn, now, local, remote, h.seq, mss_idx);
+        let iss = syncookie::make(&mut self.isn, now, local, remote, h.seq, mss_idx);
         let ts = h.options.timestamps.filter(|_| self.config.timestamps);
         let ws = ts
             .and(h.options.window_scale)
@@ -767,7 +782,8 @@ impl Stack {
         if self.config.syncookies == SynCookies::Never {
             return false;
         }
-        let Some(mss_idx) = syncookie::check(&self.isn, now, local, remote, h.seq - 1, h.ack - 1)
+        let Some(mss_idx) =
+            syncookie::check(&mut self.isn, now, local, remote, h.seq - 1, h.ack - 1)
         else {
             // Count only while cookies are in recent use, like Linux's SyncookiesFailed.
             if self

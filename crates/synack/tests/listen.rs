@@ -81,6 +81,35 @@ fn sf_2_syn_queue_bounded() {
     t.expect(SYN | ACK).ack(101u32);
 }
 
+/// LX-8: with tcp_syncookies = 0 Linux keeps the last quarter of tcp_max_syn_backlog for
+/// peers it has TCP metrics for; synack keeps none, so a flood of new peers stops at 3/4
+/// (accepted while max - qlen >= max / 4). With cookies on, the whole queue is used first.
+#[test]
+fn lx_8_without_cookies_new_peers_get_three_quarters_of_the_syn_queue() {
+    for (cookies, queued) in [(SynCookies::Never, 13), (SynCookies::WhenFull, 16)] {
+        let mut cfg = Tcp::config();
+        cfg.max_syn_backlog = 16;
+        cfg.syncookies = cookies;
+        let mut t = Tcp::with_config(cfg);
+        let l = t.listen();
+        for port in 40001..40031u16 {
+            t.inject(SYN).src_port(port).seq(100u32).mss(1460);
+        }
+        assert_eq!(t.stack.syn_queue_len(l), queued, "{cookies:?}");
+        let dropped = t.counters().dropped(DropReason::SynQueueFull);
+        match cookies {
+            SynCookies::Never => {
+                assert_eq!(dropped, 30 - 13);
+                assert_eq!(t.counters().listen_drops, 30 - 13);
+            }
+            _ => {
+                assert_eq!(dropped, 0);
+                assert_eq!(t.counters().syncookies_sent, 30 - 16);
+            }
+        }
+    }
+}
+
 #[test]
 fn sf_4_full_syn_queue_answers_with_cookies() {
     // Default (tcp_syncookies = 1): beyond the bound, SYNs get stateless SYN,ACKs.
