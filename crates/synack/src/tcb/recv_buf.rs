@@ -44,7 +44,9 @@ pub struct Insert {
 /// out-of-order reassembly queue.
 #[derive(Clone, Debug, Default)]
 pub struct RecvBuf {
-    /// The ring: empty while nothing is held, then exactly `capacity` bytes.
+    /// The ring: empty while nothing is held, then grown on demand (doubling, at most
+    /// `capacity` bytes) to cover every byte held, from `next - readable` to the end of the
+    /// highest range. Small exchanges never allocate or zero a full-size ring.
     storage: Box<[u8]>,
     /// Ring index of the first readable byte (stream offset `next - readable`).
     head: usize,
@@ -183,10 +185,11 @@ impl RecvBuf {
             return res;
         }
 
-        if self.storage.is_empty() {
-            // Invariant: no storage means nothing held, so the ring can start anywhere.
-            self.storage = vec![0u8; self.capacity].into_boxed_slice();
-            self.head = 0;
+        // The ring must reach `hi`; grow it (nothing held beyond the old ring moves).
+        let base = self.next - self.readable as u64;
+        let need = (hi - base) as usize; // hi <= next + window, so need <= capacity
+        if need > self.storage.len() {
+            self.grow(need);
         }
 
         // Write only the gaps between queued ranges (EP-13: keep the bytes already held).
@@ -257,7 +260,7 @@ impl RecvBuf {
         if self.readable == 0 {
             return (&[], &[]);
         }
-        let first = self.readable.min(self.capacity - self.head);
+        let first = self.readable.min(self.storage.len() - self.head);
         (
             &self.storage[self.head..self.head + first],
             &self.storage[..self.readable - first],
@@ -299,10 +302,35 @@ impl RecvBuf {
         count
     }
 
-    /// `i` reduced modulo `capacity`, for `i < 2 * capacity`.
+    /// Smallest ring: see `SendBuf::MIN_RING`.
+    // Tiny under test, so that the model-based property tests exercise every growth step.
+    const MIN_RING: usize = if cfg!(test) { 4 } else { 512 };
+
+    /// Re-allocate the ring to cover at least `need` bytes from `next - readable`
+    /// (power-of-two growth capped at `capacity`). Every held byte lies within the old ring's
+    /// span from the base, so unwrapping the old ring to the front of the new one keeps each
+    /// byte at its offset from the base.
+    fn grow(&mut self, need: usize) {
+        let size = need
+            .next_power_of_two()
+            .max(Self::MIN_RING)
+            .min(self.capacity)
+            .max(need);
+        let old = self.storage.len();
+        let mut v = Vec::with_capacity(size);
+        v.extend_from_slice(&self.storage[self.head..]);
+        v.extend_from_slice(&self.storage[..self.head]);
+        debug_assert_eq!(v.len(), old);
+        v.resize(size, 0);
+        self.storage = v.into_boxed_slice();
+        self.head = 0;
+    }
+
+    /// `i` reduced modulo the ring size, for `i < 2 * ring size`.
     fn wrap(&self, i: usize) -> usize {
-        if i >= self.capacity {
-            i - self.capacity
+        let ring = self.storage.len();
+        if i >= ring {
+            i - ring
         } else {
             i
         }
@@ -317,7 +345,7 @@ impl RecvBuf {
     /// Writes `bytes` at stream offset `o` (inside the window; storage allocated).
     fn write_stream(&mut self, o: u64, bytes: &[u8]) {
         let i = self.index(o);
-        let first = bytes.len().min(self.capacity - i);
+        let first = bytes.len().min(self.storage.len() - i);
         self.storage[i..i + first].copy_from_slice(&bytes[..first]);
         self.storage[..bytes.len() - first].copy_from_slice(&bytes[first..]);
     }
