@@ -18,6 +18,7 @@ pub mod state;
 pub mod syncookie;
 pub mod tcb;
 pub mod time;
+mod tuple;
 pub mod wire;
 
 pub use cc::Algorithm;

@@ -16,7 +16,8 @@ use crate::isn::IsnGenerator;
 use crate::state::State;
 use crate::syncookie::{self, SynCookies};
 use crate::tcb::{CtlQueue, CtlSegment, Ctx, Tcb};
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, OptInstant};
+use crate::tuple::Tuple;
 use crate::wire::{self, Packet, TcpFlags, TcpHeader, TcpOptions, Timestamps};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -56,12 +57,6 @@ pub struct ConnInfo {
     pub close_reason: Option<CloseReason>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-struct FourTuple {
-    local: SocketAddr,
-    remote: SocketAddr,
-}
-
 struct Slot {
     generation: u32,
     in_tx: bool,
@@ -86,7 +81,7 @@ pub struct Stack {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    by_tuple: HashMap<FourTuple, u32>,
+    by_tuple: HashMap<Tuple, u32>,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<SocketAddr, u32>,
     events: EventQueue,
@@ -297,7 +292,7 @@ impl Stack {
             None => self.ephemeral_port(local_ip, remote)?,
         };
         let local = SocketAddr::new(local_ip, port);
-        let tuple = FourTuple { local, remote };
+        let tuple = Tuple::new(local, remote);
         if self.by_tuple.contains_key(&tuple) {
             return Err(Error::AddrInUse);
         }
@@ -325,7 +320,7 @@ impl Stack {
             if local == remote {
                 continue;
             }
-            if !self.by_tuple.contains_key(&FourTuple { local, remote }) {
+            if !self.by_tuple.contains_key(&Tuple::new(local, remote)) {
                 self.port_counter = self.port_counter.wrapping_add(i + 1);
                 return Ok(port);
             }
@@ -385,7 +380,7 @@ impl Stack {
         let idx = self.index_of(c)?;
         self.with_tcb(idx, now, |t, _| {
             t.user_timeout = timeout;
-            if let Some(since) = t.unacked_since {
+            if let Some(since) = t.unacked_since.get() {
                 t.mark_unacked_since(since);
             }
         });
@@ -455,7 +450,7 @@ impl Stack {
         self.counters.in_segs += 1;
         let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
         let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
-        if let Some(&idx) = self.by_tuple.get(&FourTuple { local, remote }) {
+        if let Some(&idx) = self.by_tuple.get(&Tuple::new(local, remote)) {
             if self.tw_reopen(now, idx, &pkt) {
                 // Fall through to the listener with the TIME-WAIT entry gone (TW-3).
             } else if self.accept_overflow(now, idx, &pkt) {
@@ -524,7 +519,7 @@ impl Stack {
         if !full {
             return false;
         }
-        let (local, remote) = (t.local, t.remote);
+        let (local, remote) = (t.local(), t.remote());
         self.count_listen_overflow();
         if self.config.abort_on_overflow {
             // LX-8 tcp_abort_on_overflow = 1: refuse with RST and forget the entry.
@@ -733,7 +728,7 @@ impl Stack {
         while let Some(&idx) = self.tx.front() {
             let out = self.with_tcb_raw(idx, now, |t, ctx| {
                 t.poll_segment(ctx)
-                    .map(|o| (o, t.local.ip(), t.remote.ip()))
+                    .map(|o| (o, t.local().ip(), t.remote().ip()))
             });
             match out.flatten() {
                 Some((o, src, dst)) => {
@@ -789,10 +784,10 @@ impl Stack {
             let Some(tcb) = slot.tcb.as_deref_mut() else {
                 continue;
             };
-            if tcb.scheduled != Some(at) {
+            if tcb.scheduled != OptInstant::some(at) {
                 continue; // superseded by an earlier entry
             }
-            tcb.scheduled = None;
+            tcb.scheduled = OptInstant::NONE;
             self.with_tcb(idx, now, |t, ctx| t.on_timeout(ctx));
         }
     }
@@ -835,7 +830,7 @@ impl Stack {
             now,
         );
         self.slots[idx as usize].tcb = Some(Box::new(tcb));
-        self.by_tuple.insert(FourTuple { local, remote }, idx);
+        self.by_tuple.insert(Tuple::new(local, remote), idx);
         self.live += 1;
         idx
     }
@@ -899,8 +894,8 @@ impl Stack {
             return;
         };
         if let Some(d) = tcb.next_deadline() {
-            if tcb.scheduled.is_none_or(|s| d < s) {
-                tcb.scheduled = Some(d);
+            if tcb.scheduled.get().is_none_or(|s| d < s) {
+                tcb.scheduled = OptInstant::some(d);
                 self.timers.push(Reverse((d, idx, generation)));
             }
         }
@@ -933,10 +928,7 @@ impl Stack {
             }
         }
         if tcb.state == State::Closed || tcb.state == State::Listen {
-            let tuple = FourTuple {
-                local: tcb.local,
-                remote: tcb.remote,
-            };
+            let tuple = tcb.tuple;
             if self.by_tuple.get(&tuple) == Some(&idx) {
                 self.by_tuple.remove(&tuple);
             }
@@ -972,8 +964,8 @@ fn info(t: &Tcb) -> ConnInfo {
     ConnInfo {
         id: t.id,
         state: t.state,
-        local: t.local,
-        remote: t.remote,
+        local: t.local(),
+        remote: t.remote(),
         listener: t.listener,
         orphan: t.orphan,
         snd_una: t.snd_una.0,

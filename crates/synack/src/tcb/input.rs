@@ -10,6 +10,7 @@ use crate::event::{Cause, CloseReason, Event, TimerKind};
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Duration;
+use crate::time::OptInstant;
 use crate::wire::{Packet, TcpFlags, TcpHeader, TcpOptions};
 
 /// Most duplicate ACKs owed at once for one batch of out-of-order segments.
@@ -20,7 +21,7 @@ const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 impl Tcb {
     /// Option negotiation from the peer's SYN or SYN,ACK (MUST-14/15/16, WS-1..3, TS-2, SK-1).
     fn negotiate(&mut self, ctx: &mut Ctx, opts: &TcpOptions) {
-        let default_mss = match self.remote {
+        let default_mss = match self.remote() {
             std::net::SocketAddr::V4(_) => 536,
             std::net::SocketAddr::V6(_) => 1220,
         };
@@ -158,6 +159,7 @@ impl Tcb {
                 // retransmissions.
                 let recent = self
                     .last_synack
+                    .get()
                     .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit);
                 if !recent {
                     self.snd_nxt = self.iss;
@@ -467,15 +469,15 @@ impl Tcb {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ts.tsecr);
                 if (ms as i32) >= 0 && ms < 3_600_000 {
                     self.rtt.sample(Duration::from_millis(ms as u64));
-                    self.rtt_timing = None;
+                    self.rtt_timing.1 = OptInstant::NONE;
                     return;
                 }
             }
         }
-        if let Some((end, at)) = self.rtt_timing {
+        if let (end, Some(at)) = (self.rtt_timing.0, self.rtt_timing.1.get()) {
             if h.ack.ge(end) {
                 self.rtt.sample(ctx.now.saturating_since(at));
-                self.rtt_timing = None;
+                self.rtt_timing.1 = OptInstant::NONE;
             }
         }
     }
@@ -577,9 +579,10 @@ impl Tcb {
     fn challenge_ack(&mut self, ctx: &mut Ctx) {
         let recent = self
             .last_challenge
+            .get()
             .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit);
         if !recent {
-            self.last_challenge = Some(ctx.now);
+            self.last_challenge = OptInstant::some(ctx.now);
             self.ack_now = true;
             ctx.counters.challenge_acks += 1;
         }
@@ -590,11 +593,12 @@ impl Tcb {
     fn oow_rate_limited(&mut self, ctx: &mut Ctx) -> bool {
         if self
             .last_oow_ack
+            .get()
             .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit)
         {
             return true;
         }
-        self.last_oow_ack = Some(ctx.now);
+        self.last_oow_ack = OptInstant::some(ctx.now);
         false
     }
 
@@ -602,8 +606,8 @@ impl Tcb {
     fn reply_rst(&mut self, ctx: &mut Ctx, ack: SeqNum) {
         ctx.counters.out_rsts += 1;
         ctx.ctl.push(CtlSegment {
-            local: self.local,
-            remote: self.remote,
+            local: self.local(),
+            remote: self.remote(),
             seq: ack,
             ack: SeqNum(0),
             flags: TcpFlags::RST,
@@ -617,8 +621,8 @@ impl Tcb {
     pub(super) fn send_rst(&mut self, ctx: &mut Ctx) {
         ctx.counters.out_rsts += 1;
         ctx.ctl.push(CtlSegment {
-            local: self.local,
-            remote: self.remote,
+            local: self.local(),
+            remote: self.remote(),
             seq: self.snd_nxt.max(self.snd_max),
             ack: self.rcv_nxt,
             flags: TcpFlags::RST | TcpFlags::ACK,
@@ -665,7 +669,7 @@ impl Tcb {
         // The SYN,ACK went out statelessly and is never retransmitted (SF-7).
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_nxt;
-        self.rtt_timing = None;
+        self.rtt_timing.1 = OptInstant::NONE;
         self.rcv_adv = self.rcv_nxt + self.rcv_space().min(65535);
         self.last_ack_sent = self.rcv_nxt;
         self.on_segment(ctx, seg);

@@ -20,7 +20,8 @@ use crate::counters::Counters;
 use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId, TimerKind};
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, OptInstant};
+use crate::tuple::Tuple;
 use crate::wire::{TcpFlags, TcpHeader};
 use recv_buf::RecvBuf;
 use rtt::RttEstimator;
@@ -136,8 +137,8 @@ pub(crate) fn our_wscale(config: &Config) -> u8 {
 pub(crate) struct Tcb {
     pub id: ConnId,
     pub state: State,
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
+    /// Addresses and ports, compact (read them with `local()` / `remote()`).
+    pub tuple: Tuple,
     /// Set for a passive open: the listener it came from (MUST-11).
     pub listener: Option<ListenerId>,
     /// Passive connection handed to the application by `accept` (or active: always true).
@@ -202,20 +203,21 @@ pub(crate) struct Tcb {
     pub recv_buf: RecvBuf,
 
     // Timers and retransmission.
-    pub timers: [Option<Instant>; TIMERS],
+    pub timers: [OptInstant; TIMERS],
     /// The earliest deadline the stack has scheduled for us (lazy timer heap).
-    pub scheduled: Option<Instant>,
+    pub scheduled: OptInstant,
     pub rtt: RttEstimator,
     /// Consecutive expiries of the retransmission (or persist) timer without progress.
     pub retries: u32,
-    /// Segment being timed for an RTT sample without timestamps: (end seq, sent at).
-    pub rtt_timing: Option<(SeqNum, Instant)>,
+    /// Segment being timed for an RTT sample without timestamps: (end seq, sent at); the
+    /// time is none when nothing is timed.
+    pub rtt_timing: (SeqNum, OptInstant),
     /// Our SYN or SYN,ACK was retransmitted (RTO-12, Karn).
     pub syn_retransmitted: bool,
     /// Last time a SYN,ACK was sent (rate-limits answers to retransmitted SYNs).
-    pub last_synack: Option<Instant>,
+    pub last_synack: OptInstant,
     /// Since when data has been waiting for an acknowledgment (user timeout).
-    pub unacked_since: Option<Instant>,
+    pub unacked_since: OptInstant,
     /// Abort when data stays unacknowledged this long (UI-8, MUST-21); `None` = no limit.
     pub user_timeout: Option<Duration>,
     /// Time the last segment was sent (slow start after idle).
@@ -260,9 +262,9 @@ pub(crate) struct Tcb {
     /// The sender-SWS override timer fired: send what the window allows (MUST-38 (4)).
     pub sws_override: bool,
     /// Last challenge ACK (BI-6 rate limit).
-    pub last_challenge: Option<Instant>,
+    pub last_challenge: OptInstant,
     /// Last ACK sent in answer to an out-of-window pure ACK (LX-15 rate limit).
-    pub last_oow_ack: Option<Instant>,
+    pub last_oow_ack: OptInstant,
     /// Our TSval when data was last retransmitted: an ACK echoing anything older measures
     /// a stale transmission, not the path, and gives no RTT sample.
     pub rtx_tsval: Option<u32>,
@@ -286,8 +288,7 @@ impl Tcb {
         Tcb {
             id,
             state: State::Closed,
-            local,
-            remote,
+            tuple: Tuple::new(local, remote),
             listener,
             accepted: listener.is_none(),
             queued: false,
@@ -327,14 +328,14 @@ impl Tcb {
             rcv_mss: 536,
             send_buf: SendBuf::new(config.send_buffer),
             recv_buf: RecvBuf::new(config.recv_buffer),
-            timers: [None; TIMERS],
-            scheduled: None,
+            timers: [OptInstant::NONE; TIMERS],
+            scheduled: OptInstant::NONE,
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             retries: 0,
-            rtt_timing: None,
+            rtt_timing: (SeqNum(0), OptInstant::NONE),
             syn_retransmitted: false,
-            last_synack: None,
-            unacked_since: None,
+            last_synack: OptInstant::NONE,
+            unacked_since: OptInstant::NONE,
             user_timeout: config.user_timeout,
             last_send: now,
             cc: Controller::new(config.congestion_control, 536, 536),
@@ -355,10 +356,19 @@ impl Tcb {
             probe_now: false,
             fast_rtx: false,
             sws_override: false,
-            last_challenge: None,
-            last_oow_ack: None,
+            last_challenge: OptInstant::NONE,
+            last_oow_ack: OptInstant::NONE,
             rtx_tsval: None,
         }
+    }
+
+    /// Our address and port.
+    pub fn local(&self) -> SocketAddr {
+        self.tuple.local()
+    }
+    /// The peer's address and port.
+    pub fn remote(&self) -> SocketAddr {
+        self.tuple.remote()
     }
 
     /// Set the initial send sequence number (a SYN-cookie connection takes the cookie's).
@@ -412,7 +422,7 @@ impl Tcb {
         match to {
             State::TimeWait => {
                 // MUST-13: 2*MSL; every other timer stops (EP-22).
-                self.timers = [None; TIMERS];
+                self.timers = [OptInstant::NONE; TIMERS];
                 self.set_timer(TimerKind::TimeWait, ctx.now + ctx.config.time_wait);
                 if ctx.counters.curr_time_wait > ctx.config.max_time_wait as u64 {
                     // The table is full: like Linux, this connection skips TIME-WAIT (our
@@ -428,7 +438,7 @@ impl Tcb {
 
     /// Enter CLOSED for good, telling the application why (MUST-12).
     pub fn terminate(&mut self, ctx: &mut Ctx, reason: CloseReason, cause: Cause) {
-        self.timers = [None; TIMERS];
+        self.timers = [OptInstant::NONE; TIMERS];
         self.ack_now = false;
         if reason != CloseReason::Normal {
             // RST-5: a reset or failed connection flushes its queues.
@@ -446,7 +456,7 @@ impl Tcb {
     /// Passive SYN-RECEIVED returning to LISTEN (MUST-11, RST-5): the child is simply gone;
     /// the listener stays, and the application is told nothing.
     pub fn back_to_listen(&mut self, ctx: &mut Ctx, cause: Cause) {
-        self.timers = [None; TIMERS];
+        self.timers = [OptInstant::NONE; TIMERS];
         self.ack_now = false;
         self.close_reason = Some(CloseReason::Reset);
         self.set_state(ctx, State::Listen, cause);
@@ -462,17 +472,21 @@ impl Tcb {
     }
 
     pub fn set_timer(&mut self, k: TimerKind, at: Instant) {
-        self.timers[k as usize] = Some(at);
+        self.timers[k as usize] = OptInstant::some(at);
     }
     pub fn clear_timer(&mut self, k: TimerKind) {
-        self.timers[k as usize] = None;
+        self.timers[k as usize] = OptInstant::NONE;
     }
     pub fn timer(&self, k: TimerKind) -> Option<Instant> {
-        self.timers[k as usize]
+        self.timers[k as usize].get()
     }
     /// The earliest armed timer.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.iter().flatten().min().copied()
+        // NONE is u64::MAX, so the minimum raw value is the earliest armed timer, if any.
+        self.timers
+            .iter()
+            .min_by_key(|t| t.raw())
+            .and_then(|t| t.get())
     }
 
     /// Arm the orphan FIN-WAIT-2 timer (LX-6): only for connections the application closed;
@@ -485,7 +499,7 @@ impl Tcb {
 
     /// Data (or SYN/FIN) is outstanding since `since`: (re)arm the user timeout from then.
     pub fn mark_unacked_since(&mut self, since: Instant) {
-        self.unacked_since = Some(since);
+        self.unacked_since = OptInstant::some(since);
         match self.user_timeout {
             Some(d) => self.set_timer(TimerKind::UserTimeout, since + d),
             None => self.clear_timer(TimerKind::UserTimeout),
@@ -494,7 +508,7 @@ impl Tcb {
 
     /// Nothing is outstanding any more.
     pub fn clear_unacked(&mut self) {
-        self.unacked_since = None;
+        self.unacked_since = OptInstant::NONE;
         self.clear_timer(TimerKind::UserTimeout);
     }
 
