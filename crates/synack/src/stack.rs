@@ -15,7 +15,7 @@ use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId};
 use crate::isn::IsnGenerator;
 use crate::state::State;
 use crate::syncookie::{self, SynCookies};
-use crate::tcb::{CtlQueue, CtlSegment, Ctx, Tcb};
+use crate::tcb::{CtlQueue, CtlSegment, Ctx, Tcb, TimeWait};
 use crate::time::{Duration, Instant, OptInstant};
 use crate::tuple::Tuple;
 use crate::wire::{self, Packet, TcpFlags, TcpHeader, TcpOptions, Timestamps};
@@ -61,6 +61,9 @@ struct Slot {
     generation: u32,
     in_tx: bool,
     tcb: Option<Box<Tcb>>,
+    /// A TIME-WAIT connection kept as a compact record instead of `tcb` (issue 3, MUST-13):
+    /// at most one of the two is set.
+    tw: Option<Box<TimeWait>>,
 }
 
 struct Listener {
@@ -81,6 +84,8 @@ pub struct Stack {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
+    /// Slots holding a compact TIME-WAIT record.
+    tw_records: usize,
     by_tuple: HashMap<Tuple, u32>,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<SocketAddr, u32>,
@@ -119,6 +124,7 @@ impl Stack {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
+            tw_records: 0,
             by_tuple: HashMap::new(),
             listeners: Vec::new(),
             listen_map: HashMap::new(),
@@ -395,11 +401,22 @@ impl Stack {
 
     /// STATUS (UI-6).
     pub fn status(&self, c: ConnId) -> Option<ConnInfo> {
+        if let Some(tw) = self.time_wait(c) {
+            return Some(info(&Tcb::from_time_wait(
+                tw,
+                c,
+                &self.config,
+                tw.ts_recent_at,
+            )));
+        }
         self.tcb(c).map(info)
     }
 
     /// Current state of a connection.
     pub fn state(&self, c: ConnId) -> Option<State> {
+        if self.time_wait(c).is_some() {
+            return Some(State::TimeWait);
+        }
         self.tcb(c).map(|t| t.state)
     }
 
@@ -407,14 +424,35 @@ impl Stack {
     pub fn connections(&self) -> Vec<ConnInfo> {
         self.slots
             .iter()
-            .filter_map(|s| s.tcb.as_deref())
-            .map(info)
+            .enumerate()
+            .filter_map(|(i, s)| match (&s.tcb, &s.tw) {
+                (Some(t), _) => Some(info(t)),
+                (None, Some(tw)) => {
+                    let id = ConnId {
+                        index: i as u32,
+                        generation: s.generation,
+                    };
+                    Some(info(&Tcb::from_time_wait(
+                        tw,
+                        id,
+                        &self.config,
+                        tw.ts_recent_at,
+                    )))
+                }
+                _ => None,
+            })
             .collect()
     }
 
     /// Number of TCBs held (half-open and TIME-WAIT included).
     pub fn connection_count(&self) -> usize {
         self.live
+    }
+
+    /// How many TIME-WAIT connections are held as compact records rather than full TCBs
+    /// (orphaned ones with nothing left to send); they count in `connection_count` too.
+    pub fn time_wait_records(&self) -> usize {
+        self.tw_records
     }
 
     pub fn counters(&self) -> &Counters {
@@ -451,6 +489,7 @@ impl Stack {
         let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
         let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
         if let Some(&idx) = self.by_tuple.get(&Tuple::new(local, remote)) {
+            self.thaw(idx, now);
             if self.tw_reopen(now, idx, &pkt) {
                 // Fall through to the listener with the TIME-WAIT entry gone (TW-3).
             } else if self.accept_overflow(now, idx, &pkt) {
@@ -755,6 +794,7 @@ impl Stack {
                         s.in_tx = false;
                     }
                     self.schedule(idx);
+                    self.freeze(idx);
                 }
             }
         }
@@ -781,6 +821,15 @@ impl Stack {
             if slot.generation != generation {
                 continue;
             }
+            if let Some(tw) = slot.tw.as_deref() {
+                if tw.expires != at {
+                    continue; // superseded (2·MSL restarted)
+                }
+                self.thaw(idx, now);
+            }
+            let Some(slot) = self.slots.get_mut(idx as usize) else {
+                continue;
+            };
             let Some(tcb) = slot.tcb.as_deref_mut() else {
                 continue;
             };
@@ -808,6 +857,7 @@ impl Stack {
                     generation: 0,
                     in_tx: false,
                     tcb: None,
+                    tw: None,
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -836,7 +886,53 @@ impl Stack {
     }
 
     fn index_of(&self, c: ConnId) -> Result<u32, Error> {
+        if self.time_wait(c).is_some() {
+            return Ok(c.index);
+        }
         self.tcb(c).map(|_| c.index).ok_or(Error::InvalidHandle)
+    }
+
+    /// The compact TIME-WAIT record of `c`, if that is how it is kept.
+    fn time_wait(&self, c: ConnId) -> Option<&TimeWait> {
+        let s = self.slots.get(c.index as usize)?;
+        (s.generation == c.generation).then_some(())?;
+        s.tw.as_deref()
+    }
+
+    /// Turn a compact TIME-WAIT record back into a TCB before anything touches it.
+    fn thaw(&mut self, idx: u32, now: Instant) {
+        let Some(slot) = self.slots.get_mut(idx as usize) else {
+            return;
+        };
+        if let Some(tw) = slot.tw.take() {
+            self.tw_records -= 1;
+            let id = ConnId {
+                index: idx,
+                generation: slot.generation,
+            };
+            slot.tcb = Some(Box::new(Tcb::from_time_wait(&tw, id, &self.config, now)));
+        }
+    }
+
+    /// Keep an orphaned TIME-WAIT connection that has nothing left to send as a compact
+    /// record (its final ACK has gone out: this runs once its transmissions are done).
+    fn freeze(&mut self, idx: u32) {
+        let Some(slot) = self.slots.get_mut(idx as usize) else {
+            return;
+        };
+        if slot.tcb.as_deref().is_some_and(Tcb::can_compact) {
+            if let Some(t) = slot.tcb.take() {
+                let tw = t.to_time_wait();
+                // The record is woken only by a heap entry at exactly its deadline; an
+                // earlier entry still in the heap is stale and will be skipped.
+                if t.scheduled != OptInstant::some(tw.expires) {
+                    self.timers
+                        .push(Reverse((tw.expires, idx, slot.generation)));
+                }
+                slot.tw = Some(Box::new(tw));
+                self.tw_records += 1;
+            }
+        }
     }
 
     fn tcb(&self, c: ConnId) -> Option<&Tcb> {
@@ -846,6 +942,10 @@ impl Stack {
     }
 
     fn tcb_mut(&mut self, c: ConnId) -> Option<&mut Tcb> {
+        if self.time_wait(c).is_some() {
+            let now = self.time_wait(c).map_or(Instant::ZERO, |t| t.ts_recent_at);
+            self.thaw(c.index, now);
+        }
         let s = self.slots.get_mut(c.index as usize)?;
         (s.generation == c.generation).then_some(())?;
         s.tcb.as_deref_mut()
@@ -858,6 +958,7 @@ impl Stack {
         now: Instant,
         f: impl FnOnce(&mut Tcb, &mut Ctx) -> R,
     ) -> Option<R> {
+        self.thaw(idx, now);
         let tcb = self.slots.get_mut(idx as usize)?.tcb.as_deref_mut()?;
         let mut ctx = Ctx {
             now,

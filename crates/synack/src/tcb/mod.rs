@@ -133,6 +133,39 @@ pub(crate) fn our_wscale(config: &Config) -> u8 {
     shift
 }
 
+/// A TIME-WAIT connection reduced to what TIME-WAIT needs (MUST-13, issue 3): the
+/// addresses, both sequence numbers, the timestamp state (TS.Recent, its age and our
+/// offset, to re-ACK a retransmitted FIN with timestamps and to keep PAWS), the 2·MSL
+/// deadline and the rate-limit stamps. About a fifth of a TCB. The stack keeps this instead
+/// of the TCB once an orphaned connection in TIME-WAIT has nothing left to send, and
+/// rebuilds an equivalent TCB ([`Tcb::from_time_wait`]) for the rare segment or the expiry,
+/// so every TIME-WAIT rule (EP-22 FIN re-ACK and 2·MSL restart, RFC 1337 RST policy,
+/// RFC 5961 challenge ACKs, RFC 6191 reopening, LX-15 rate limits) runs the one code path.
+#[derive(Clone, Debug)]
+pub(crate) struct TimeWait {
+    pub tuple: Tuple,
+    /// SND.NXT (= SND.UNA: our FIN is acknowledged).
+    pub snd_nxt: SeqNum,
+    pub snd_wnd: u32,
+    pub rcv_nxt: SeqNum,
+    pub rcv_adv: SeqNum,
+    pub ts_recent: u32,
+    pub ts_offset: u32,
+    pub last_ack_sent: SeqNum,
+    /// Listener index + 1 of a passive connection, 0 for an active one.
+    pub listener: u32,
+    pub ts_recent_at: Instant,
+    /// The 2·MSL deadline.
+    pub expires: Instant,
+    pub last_challenge: OptInstant,
+    pub last_oow_ack: OptInstant,
+    pub mss: u16,
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    /// Bit 0: window scaling, 1: timestamps, 2: SACK.
+    pub opts: u8,
+}
+
 /// The transmission control block of one connection.
 pub(crate) struct Tcb {
     pub id: ConnId,
@@ -369,6 +402,101 @@ impl Tcb {
     /// The peer's address and port.
     pub fn remote(&self) -> SocketAddr {
         self.tuple.remote()
+    }
+
+    /// Whether this TCB may be kept as a [`TimeWait`] record: an orphan in TIME-WAIT with
+    /// nothing to send and no timer but 2·MSL, whose listener bookkeeping is finished.
+    pub fn can_compact(&self) -> bool {
+        self.state == State::TimeWait
+            && self.orphan
+            && self.accepted
+            && (self.listener.is_none() || self.queued)
+            && !self.ack_now
+            && self.dup_acks_owed == 0
+            && !self.probe_now
+            && !self.fast_rtx
+            && self.send_buf.is_empty()
+            && self.recv_buf.readable() == 0
+            && !self.recv_buf.has_out_of_order()
+            && self.snd_una == self.snd_max
+            && self.snd_nxt == self.snd_max
+            && self.fin_acked()
+            && self.fin_received
+            && self.rcv_up.is_none()
+            && self.close_reason.is_none()
+            && TIMER_KINDS
+                .iter()
+                .all(|&k| k == TimerKind::TimeWait || self.timer(k).is_none())
+            && self.timer(TimerKind::TimeWait).is_some()
+    }
+
+    /// The compact record of a TCB for which [`Tcb::can_compact`] holds.
+    pub fn to_time_wait(&self) -> TimeWait {
+        TimeWait {
+            tuple: self.tuple,
+            snd_nxt: self.snd_nxt,
+            snd_wnd: self.snd_wnd,
+            rcv_nxt: self.rcv_nxt,
+            rcv_adv: self.rcv_adv,
+            ts_recent: self.ts_recent,
+            ts_offset: self.ts_offset,
+            last_ack_sent: self.last_ack_sent,
+            listener: self.listener.map_or(0, |l| l.0.wrapping_add(1)),
+            ts_recent_at: self.ts_recent_at,
+            expires: self.timer(TimerKind::TimeWait).unwrap_or(Instant::ZERO),
+            last_challenge: self.last_challenge,
+            last_oow_ack: self.last_oow_ack,
+            mss: self.mss.min(u16::MAX as u32) as u16,
+            snd_wscale: self.snd_wscale,
+            rcv_wscale: self.rcv_wscale,
+            opts: u8::from(self.ws_ok) | u8::from(self.ts_ok) << 1 | u8::from(self.sack_ok) << 2,
+        }
+    }
+
+    /// A TCB equivalent, for everything TIME-WAIT does, to the one `tw` was made from.
+    /// What TIME-WAIT never uses (RTT estimate, congestion state) starts fresh.
+    pub fn from_time_wait(tw: &TimeWait, id: ConnId, config: &Config, now: Instant) -> Tcb {
+        let listener = tw.listener.checked_sub(1).map(ListenerId);
+        let s = tw.snd_nxt;
+        let mut t = Tcb::new(
+            id,
+            config,
+            tw.tuple.local(),
+            tw.tuple.remote(),
+            s,
+            tw.ts_offset,
+            listener,
+            now,
+        );
+        t.state = State::TimeWait;
+        t.accepted = true;
+        t.queued = listener.is_some();
+        t.orphan = true;
+        // Our FIN is sent and acknowledged: it occupies S - 1, the send buffer is empty.
+        t.iss = s - 2;
+        t.snd_buf_seq = s - 1;
+        t.fin_queued = true;
+        t.snd_wnd = tw.snd_wnd;
+        t.max_snd_wnd = tw.snd_wnd;
+        t.snd_wl1 = tw.rcv_nxt;
+        t.irs = tw.rcv_nxt - 1;
+        t.rcv_nxt = tw.rcv_nxt;
+        t.rcv_adv = tw.rcv_adv;
+        t.fin_received = true;
+        t.snd_wscale = tw.snd_wscale;
+        t.rcv_wscale = tw.rcv_wscale;
+        t.ws_ok = tw.opts & 1 != 0;
+        t.ts_ok = tw.opts & 2 != 0;
+        t.sack_ok = tw.opts & 4 != 0;
+        t.ts_recent = tw.ts_recent;
+        t.ts_recent_at = tw.ts_recent_at;
+        t.last_ack_sent = tw.last_ack_sent;
+        t.mss = u32::from(tw.mss);
+        t.last_challenge = tw.last_challenge;
+        t.last_oow_ack = tw.last_oow_ack;
+        t.set_timer(TimerKind::TimeWait, tw.expires);
+        t.scheduled = OptInstant::some(tw.expires);
+        t
     }
 
     /// Set the initial send sequence number (a SYN-cookie connection takes the cookie's).
