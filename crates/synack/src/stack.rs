@@ -95,7 +95,6 @@ pub struct Stack {
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     tx: VecDeque<u32>,
     port_counter: u32,
-    scratch: Vec<u8>,
     /// When a SYN cookie was last sent (SyncookiesFailed counts only around then).
     last_cookie: Option<Instant>,
 }
@@ -133,7 +132,6 @@ impl Stack {
             timers: BinaryHeap::new(),
             tx: VecDeque::new(),
             port_counter: 0,
-            scratch: Vec::new(),
             last_cookie: None,
         }
     }
@@ -772,16 +770,15 @@ impl Stack {
             match out.flatten() {
                 Some((o, src, dst)) => {
                     self.schedule(idx);
-                    let payload: &[u8] = if o.data_len > 0 {
-                        self.scratch.resize(o.data_len, 0);
-                        let tcb = self.slots[idx as usize].tcb.as_deref()?;
-                        let got = tcb.send_buf.read_at(o.data_offset, &mut self.scratch);
-                        &self.scratch[..got]
+                    // The payload goes straight from the send ring into the packet.
+                    let tcb = self.slots[idx as usize].tcb.as_deref()?;
+                    let payload = if o.data_len > 0 {
+                        tcb.send_buf.slices(o.data_offset, o.data_len)
                     } else {
-                        &[]
+                        (&[][..], &[][..])
                     };
                     if let Some(n) =
-                        wire::emit(src, dst, self.config.hop_limit, &o.hdr, payload, buf)
+                        wire::emit_parts(src, dst, self.config.hop_limit, &o.hdr, payload, buf)
                     {
                         return Some(n);
                     }

@@ -54,12 +54,18 @@ pub struct RecvBuf {
     readable: usize,
     /// Stream offset of RCV.NXT.
     next: u64,
-    capacity: usize,
+    /// Most bytes held (u32: the buffer bound is far below 4 GiB, and 4 bytes of every
+    /// connection count against issue 3's memory budget).
+    capacity: u32,
     /// Filled ranges above `next`: sorted, disjoint, never adjacent, `start > next`, and
     /// `end <= next + window`. At most `MAX_RANGES`.
     ranges: Vec<Range>,
     /// Counts inserts that stored or touched a range; orders SACK blocks by recency.
     clock: u64,
+    /// log2 of the ring size when the storage was last released: a busy receiver that
+    /// drains its buffer every round re-allocates at that size at once instead of doubling
+    /// up from the smallest ring (and copying) each time.
+    size_hint: u8,
 }
 
 impl RecvBuf {
@@ -70,13 +76,13 @@ impl RecvBuf {
     /// An empty buffer with room for `capacity` bytes. Allocates nothing.
     pub fn new(capacity: usize) -> Self {
         RecvBuf {
-            capacity,
+            capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
             ..RecvBuf::default()
         }
     }
 
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
 
     /// Stream offset of RCV.NXT.
@@ -92,7 +98,7 @@ impl RecvBuf {
     /// Free space from RCV.NXT: `capacity - readable` (RCV.BUFF − RCV.USER). Out-of-order
     /// bytes already sit inside this space, so they do not shrink it.
     pub fn window(&self) -> usize {
-        self.capacity - self.readable
+        (self.capacity as usize) - self.readable
     }
 
     /// Whether any out-of-order data is queued above a hole.
@@ -116,7 +122,7 @@ impl RecvBuf {
     /// whole free space is offered. Otherwise `offered` is returned unchanged (the edge holds).
     pub fn sws_window(&self, offered: usize, mss: usize) -> usize {
         let avail = self.window();
-        if avail.saturating_sub(offered) >= (self.capacity / 2).min(mss) {
+        if avail.saturating_sub(offered) >= ((self.capacity as usize) / 2).min(mss) {
             avail
         } else {
             offered
@@ -276,6 +282,7 @@ impl RecvBuf {
         }
         self.readable -= n;
         if self.readable == 0 && self.ranges.is_empty() {
+            self.size_hint = self.storage.len().max(1).ilog2() as u8;
             self.storage = Box::default();
             self.ranges = Vec::new();
             self.head = 0;
@@ -311,10 +318,16 @@ impl RecvBuf {
     /// span from the base, so unwrapping the old ring to the front of the new one keeps each
     /// byte at its offset from the base.
     fn grow(&mut self, need: usize) {
+        let hint = if self.storage.is_empty() {
+            1usize << self.size_hint.min(31)
+        } else {
+            0
+        };
         let size = need
             .next_power_of_two()
             .max(Self::MIN_RING)
-            .min(self.capacity)
+            .max(hint)
+            .min(self.capacity as usize)
             .max(need);
         let old = self.storage.len();
         let mut v = Vec::with_capacity(size);
@@ -378,7 +391,7 @@ mod tests {
 
     /// Checks the internal invariants, and that every held byte equals `stream` at its offset.
     fn check(b: &RecvBuf, stream: &[u8]) {
-        assert!(b.readable <= b.capacity);
+        assert!(b.readable <= b.capacity());
         assert!(b.ranges.len() <= RecvBuf::MAX_RANGES);
         let win_end = b.next + b.window() as u64;
         let mut prev_end = b.next;
