@@ -12,6 +12,7 @@ pub mod counters;
 pub mod error;
 pub mod event;
 pub mod isn;
+mod lazy_vec;
 pub mod seq;
 pub mod stack;
 pub mod state;

@@ -3,6 +3,7 @@
 //! processing (EP-10). LISTEN is handled by the stack, which owns the listeners; the TCB
 //! takes over from the SYN (`on_syn_in_listen`).
 
+use super::OptOffset;
 use super::{CtlSegment, Ctx, Tcb};
 use crate::cc::Controller;
 use crate::counters::DropReason;
@@ -338,8 +339,8 @@ impl Tcb {
         // urgent data; it never moves back. Urgent bytes are delivered inline (decision 7).
         if h.flags.urg() && self.state.can_receive_data() && !self.fin_received {
             let up = self.rcv_offset(seq) + h.urgent as u64;
-            if self.rcv_up.is_none_or(|old| up > old) && up > self.recv_buf.next() {
-                self.rcv_up = Some(up);
+            if self.rcv_up.get().is_none_or(|old| up > old) && up > self.recv_buf.next() {
+                self.rcv_up = OptOffset::some(up);
                 if self.accepted {
                     ctx.events.push(Event::Urgent { conn: self.id });
                 }
@@ -364,7 +365,7 @@ impl Tcb {
         // Step 8: FIN (EP-22), possibly one that arrived earlier above a hole.
         if fin {
             self.accept_fin(ctx, seq + payload.len() as u32);
-        } else if self.ooo_fin == Some(self.recv_buf.next()) {
+        } else if self.ooo_fin.get() == Some(self.recv_buf.next()) {
             self.receive_fin(ctx);
         }
     }
@@ -534,7 +535,7 @@ impl Tcb {
         if fin_seq == self.rcv_nxt {
             self.receive_fin(ctx);
         } else if fin_seq.gt(self.rcv_nxt) {
-            self.ooo_fin = Some(self.rcv_offset(fin_seq));
+            self.ooo_fin = OptOffset::some(self.rcv_offset(fin_seq));
             self.ack_now = true;
         }
     }
@@ -543,7 +544,7 @@ impl Tcb {
     fn receive_fin(&mut self, ctx: &mut Ctx) {
         self.rcv_nxt += 1;
         self.fin_received = true;
-        self.ooo_fin = None;
+        self.ooo_fin = OptOffset::NONE;
         self.ack_now = true;
         if self.accepted {
             ctx.events.push(Event::Readable { conn: self.id });

@@ -166,6 +166,21 @@ pub(crate) struct TimeWait {
     pub opts: u8,
 }
 
+/// An `Option<u64>` stream offset in 8 bytes: `u64::MAX` (an offset no stream reaches) is
+/// none. Saves 8 bytes per field on every connection (issue 3's memory budget).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OptOffset(u64);
+
+impl OptOffset {
+    pub const NONE: OptOffset = OptOffset(u64::MAX);
+    pub fn some(o: u64) -> OptOffset {
+        OptOffset(o.min(u64::MAX - 1))
+    }
+    pub fn get(self) -> Option<u64> {
+        (self.0 != u64::MAX).then_some(self.0)
+    }
+}
+
 /// The transmission control block of one connection.
 pub(crate) struct Tcb {
     pub id: ConnId,
@@ -208,9 +223,9 @@ pub(crate) struct Tcb {
     /// Peer's FIN has been received and processed.
     pub fin_received: bool,
     /// RCV.UP as a stream offset: the byte after the last urgent byte announced (EP-20).
-    pub rcv_up: Option<u64>,
+    pub rcv_up: OptOffset,
     /// Stream offset of a FIN that arrived above a hole.
-    pub ooo_fin: Option<u64>,
+    pub ooo_fin: OptOffset,
 
     // Negotiated options.
     /// Shift applied to the peer's window field (Snd.Wind.Shift, WS-2).
@@ -341,8 +356,8 @@ impl Tcb {
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             fin_received: false,
-            rcv_up: None,
-            ooo_fin: None,
+            rcv_up: OptOffset::NONE,
+            ooo_fin: OptOffset::NONE,
             snd_wscale: 0,
             rcv_wscale: if config.window_scaling { rcv_wscale } else { 0 },
             ws_ok: config.window_scaling,
@@ -422,7 +437,7 @@ impl Tcb {
             && self.snd_nxt == self.snd_max
             && self.fin_acked()
             && self.fin_received
-            && self.rcv_up.is_none()
+            && self.rcv_up.get().is_none()
             && self.close_reason.is_none()
             && TIMER_KINDS
                 .iter()
@@ -696,7 +711,7 @@ impl Tcb {
     pub fn urgent_pending(&self) -> usize {
         let readable = self.recv_buf.readable() as u64;
         let unread_start = self.recv_buf.next() - readable;
-        match self.rcv_up {
+        match self.rcv_up.get() {
             Some(up) if up > unread_start => (up - unread_start).min(readable) as usize,
             _ => 0,
         }

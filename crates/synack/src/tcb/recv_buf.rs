@@ -59,7 +59,7 @@ pub struct RecvBuf {
     capacity: u32,
     /// Filled ranges above `next`: sorted, disjoint, never adjacent, `start > next`, and
     /// `end <= next + window`. At most `MAX_RANGES`.
-    ranges: Vec<Range>,
+    ranges: crate::lazy_vec::LazyVec<Range>,
     /// Counts inserts that stored or touched a range; orders SACK blocks by recency.
     clock: u64,
     /// log2 of the ring size when the storage was last released: a busy receiver that
@@ -284,7 +284,7 @@ impl RecvBuf {
         if self.readable == 0 && self.ranges.is_empty() {
             self.size_hint = self.storage.len().max(1).ilog2() as u8;
             self.storage = Box::default();
-            self.ranges = Vec::new();
+            self.ranges.release();
             self.head = 0;
         } else {
             self.head = self.wrap(self.head + n);

@@ -21,6 +21,11 @@ const PROTO_TCP: u8 = 6;
 /// The bytes are taken as big-endian 16-bit words; an odd final byte is padded with zero.
 /// The result is only meaningful modulo 2^16 − 1, which is all [`fold`] looks at.
 pub fn sum(data: &[u8]) -> u64 {
+    if data.len() < 128 {
+        // Headers and small segments: the lanes' setup and folding cost more than they
+        // save (the churn profile, whose segments are all headers and 64-byte payloads).
+        return sum_be(data);
+    }
     // The bulk of the data: 32 bytes per step into four independent accumulators, loaded
     // in the machine's little-endian order (no byte swaps). RFC 1071 §2 (B): the
     // one's-complement sum is byte-order independent, so the little-endian sum, folded and
@@ -245,7 +250,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
         #[test]
-        fn ep_1_fast_sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        fn ep_1_fast_sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..1500)) {
             prop_assert_eq!(fold(sum(&data)), naive_sum16(&data));
         }
 
