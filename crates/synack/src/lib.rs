@@ -12,12 +12,14 @@ pub mod counters;
 pub mod error;
 pub mod event;
 pub mod isn;
+mod lazy_vec;
 pub mod seq;
 pub mod stack;
 pub mod state;
 pub mod syncookie;
 pub mod tcb;
 pub mod time;
+mod tuple;
 pub mod wire;
 
 pub use cc::Algorithm;

@@ -15,8 +15,9 @@ use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId};
 use crate::isn::IsnGenerator;
 use crate::state::State;
 use crate::syncookie::{self, SynCookies};
-use crate::tcb::{CtlQueue, CtlSegment, Ctx, Tcb};
-use crate::time::{Duration, Instant};
+use crate::tcb::{CtlQueue, CtlSegment, Ctx, Tcb, TimeWait};
+use crate::time::{Duration, Instant, OptInstant};
+use crate::tuple::Tuple;
 use crate::wire::{self, Packet, ParseError, TcpFlags, TcpHeader, TcpOptions, Timestamps};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -69,16 +70,13 @@ pub struct ListenerInfo {
     pub syn_queue: usize,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-struct FourTuple {
-    local: SocketAddr,
-    remote: SocketAddr,
-}
-
 struct Slot {
     generation: u32,
     in_tx: bool,
     tcb: Option<Box<Tcb>>,
+    /// A TIME-WAIT connection kept as a compact record instead of `tcb` (issue 3, MUST-13):
+    /// at most one of the two is set.
+    tw: Option<Box<TimeWait>>,
 }
 
 struct Listener {
@@ -99,7 +97,9 @@ pub struct Stack {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    by_tuple: HashMap<FourTuple, u32>,
+    /// Slots holding a compact TIME-WAIT record.
+    tw_records: usize,
+    by_tuple: HashMap<Tuple, u32>,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<SocketAddr, u32>,
     /// The `listen_any` listener, if one exists: it owns every destination (tun2socks).
@@ -110,7 +110,6 @@ pub struct Stack {
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     tx: VecDeque<u32>,
     port_counter: u32,
-    scratch: Vec<u8>,
     /// When a SYN cookie was last sent (SyncookiesFailed counts only around then).
     last_cookie: Option<Instant>,
 }
@@ -147,6 +146,7 @@ impl Stack {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
+            tw_records: 0,
             by_tuple: HashMap::new(),
             listeners: Vec::new(),
             listen_map: HashMap::new(),
@@ -156,7 +156,6 @@ impl Stack {
             timers: BinaryHeap::new(),
             tx: VecDeque::new(),
             port_counter: 0,
-            scratch: Vec::new(),
             last_cookie: None,
         }
     }
@@ -371,7 +370,7 @@ impl Stack {
             None => self.ephemeral_port(local_ip, remote)?,
         };
         let local = SocketAddr::new(local_ip, port);
-        let tuple = FourTuple { local, remote };
+        let tuple = Tuple::new(local, remote);
         if self.by_tuple.contains_key(&tuple) {
             return Err(Error::AddrInUse);
         }
@@ -399,7 +398,7 @@ impl Stack {
             if local == remote {
                 continue;
             }
-            if !self.by_tuple.contains_key(&FourTuple { local, remote }) {
+            if !self.by_tuple.contains_key(&Tuple::new(local, remote)) {
                 self.port_counter = self.port_counter.wrapping_add(i + 1);
                 return Ok(port);
             }
@@ -459,7 +458,7 @@ impl Stack {
         let idx = self.index_of(c)?;
         self.with_tcb(idx, now, |t, _| {
             t.user_timeout = timeout;
-            if let Some(since) = t.unacked_since {
+            if let Some(since) = t.unacked_since.get() {
                 t.mark_unacked_since(since);
             }
         });
@@ -474,11 +473,22 @@ impl Stack {
 
     /// STATUS (UI-6).
     pub fn status(&self, c: ConnId) -> Option<ConnInfo> {
+        if let Some(tw) = self.time_wait(c) {
+            return Some(info(&Tcb::from_time_wait(
+                tw,
+                c,
+                &self.config,
+                tw.ts_recent_at,
+            )));
+        }
         self.tcb(c).map(info)
     }
 
     /// Current state of a connection.
     pub fn state(&self, c: ConnId) -> Option<State> {
+        if self.time_wait(c).is_some() {
+            return Some(State::TimeWait);
+        }
         self.tcb(c).map(|t| t.state)
     }
 
@@ -486,14 +496,35 @@ impl Stack {
     pub fn connections(&self) -> Vec<ConnInfo> {
         self.slots
             .iter()
-            .filter_map(|s| s.tcb.as_deref())
-            .map(info)
+            .enumerate()
+            .filter_map(|(i, s)| match (&s.tcb, &s.tw) {
+                (Some(t), _) => Some(info(t)),
+                (None, Some(tw)) => {
+                    let id = ConnId {
+                        index: i as u32,
+                        generation: s.generation,
+                    };
+                    Some(info(&Tcb::from_time_wait(
+                        tw,
+                        id,
+                        &self.config,
+                        tw.ts_recent_at,
+                    )))
+                }
+                _ => None,
+            })
             .collect()
     }
 
     /// Number of TCBs held (half-open and TIME-WAIT included).
     pub fn connection_count(&self) -> usize {
         self.live
+    }
+
+    /// How many TIME-WAIT connections are held as compact records rather than full TCBs
+    /// (orphaned ones with nothing left to send); they count in `connection_count` too.
+    pub fn time_wait_records(&self) -> usize {
+        self.tw_records
     }
 
     pub fn counters(&self) -> &Counters {
@@ -522,10 +553,10 @@ impl Stack {
         // the listener closes.
         let ours = self.is_ours(pkt.dst)
             || self.any_listener.is_some()
-            || self.by_tuple.contains_key(&FourTuple {
-                local: SocketAddr::new(pkt.dst, pkt.tcp.dst_port),
-                remote: SocketAddr::new(pkt.src, pkt.tcp.src_port),
-            });
+            || self.by_tuple.contains_key(&Tuple::new(
+                SocketAddr::new(pkt.dst, pkt.tcp.dst_port),
+                SocketAddr::new(pkt.src, pkt.tcp.src_port),
+            ));
         if !ours || !valid_remote(pkt.dst) {
             self.counters.count_drop(DropReason::NotOurs);
             return;
@@ -538,7 +569,8 @@ impl Stack {
         self.counters.in_segs += 1;
         let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
         let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
-        if let Some(&idx) = self.by_tuple.get(&FourTuple { local, remote }) {
+        if let Some(&idx) = self.by_tuple.get(&Tuple::new(local, remote)) {
+            self.thaw(idx, now);
             if self.tw_reopen(now, idx, &pkt) {
                 // Fall through to the listener with the TIME-WAIT entry gone (TW-3).
             } else if self.accept_overflow(now, idx, &pkt) {
@@ -570,16 +602,10 @@ impl Stack {
                 return true;
             }
         };
-        if !self.is_ours(m.to) || !self.is_ours(m.local.ip()) {
-            self.counters.count_drop(DropReason::NotOurs);
-            return true;
-        }
+        // The quoted segment names the connection; with `listen_any` its local address need
+        // not be one of ours, so the 4-tuple, not the address list, decides.
         self.counters.icmp_in_errors += 1;
-        let tuple = FourTuple {
-            local: m.local,
-            remote: m.remote,
-        };
-        match self.by_tuple.get(&tuple) {
+        match self.by_tuple.get(&Tuple::new(m.local, m.remote)) {
             Some(&idx) => {
                 self.with_tcb(idx, now, |t, ctx| t.on_icmp(ctx, &m));
             }
@@ -639,7 +665,7 @@ impl Stack {
         if !full {
             return false;
         }
-        let (local, remote) = (t.local, t.remote);
+        let (local, remote) = (t.local(), t.remote());
         self.count_listen_overflow();
         if self.config.abort_on_overflow {
             // LX-8 tcp_abort_on_overflow = 1: refuse with RST and forget the entry.
@@ -856,21 +882,20 @@ impl Stack {
         while let Some(&idx) = self.tx.front() {
             let out = self.with_tcb_raw(idx, now, |t, ctx| {
                 t.poll_segment(ctx)
-                    .map(|o| (o, t.local.ip(), t.remote.ip()))
+                    .map(|o| (o, t.local().ip(), t.remote().ip()))
             });
             match out.flatten() {
                 Some((o, src, dst)) => {
                     self.schedule(idx);
-                    let payload: &[u8] = if o.data_len > 0 {
-                        self.scratch.resize(o.data_len, 0);
-                        let tcb = self.slots[idx as usize].tcb.as_deref()?;
-                        let got = tcb.send_buf.read_at(o.data_offset, &mut self.scratch);
-                        &self.scratch[..got]
+                    // The payload goes straight from the send ring into the packet.
+                    let tcb = self.slots[idx as usize].tcb.as_deref()?;
+                    let payload = if o.data_len > 0 {
+                        tcb.send_buf.slices(o.data_offset, o.data_len)
                     } else {
-                        &[]
+                        (&[][..], &[][..])
                     };
                     if let Some(n) =
-                        wire::emit(src, dst, self.config.hop_limit, &o.hdr, payload, buf)
+                        wire::emit_parts(src, dst, self.config.hop_limit, &o.hdr, payload, buf)
                     {
                         return Some(n);
                     }
@@ -883,6 +908,7 @@ impl Stack {
                         s.in_tx = false;
                     }
                     self.schedule(idx);
+                    self.freeze(idx);
                 }
             }
         }
@@ -909,13 +935,22 @@ impl Stack {
             if slot.generation != generation {
                 continue;
             }
+            if let Some(tw) = slot.tw.as_deref() {
+                if tw.expires != at {
+                    continue; // superseded (2·MSL restarted)
+                }
+                self.thaw(idx, now);
+            }
+            let Some(slot) = self.slots.get_mut(idx as usize) else {
+                continue;
+            };
             let Some(tcb) = slot.tcb.as_deref_mut() else {
                 continue;
             };
-            if tcb.scheduled != Some(at) {
+            if tcb.scheduled != OptInstant::some(at) {
                 continue; // superseded by an earlier entry
             }
-            tcb.scheduled = None;
+            tcb.scheduled = OptInstant::NONE;
             self.with_tcb(idx, now, |t, ctx| t.on_timeout(ctx));
         }
     }
@@ -936,6 +971,7 @@ impl Stack {
                     generation: 0,
                     in_tx: false,
                     tcb: None,
+                    tw: None,
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -958,13 +994,59 @@ impl Stack {
             now,
         );
         self.slots[idx as usize].tcb = Some(Box::new(tcb));
-        self.by_tuple.insert(FourTuple { local, remote }, idx);
+        self.by_tuple.insert(Tuple::new(local, remote), idx);
         self.live += 1;
         idx
     }
 
     fn index_of(&self, c: ConnId) -> Result<u32, Error> {
+        if self.time_wait(c).is_some() {
+            return Ok(c.index);
+        }
         self.tcb(c).map(|_| c.index).ok_or(Error::InvalidHandle)
+    }
+
+    /// The compact TIME-WAIT record of `c`, if that is how it is kept.
+    fn time_wait(&self, c: ConnId) -> Option<&TimeWait> {
+        let s = self.slots.get(c.index as usize)?;
+        (s.generation == c.generation).then_some(())?;
+        s.tw.as_deref()
+    }
+
+    /// Turn a compact TIME-WAIT record back into a TCB before anything touches it.
+    fn thaw(&mut self, idx: u32, now: Instant) {
+        let Some(slot) = self.slots.get_mut(idx as usize) else {
+            return;
+        };
+        if let Some(tw) = slot.tw.take() {
+            self.tw_records -= 1;
+            let id = ConnId {
+                index: idx,
+                generation: slot.generation,
+            };
+            slot.tcb = Some(Box::new(Tcb::from_time_wait(&tw, id, &self.config, now)));
+        }
+    }
+
+    /// Keep an orphaned TIME-WAIT connection that has nothing left to send as a compact
+    /// record (its final ACK has gone out: this runs once its transmissions are done).
+    fn freeze(&mut self, idx: u32) {
+        let Some(slot) = self.slots.get_mut(idx as usize) else {
+            return;
+        };
+        if slot.tcb.as_deref().is_some_and(Tcb::can_compact) {
+            if let Some(t) = slot.tcb.take() {
+                let tw = t.to_time_wait();
+                // The record is woken only by a heap entry at exactly its deadline; an
+                // earlier entry still in the heap is stale and will be skipped.
+                if t.scheduled != OptInstant::some(tw.expires) {
+                    self.timers
+                        .push(Reverse((tw.expires, idx, slot.generation)));
+                }
+                slot.tw = Some(Box::new(tw));
+                self.tw_records += 1;
+            }
+        }
     }
 
     fn tcb(&self, c: ConnId) -> Option<&Tcb> {
@@ -974,6 +1056,10 @@ impl Stack {
     }
 
     fn tcb_mut(&mut self, c: ConnId) -> Option<&mut Tcb> {
+        if self.time_wait(c).is_some() {
+            let now = self.time_wait(c).map_or(Instant::ZERO, |t| t.ts_recent_at);
+            self.thaw(c.index, now);
+        }
         let s = self.slots.get_mut(c.index as usize)?;
         (s.generation == c.generation).then_some(())?;
         s.tcb.as_deref_mut()
@@ -986,6 +1072,7 @@ impl Stack {
         now: Instant,
         f: impl FnOnce(&mut Tcb, &mut Ctx) -> R,
     ) -> Option<R> {
+        self.thaw(idx, now);
         let tcb = self.slots.get_mut(idx as usize)?.tcb.as_deref_mut()?;
         let mut ctx = Ctx {
             now,
@@ -1022,8 +1109,8 @@ impl Stack {
             return;
         };
         if let Some(d) = tcb.next_deadline() {
-            if tcb.scheduled.is_none_or(|s| d < s) {
-                tcb.scheduled = Some(d);
+            if tcb.scheduled.get().is_none_or(|s| d < s) {
+                tcb.scheduled = OptInstant::some(d);
                 self.timers.push(Reverse((d, idx, generation)));
             }
         }
@@ -1056,10 +1143,7 @@ impl Stack {
             }
         }
         if tcb.state == State::Closed || tcb.state == State::Listen {
-            let tuple = FourTuple {
-                local: tcb.local,
-                remote: tcb.remote,
-            };
+            let tuple = tcb.tuple;
             if self.by_tuple.get(&tuple) == Some(&idx) {
                 self.by_tuple.remove(&tuple);
             }
@@ -1095,8 +1179,8 @@ fn info(t: &Tcb) -> ConnInfo {
     ConnInfo {
         id: t.id,
         state: t.state,
-        local: t.local,
-        remote: t.remote,
+        local: t.local(),
+        remote: t.remote(),
         listener: t.listener,
         orphan: t.orphan,
         snd_una: t.snd_una.0,

@@ -74,6 +74,56 @@ impl fmt::Display for Instant {
     }
 }
 
+/// An `Option<Instant>` in 8 bytes instead of 16: `u64::MAX` means none. A TCB holds a
+/// dozen optional times (timers, rate-limit stamps), and halving each one is a large part of
+/// keeping an idle connection under its memory budget (issue 3). `Instant + Duration`
+/// saturates at `u64::MAX`, which is "never" in either representation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OptInstant(u64);
+
+impl OptInstant {
+    pub const NONE: OptInstant = OptInstant(u64::MAX);
+
+    pub const fn some(t: Instant) -> Self {
+        OptInstant(t.0)
+    }
+    pub const fn get(self) -> Option<Instant> {
+        if self.0 == u64::MAX {
+            None
+        } else {
+            Some(Instant(self.0))
+        }
+    }
+    pub const fn is_none(self) -> bool {
+        self.0 == u64::MAX
+    }
+    pub const fn is_some(self) -> bool {
+        self.0 != u64::MAX
+    }
+    /// The raw value, `u64::MAX` for none: orders "none" after every time.
+    pub const fn raw(self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for OptInstant {
+    fn default() -> Self {
+        OptInstant::NONE
+    }
+}
+
+impl From<Option<Instant>> for OptInstant {
+    fn from(o: Option<Instant>) -> Self {
+        o.map_or(OptInstant::NONE, OptInstant::some)
+    }
+}
+
+impl fmt::Debug for OptInstant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.get(), f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +135,18 @@ mod tests {
         assert_eq!(t.to_string(), "63.250s");
         assert_eq!(t - Instant::from_secs(3), Duration::from_millis(60_250));
         assert_eq!(Instant::ZERO - t, Duration::ZERO);
+    }
+
+    #[test]
+    fn opt_instant_round_trips() {
+        assert_eq!(core::mem::size_of::<OptInstant>(), 8);
+        let t = Instant::from_secs(5);
+        assert_eq!(OptInstant::some(t).get(), Some(t));
+        assert_eq!(OptInstant::NONE.get(), None);
+        assert_eq!(OptInstant::from(Some(t)).get(), Some(t));
+        assert_eq!(OptInstant::from(None).get(), None);
+        assert!(OptInstant::some(Instant::ZERO).is_some());
+        assert!(OptInstant::NONE.raw() > OptInstant::some(t).raw());
+        assert_eq!(OptInstant::default(), OptInstant::NONE);
     }
 }

@@ -9,7 +9,7 @@
 //! Slow start is RFC 5681's (CC-4); HyStart++ (RFC 9406) is not implemented.
 
 use super::{clamp_cwnd, reduced_ssthresh, sane_mss, CongestionControl, MAX_CWND};
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, OptInstant};
 
 /// C, segments / s³ (RFC 9438 §4.1, CUB-1).
 pub const C: f64 = 0.4;
@@ -42,12 +42,12 @@ pub struct Cubic {
     /// The next congestion-avoidance stage is the first after an RTO: it starts its curve at
     /// cwnd_epoch with K = 0 (§4.8).
     after_rto: bool,
-    /// The current congestion-avoidance stage; `None` until its first ACK.
-    epoch: Option<Epoch>,
-    /// Fraction of a byte of growth carried from one ACK to the next, in [0, 1).
-    carry: f64,
+    /// The current congestion-avoidance stage; `None` until its first ACK. Boxed: only a
+    /// connection in congestion avoidance needs it, and inline it would be 40 of every idle
+    /// connection's bytes (issue 3's per-connection budget); one allocation per epoch.
+    epoch: Option<Box<Epoch>>,
     /// Time of the last ACK: the start of an idle period, for [`Cubic::on_idle_restart`].
-    last_ack: Option<Instant>,
+    last_ack: OptInstant,
 }
 
 /// One congestion-avoidance stage ("epoch", §4.2).
@@ -61,6 +61,9 @@ struct Epoch {
     w_max: f64,
     /// W_est, the Reno-friendly estimate, segments.
     w_est: f64,
+    /// Fraction of a byte of growth carried from one ACK to the next, in [0, 1); it belongs
+    /// to the epoch (a new epoch starts without one).
+    carry: f64,
 }
 
 impl Epoch {
@@ -84,8 +87,7 @@ impl Cubic {
             cwnd_prior: 0,
             after_rto: false,
             epoch: None,
-            carry: 0.0,
-            last_ack: None,
+            last_ack: OptInstant::NONE,
         }
     }
 
@@ -109,7 +111,6 @@ impl Cubic {
     /// Forget the current curve: the next congestion-avoidance ACK starts a new epoch.
     fn end_epoch(&mut self) {
         self.epoch = None;
-        self.carry = 0.0;
     }
 
     /// The epoch starting now, at cwnd_epoch = cwnd (§4.2): K = ∛((W_max − cwnd_epoch)/C).
@@ -131,19 +132,20 @@ impl Cubic {
             w_max,
             // §4.3: W_est starts at cwnd_epoch.
             w_est: cwnd_epoch,
+            carry: 0.0,
         }
     }
 
     /// Congestion-avoidance growth for an ACK of `acked` bytes (CUB-3, CUB-4).
     fn avoid_congestion(&mut self, now: Instant, acked: u32, srtt: Option<Duration>) {
-        let mut epoch = match self.epoch {
-            Some(e) => e,
+        let mut epoch = match self.epoch.as_deref() {
+            Some(e) => *e,
             None => self.start_epoch(now),
         };
         let mss = f64::from(self.mss);
         let cwnd = f64::from(self.cwnd) / mss;
         // The window to the fraction of a byte: what integer cwnd plus the carry stand for.
-        let exact = f64::from(self.cwnd) + self.carry;
+        let exact = f64::from(self.cwnd) + epoch.carry;
         let t = now.saturating_since(epoch.start).as_micros() as f64 / 1e6;
         let rtt = srtt.unwrap_or(DEFAULT_RTT).as_micros() as f64 / 1e6;
 
@@ -168,23 +170,27 @@ impl Cubic {
         let whole = grown.floor();
         if whole >= f64::from(MAX_CWND) {
             self.cwnd = MAX_CWND;
-            self.carry = 0.0;
+            epoch.carry = 0.0;
         } else {
             self.cwnd = clamp_cwnd(whole as u64, self.mss);
-            self.carry = grown - whole;
+            epoch.carry = grown - whole;
         }
-        self.epoch = Some(epoch);
+        // Write back in place: allocate only when the epoch begins.
+        match self.epoch.as_deref_mut() {
+            Some(e) => *e = epoch,
+            None => self.epoch = Some(Box::new(epoch)),
+        }
     }
 
     /// Test hook: the internal state is finite and within its ranges.
     #[cfg(test)]
     pub(super) fn assert_sane(&self) {
-        assert!((0.0..1.0).contains(&self.carry), "{self:?}");
         assert!(
             self.w_max <= MAX_CWND && self.cwnd_prior <= MAX_CWND,
             "{self:?}"
         );
-        if let Some(e) = self.epoch {
+        if let Some(e) = self.epoch.as_deref() {
+            assert!((0.0..1.0).contains(&e.carry), "{self:?}");
             assert!(e.k.is_finite() && e.k >= 0.0, "{self:?}");
             assert!(e.w_max.is_finite() && e.w_max > 0.0, "{self:?}");
             assert!(e.w_est.is_finite() && e.w_est > 0.0, "{self:?}");
@@ -202,7 +208,7 @@ impl CongestionControl for Cubic {
     }
 
     fn on_ack(&mut self, now: Instant, acked: u32, _flight: u32, srtt: Option<Duration>) {
-        self.last_ack = Some(now);
+        self.last_ack = OptInstant::some(now);
         if acked == 0 {
             return;
         }
@@ -245,10 +251,10 @@ impl CongestionControl for Cubic {
         if restart < self.cwnd {
             self.cwnd = clamp_cwnd(u64::from(restart), self.mss);
             self.end_epoch();
-        } else if let (Some(epoch), Some(last)) = (self.epoch.as_mut(), self.last_ack) {
+        } else if let (Some(epoch), Some(last)) = (self.epoch.as_deref_mut(), self.last_ack.get()) {
             epoch.start += now.saturating_since(last);
         }
-        self.last_ack = Some(now);
+        self.last_ack = OptInstant::some(now);
     }
 
     fn set_cwnd(&mut self, cwnd: u32) {
@@ -399,7 +405,7 @@ mod tests {
         let rtt = Duration::from_millis(100);
         let start = Instant::from_secs(1);
         let mut now = round(&mut c, start, rtt);
-        let epoch = c.epoch.expect("the first ACK began the epoch");
+        let epoch = *c.epoch.as_deref().expect("the first ACK began the epoch");
         assert_eq!(epoch.start, start);
         assert!(
             (epoch.k - 4.217_163_326_508_746).abs() < 1e-9,
@@ -451,7 +457,7 @@ mod tests {
             now = round(&mut c, now, rtt);
             trace.push(((now - start).as_secs_f64(), seg(&c)));
         }
-        let epoch = c.epoch.unwrap();
+        let epoch = *c.epoch.as_deref().unwrap();
         assert!((epoch.k - cbrt(300.0 / 0.4)).abs() < 1e-12);
         for &(t, w) in &trace[1..] {
             let curve = epoch.w_cubic(t);
@@ -505,7 +511,7 @@ mod tests {
             now = round(&mut c, now, rtt);
             per_round.push(seg(&c) - before);
         }
-        let epoch = c.epoch.unwrap();
+        let epoch = *c.epoch.as_deref().unwrap();
         assert!((epoch.k - cbrt(3.0 / 0.4)).abs() < 1e-12);
         // α_cubic ≈ 0.53 segments per RTT while W_est < cwnd_prior (10 segments) ...
         for &g in &per_round[..5] {
@@ -548,7 +554,7 @@ mod tests {
         // The first congestion-avoidance stage after the timeout: K = 0 and W_max = cwnd_epoch
         // (§4.8), so the curve is convex from the start.
         now = round(&mut c, now + rtt, rtt);
-        let epoch = c.epoch.unwrap();
+        let epoch = *c.epoch.as_deref().unwrap();
         assert_eq!(
             (epoch.k, epoch.w_max, epoch.w_est.floor()),
             (0.0, 70.0, 70.0)
@@ -609,7 +615,10 @@ mod tests {
             assert_eq!(a.cwnd(), b.cwnd());
         }
         assert!(a.cwnd() > 100 * MSS, "{}", a.cwnd());
-        assert_eq!(b.epoch.unwrap().start, a.epoch.unwrap().start + idle);
+        assert_eq!(
+            b.epoch.as_deref().unwrap().start,
+            a.epoch.as_deref().unwrap().start + idle
+        );
         let tb = at(3000) + idle;
         // A smaller restart window caps cwnd (CC-13) and ends the epoch; slow start resumes
         // below ssthresh.
@@ -628,13 +637,13 @@ mod tests {
         let rtt = Duration::from_millis(100);
         let mut c = after_loss_at(100);
         let now = round(&mut c, Instant::from_secs(1), rtt);
-        let epoch = c.epoch;
+        let epoch = c.epoch.clone();
         c.set_cwnd(c.cwnd());
         assert_eq!(c.epoch, epoch);
         c.set_cwnd(c.cwnd() + MSS);
         assert!(c.epoch.is_none());
         c.on_ack(now, MSS, c.cwnd(), Some(rtt));
-        assert_eq!(c.epoch.unwrap().start, now);
+        assert_eq!(c.epoch.as_deref().unwrap().start, now);
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Tcb {
         if !self.state.is_synchronized() {
             return; // handshake segments are small; the MSS is settled by the SYN,ACK
         }
-        let (ip_header, floor) = match self.remote {
+        let (ip_header, floor) = match self.remote() {
             SocketAddr::V4(_) => (20, MIN_PMTU_V4),
             SocketAddr::V6(_) => (40, MIN_PMTU_V6),
         };
@@ -90,7 +90,7 @@ impl Tcb {
         if self.snd_una != self.snd_max {
             // Resend from SND.UNA at the new size. Karn: no RTT sample from these.
             self.snd_nxt = self.snd_una;
-            self.rtt_timing = None;
+            self.rtt_timing.1 = crate::time::OptInstant::NONE;
         }
     }
 }

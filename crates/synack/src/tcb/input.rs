@@ -3,6 +3,7 @@
 //! processing (EP-10). LISTEN is handled by the stack, which owns the listeners; the TCB
 //! takes over from the SYN (`on_syn_in_listen`).
 
+use super::OptOffset;
 use super::{CtlSegment, Ctx, Tcb};
 use crate::cc::Controller;
 use crate::counters::DropReason;
@@ -10,6 +11,7 @@ use crate::event::{Cause, CloseReason, Event, TimerKind};
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Duration;
+use crate::time::OptInstant;
 use crate::wire::{Packet, TcpFlags, TcpHeader, TcpOptions};
 
 /// Most duplicate ACKs owed at once for one batch of out-of-order segments.
@@ -20,7 +22,7 @@ const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 impl Tcb {
     /// Option negotiation from the peer's SYN or SYN,ACK (MUST-14/15/16, WS-1..3, TS-2, SK-1).
     fn negotiate(&mut self, ctx: &mut Ctx, opts: &TcpOptions) {
-        let default_mss = match self.remote {
+        let default_mss = match self.remote() {
             std::net::SocketAddr::V4(_) => 536,
             std::net::SocketAddr::V6(_) => 1220,
         };
@@ -158,6 +160,7 @@ impl Tcb {
                 // retransmissions.
                 let recent = self
                     .last_synack
+                    .get()
                     .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit);
                 if !recent {
                     self.snd_nxt = self.iss;
@@ -336,8 +339,8 @@ impl Tcb {
         // urgent data; it never moves back. Urgent bytes are delivered inline (decision 7).
         if h.flags.urg() && self.state.can_receive_data() && !self.fin_received {
             let up = self.rcv_offset(seq) + h.urgent as u64;
-            if self.rcv_up.is_none_or(|old| up > old) && up > self.recv_buf.next() {
-                self.rcv_up = Some(up);
+            if self.rcv_up.get().is_none_or(|old| up > old) && up > self.recv_buf.next() {
+                self.rcv_up = OptOffset::some(up);
                 if self.accepted {
                     ctx.events.push(Event::Urgent { conn: self.id });
                 }
@@ -362,7 +365,7 @@ impl Tcb {
         // Step 8: FIN (EP-22), possibly one that arrived earlier above a hole.
         if fin {
             self.accept_fin(ctx, seq + payload.len() as u32);
-        } else if self.ooo_fin == Some(self.recv_buf.next()) {
+        } else if self.ooo_fin.get() == Some(self.recv_buf.next()) {
             self.receive_fin(ctx);
         }
     }
@@ -467,15 +470,15 @@ impl Tcb {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ts.tsecr);
                 if (ms as i32) >= 0 && ms < 3_600_000 {
                     self.rtt.sample(Duration::from_millis(ms as u64));
-                    self.rtt_timing = None;
+                    self.rtt_timing.1 = OptInstant::NONE;
                     return;
                 }
             }
         }
-        if let Some((end, at)) = self.rtt_timing {
+        if let (end, Some(at)) = (self.rtt_timing.0, self.rtt_timing.1.get()) {
             if h.ack.ge(end) {
                 self.rtt.sample(ctx.now.saturating_since(at));
-                self.rtt_timing = None;
+                self.rtt_timing.1 = OptInstant::NONE;
             }
         }
     }
@@ -532,7 +535,7 @@ impl Tcb {
         if fin_seq == self.rcv_nxt {
             self.receive_fin(ctx);
         } else if fin_seq.gt(self.rcv_nxt) {
-            self.ooo_fin = Some(self.rcv_offset(fin_seq));
+            self.ooo_fin = OptOffset::some(self.rcv_offset(fin_seq));
             self.ack_now = true;
         }
     }
@@ -541,7 +544,7 @@ impl Tcb {
     fn receive_fin(&mut self, ctx: &mut Ctx) {
         self.rcv_nxt += 1;
         self.fin_received = true;
-        self.ooo_fin = None;
+        self.ooo_fin = OptOffset::NONE;
         self.ack_now = true;
         if self.accepted {
             ctx.events.push(Event::Readable { conn: self.id });
@@ -577,9 +580,10 @@ impl Tcb {
     fn challenge_ack(&mut self, ctx: &mut Ctx) {
         let recent = self
             .last_challenge
+            .get()
             .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit);
         if !recent {
-            self.last_challenge = Some(ctx.now);
+            self.last_challenge = OptInstant::some(ctx.now);
             self.ack_now = true;
             ctx.counters.challenge_acks += 1;
         }
@@ -590,11 +594,12 @@ impl Tcb {
     fn oow_rate_limited(&mut self, ctx: &mut Ctx) -> bool {
         if self
             .last_oow_ack
+            .get()
             .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit)
         {
             return true;
         }
-        self.last_oow_ack = Some(ctx.now);
+        self.last_oow_ack = OptInstant::some(ctx.now);
         false
     }
 
@@ -602,8 +607,8 @@ impl Tcb {
     fn reply_rst(&mut self, ctx: &mut Ctx, ack: SeqNum) {
         ctx.counters.out_rsts += 1;
         ctx.ctl.push(CtlSegment {
-            local: self.local,
-            remote: self.remote,
+            local: self.local(),
+            remote: self.remote(),
             seq: ack,
             ack: SeqNum(0),
             flags: TcpFlags::RST,
@@ -617,8 +622,8 @@ impl Tcb {
     pub(super) fn send_rst(&mut self, ctx: &mut Ctx) {
         ctx.counters.out_rsts += 1;
         ctx.ctl.push(CtlSegment {
-            local: self.local,
-            remote: self.remote,
+            local: self.local(),
+            remote: self.remote(),
             seq: self.snd_nxt.max(self.snd_max),
             ack: self.rcv_nxt,
             flags: TcpFlags::RST | TcpFlags::ACK,
@@ -665,7 +670,7 @@ impl Tcb {
         // The SYN,ACK went out statelessly and is never retransmitted (SF-7).
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_nxt;
-        self.rtt_timing = None;
+        self.rtt_timing.1 = OptInstant::NONE;
         self.rcv_adv = self.rcv_nxt + self.rcv_space().min(65535);
         self.last_ack_sent = self.rcv_nxt;
         self.on_segment(ctx, seg);

@@ -21,7 +21,8 @@ use crate::counters::Counters;
 use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId, TimerKind};
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, OptInstant};
+use crate::tuple::Tuple;
 use crate::wire::{TcpFlags, TcpHeader};
 use recv_buf::RecvBuf;
 use rtt::RttEstimator;
@@ -133,12 +134,60 @@ pub(crate) fn our_wscale(config: &Config) -> u8 {
     shift
 }
 
+/// A TIME-WAIT connection reduced to what TIME-WAIT needs (MUST-13, issue 3): the
+/// addresses, both sequence numbers, the timestamp state (TS.Recent, its age and our
+/// offset, to re-ACK a retransmitted FIN with timestamps and to keep PAWS), the 2·MSL
+/// deadline and the rate-limit stamps. About a fifth of a TCB. The stack keeps this instead
+/// of the TCB once an orphaned connection in TIME-WAIT has nothing left to send, and
+/// rebuilds an equivalent TCB ([`Tcb::from_time_wait`]) for the rare segment or the expiry,
+/// so every TIME-WAIT rule (EP-22 FIN re-ACK and 2·MSL restart, RFC 1337 RST policy,
+/// RFC 5961 challenge ACKs, RFC 6191 reopening, LX-15 rate limits) runs the one code path.
+#[derive(Clone, Debug)]
+pub(crate) struct TimeWait {
+    pub tuple: Tuple,
+    /// SND.NXT (= SND.UNA: our FIN is acknowledged).
+    pub snd_nxt: SeqNum,
+    pub snd_wnd: u32,
+    pub rcv_nxt: SeqNum,
+    pub rcv_adv: SeqNum,
+    pub ts_recent: u32,
+    pub ts_offset: u32,
+    pub last_ack_sent: SeqNum,
+    /// Listener index + 1 of a passive connection, 0 for an active one.
+    pub listener: u32,
+    pub ts_recent_at: Instant,
+    /// The 2·MSL deadline.
+    pub expires: Instant,
+    pub last_challenge: OptInstant,
+    pub last_oow_ack: OptInstant,
+    pub mss: u16,
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    /// Bit 0: window scaling, 1: timestamps, 2: SACK.
+    pub opts: u8,
+}
+
+/// An `Option<u64>` stream offset in 8 bytes: `u64::MAX` (an offset no stream reaches) is
+/// none. Saves 8 bytes per field on every connection (issue 3's memory budget).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OptOffset(u64);
+
+impl OptOffset {
+    pub const NONE: OptOffset = OptOffset(u64::MAX);
+    pub fn some(o: u64) -> OptOffset {
+        OptOffset(o.min(u64::MAX - 1))
+    }
+    pub fn get(self) -> Option<u64> {
+        (self.0 != u64::MAX).then_some(self.0)
+    }
+}
+
 /// The transmission control block of one connection.
 pub(crate) struct Tcb {
     pub id: ConnId,
     pub state: State,
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
+    /// Addresses and ports, compact (read them with `local()` / `remote()`).
+    pub tuple: Tuple,
     /// Set for a passive open: the listener it came from (MUST-11).
     pub listener: Option<ListenerId>,
     /// Passive connection handed to the application by `accept` (or active: always true).
@@ -175,9 +224,9 @@ pub(crate) struct Tcb {
     /// Peer's FIN has been received and processed.
     pub fin_received: bool,
     /// RCV.UP as a stream offset: the byte after the last urgent byte announced (EP-20).
-    pub rcv_up: Option<u64>,
+    pub rcv_up: OptOffset,
     /// Stream offset of a FIN that arrived above a hole.
-    pub ooo_fin: Option<u64>,
+    pub ooo_fin: OptOffset,
 
     // Negotiated options.
     /// Shift applied to the peer's window field (Snd.Wind.Shift, WS-2).
@@ -203,20 +252,21 @@ pub(crate) struct Tcb {
     pub recv_buf: RecvBuf,
 
     // Timers and retransmission.
-    pub timers: [Option<Instant>; TIMERS],
+    pub timers: [OptInstant; TIMERS],
     /// The earliest deadline the stack has scheduled for us (lazy timer heap).
-    pub scheduled: Option<Instant>,
+    pub scheduled: OptInstant,
     pub rtt: RttEstimator,
     /// Consecutive expiries of the retransmission (or persist) timer without progress.
     pub retries: u32,
-    /// Segment being timed for an RTT sample without timestamps: (end seq, sent at).
-    pub rtt_timing: Option<(SeqNum, Instant)>,
+    /// Segment being timed for an RTT sample without timestamps: (end seq, sent at); the
+    /// time is none when nothing is timed.
+    pub rtt_timing: (SeqNum, OptInstant),
     /// Our SYN or SYN,ACK was retransmitted (RTO-12, Karn).
     pub syn_retransmitted: bool,
     /// Last time a SYN,ACK was sent (rate-limits answers to retransmitted SYNs).
-    pub last_synack: Option<Instant>,
+    pub last_synack: OptInstant,
     /// Since when data has been waiting for an acknowledgment (user timeout).
-    pub unacked_since: Option<Instant>,
+    pub unacked_since: OptInstant,
     /// Abort when data stays unacknowledged this long (UI-8, MUST-21); `None` = no limit.
     pub user_timeout: Option<Duration>,
     /// Time the last segment was sent (slow start after idle).
@@ -261,9 +311,9 @@ pub(crate) struct Tcb {
     /// The sender-SWS override timer fired: send what the window allows (MUST-38 (4)).
     pub sws_override: bool,
     /// Last challenge ACK (BI-6 rate limit).
-    pub last_challenge: Option<Instant>,
+    pub last_challenge: OptInstant,
     /// Last ACK sent in answer to an out-of-window pure ACK (LX-15 rate limit).
-    pub last_oow_ack: Option<Instant>,
+    pub last_oow_ack: OptInstant,
     /// Our TSval when data was last retransmitted: an ACK echoing anything older measures
     /// a stale transmission, not the path, and gives no RTT sample.
     pub rtx_tsval: Option<u32>,
@@ -290,8 +340,7 @@ impl Tcb {
         Tcb {
             id,
             state: State::Closed,
-            local,
-            remote,
+            tuple: Tuple::new(local, remote),
             listener,
             accepted: listener.is_none(),
             queued: false,
@@ -311,8 +360,8 @@ impl Tcb {
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             fin_received: false,
-            rcv_up: None,
-            ooo_fin: None,
+            rcv_up: OptOffset::NONE,
+            ooo_fin: OptOffset::NONE,
             snd_wscale: 0,
             rcv_wscale: if config.window_scaling { rcv_wscale } else { 0 },
             ws_ok: config.window_scaling,
@@ -331,14 +380,14 @@ impl Tcb {
             rcv_mss: 536,
             send_buf: SendBuf::new(config.send_buffer),
             recv_buf: RecvBuf::new(config.recv_buffer),
-            timers: [None; TIMERS],
-            scheduled: None,
+            timers: [OptInstant::NONE; TIMERS],
+            scheduled: OptInstant::NONE,
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             retries: 0,
-            rtt_timing: None,
+            rtt_timing: (SeqNum(0), OptInstant::NONE),
             syn_retransmitted: false,
-            last_synack: None,
-            unacked_since: None,
+            last_synack: OptInstant::NONE,
+            unacked_since: OptInstant::NONE,
             user_timeout: config.user_timeout,
             last_send: now,
             cc: Controller::new(config.congestion_control, 536, 536),
@@ -359,11 +408,115 @@ impl Tcb {
             probe_now: false,
             fast_rtx: false,
             sws_override: false,
-            last_challenge: None,
-            last_oow_ack: None,
+            last_challenge: OptInstant::NONE,
+            last_oow_ack: OptInstant::NONE,
             rtx_tsval: None,
             soft_error: None,
         }
+    }
+
+    /// Our address and port.
+    pub fn local(&self) -> SocketAddr {
+        self.tuple.local()
+    }
+    /// The peer's address and port.
+    pub fn remote(&self) -> SocketAddr {
+        self.tuple.remote()
+    }
+
+    /// Whether this TCB may be kept as a [`TimeWait`] record: an orphan in TIME-WAIT with
+    /// nothing to send and no timer but 2·MSL, whose listener bookkeeping is finished.
+    pub fn can_compact(&self) -> bool {
+        self.state == State::TimeWait
+            && self.orphan
+            && self.accepted
+            && (self.listener.is_none() || self.queued)
+            && !self.ack_now
+            && self.dup_acks_owed == 0
+            && !self.probe_now
+            && !self.fast_rtx
+            && self.send_buf.is_empty()
+            && self.recv_buf.readable() == 0
+            && !self.recv_buf.has_out_of_order()
+            && self.snd_una == self.snd_max
+            && self.snd_nxt == self.snd_max
+            && self.fin_acked()
+            && self.fin_received
+            && self.rcv_up.get().is_none()
+            && self.close_reason.is_none()
+            && TIMER_KINDS
+                .iter()
+                .all(|&k| k == TimerKind::TimeWait || self.timer(k).is_none())
+            && self.timer(TimerKind::TimeWait).is_some()
+    }
+
+    /// The compact record of a TCB for which [`Tcb::can_compact`] holds.
+    pub fn to_time_wait(&self) -> TimeWait {
+        TimeWait {
+            tuple: self.tuple,
+            snd_nxt: self.snd_nxt,
+            snd_wnd: self.snd_wnd,
+            rcv_nxt: self.rcv_nxt,
+            rcv_adv: self.rcv_adv,
+            ts_recent: self.ts_recent,
+            ts_offset: self.ts_offset,
+            last_ack_sent: self.last_ack_sent,
+            listener: self.listener.map_or(0, |l| l.0.wrapping_add(1)),
+            ts_recent_at: self.ts_recent_at,
+            expires: self.timer(TimerKind::TimeWait).unwrap_or(Instant::ZERO),
+            last_challenge: self.last_challenge,
+            last_oow_ack: self.last_oow_ack,
+            mss: self.mss.min(u16::MAX as u32) as u16,
+            snd_wscale: self.snd_wscale,
+            rcv_wscale: self.rcv_wscale,
+            opts: u8::from(self.ws_ok) | u8::from(self.ts_ok) << 1 | u8::from(self.sack_ok) << 2,
+        }
+    }
+
+    /// A TCB equivalent, for everything TIME-WAIT does, to the one `tw` was made from.
+    /// What TIME-WAIT never uses (RTT estimate, congestion state) starts fresh.
+    pub fn from_time_wait(tw: &TimeWait, id: ConnId, config: &Config, now: Instant) -> Tcb {
+        let listener = tw.listener.checked_sub(1).map(ListenerId);
+        let s = tw.snd_nxt;
+        let mut t = Tcb::new(
+            id,
+            config,
+            tw.tuple.local(),
+            tw.tuple.remote(),
+            s,
+            tw.ts_offset,
+            listener,
+            now,
+        );
+        t.state = State::TimeWait;
+        t.accepted = true;
+        t.queued = listener.is_some();
+        t.orphan = true;
+        // Our FIN is sent and acknowledged: it occupies S - 1, the send buffer is empty.
+        t.iss = s - 2;
+        t.snd_buf_seq = s - 1;
+        t.fin_queued = true;
+        t.snd_wnd = tw.snd_wnd;
+        t.max_snd_wnd = tw.snd_wnd;
+        t.snd_wl1 = tw.rcv_nxt;
+        t.irs = tw.rcv_nxt - 1;
+        t.rcv_nxt = tw.rcv_nxt;
+        t.rcv_adv = tw.rcv_adv;
+        t.fin_received = true;
+        t.snd_wscale = tw.snd_wscale;
+        t.rcv_wscale = tw.rcv_wscale;
+        t.ws_ok = tw.opts & 1 != 0;
+        t.ts_ok = tw.opts & 2 != 0;
+        t.sack_ok = tw.opts & 4 != 0;
+        t.ts_recent = tw.ts_recent;
+        t.ts_recent_at = tw.ts_recent_at;
+        t.last_ack_sent = tw.last_ack_sent;
+        t.mss = u32::from(tw.mss);
+        t.last_challenge = tw.last_challenge;
+        t.last_oow_ack = tw.last_oow_ack;
+        t.set_timer(TimerKind::TimeWait, tw.expires);
+        t.scheduled = OptInstant::some(tw.expires);
+        t
     }
 
     /// Set the initial send sequence number (a SYN-cookie connection takes the cookie's).
@@ -417,7 +570,7 @@ impl Tcb {
         match to {
             State::TimeWait => {
                 // MUST-13: 2*MSL; every other timer stops (EP-22).
-                self.timers = [None; TIMERS];
+                self.timers = [OptInstant::NONE; TIMERS];
                 self.set_timer(TimerKind::TimeWait, ctx.now + ctx.config.time_wait);
                 if ctx.counters.curr_time_wait > ctx.config.max_time_wait as u64 {
                     // The table is full: like Linux, this connection skips TIME-WAIT (our
@@ -433,7 +586,7 @@ impl Tcb {
 
     /// Enter CLOSED for good, telling the application why (MUST-12).
     pub fn terminate(&mut self, ctx: &mut Ctx, reason: CloseReason, cause: Cause) {
-        self.timers = [None; TIMERS];
+        self.timers = [OptInstant::NONE; TIMERS];
         self.ack_now = false;
         if reason != CloseReason::Normal {
             // RST-5: a reset or failed connection flushes its queues.
@@ -451,7 +604,7 @@ impl Tcb {
     /// Passive SYN-RECEIVED returning to LISTEN (MUST-11, RST-5): the child is simply gone;
     /// the listener stays, and the application is told nothing.
     pub fn back_to_listen(&mut self, ctx: &mut Ctx, cause: Cause) {
-        self.timers = [None; TIMERS];
+        self.timers = [OptInstant::NONE; TIMERS];
         self.ack_now = false;
         self.close_reason = Some(CloseReason::Reset);
         self.set_state(ctx, State::Listen, cause);
@@ -467,17 +620,21 @@ impl Tcb {
     }
 
     pub fn set_timer(&mut self, k: TimerKind, at: Instant) {
-        self.timers[k as usize] = Some(at);
+        self.timers[k as usize] = OptInstant::some(at);
     }
     pub fn clear_timer(&mut self, k: TimerKind) {
-        self.timers[k as usize] = None;
+        self.timers[k as usize] = OptInstant::NONE;
     }
     pub fn timer(&self, k: TimerKind) -> Option<Instant> {
-        self.timers[k as usize]
+        self.timers[k as usize].get()
     }
     /// The earliest armed timer.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.iter().flatten().min().copied()
+        // NONE is u64::MAX, so the minimum raw value is the earliest armed timer, if any.
+        self.timers
+            .iter()
+            .min_by_key(|t| t.raw())
+            .and_then(|t| t.get())
     }
 
     /// Arm the orphan FIN-WAIT-2 timer (LX-6): only for connections the application closed;
@@ -490,7 +647,7 @@ impl Tcb {
 
     /// Data (or SYN/FIN) is outstanding since `since`: (re)arm the user timeout from then.
     pub fn mark_unacked_since(&mut self, since: Instant) {
-        self.unacked_since = Some(since);
+        self.unacked_since = OptInstant::some(since);
         match self.user_timeout {
             Some(d) => self.set_timer(TimerKind::UserTimeout, since + d),
             None => self.clear_timer(TimerKind::UserTimeout),
@@ -499,7 +656,7 @@ impl Tcb {
 
     /// Nothing is outstanding any more.
     pub fn clear_unacked(&mut self) {
-        self.unacked_since = None;
+        self.unacked_since = OptInstant::NONE;
         self.clear_timer(TimerKind::UserTimeout);
     }
 
@@ -559,7 +716,7 @@ impl Tcb {
     pub fn urgent_pending(&self) -> usize {
         let readable = self.recv_buf.readable() as u64;
         let unread_start = self.recv_buf.next() - readable;
-        match self.rcv_up {
+        match self.rcv_up.get() {
             Some(up) if up > unread_start => (up - unread_start).min(readable) as usize,
             _ => 0,
         }

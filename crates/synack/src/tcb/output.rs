@@ -7,6 +7,7 @@ use crate::cc::CongestionControl;
 use crate::event::TimerKind;
 use crate::seq::SeqNum;
 use crate::state::State;
+use crate::time::OptInstant;
 use crate::wire::{SackBlock, TcpFlags, TcpHeader, TcpOptions, Timestamps};
 
 /// One segment to send: a header and, optionally, bytes of the send buffer.
@@ -73,7 +74,7 @@ impl Tcb {
         let retransmission = self.snd_max.gt(self.iss);
         if retransmission {
             self.syn_retransmitted = true;
-            self.rtt_timing = None; // Karn (RTO-6)
+            self.rtt_timing.1 = OptInstant::NONE; // Karn (RTO-6)
             ctx.counters.retrans_segs += 1;
             if synack {
                 ctx.counters.synack_retrans += 1;
@@ -82,7 +83,7 @@ impl Tcb {
             }
         } else {
             ctx.counters.out_segs += 1;
-            self.rtt_timing = Some((self.iss + 1, ctx.now));
+            self.rtt_timing = (self.iss + 1, OptInstant::some(ctx.now));
         }
         let mut options = TcpOptions {
             mss: Some(self.our_mss), // MAY-3: always
@@ -103,7 +104,7 @@ impl Tcb {
         let (flags, ack) = if synack {
             self.rcv_adv = self.rcv_nxt + window;
             self.last_ack_sent = self.rcv_nxt;
-            self.last_synack = Some(ctx.now);
+            self.last_synack = OptInstant::some(ctx.now);
             self.ack_now = false;
             (TcpFlags::SYN | TcpFlags::ACK, self.rcv_nxt)
         } else {
@@ -117,8 +118,8 @@ impl Tcb {
         self.last_send = ctx.now;
         Outgoing {
             hdr: TcpHeader {
-                src_port: self.local.port(),
-                dst_port: self.remote.port(),
+                src_port: self.tuple.local_port(),
+                dst_port: self.tuple.remote_port(),
                 seq: self.iss,
                 ack,
                 flags,
@@ -263,15 +264,15 @@ impl Tcb {
         if seq.lt(self.snd_max) {
             ctx.counters.retrans_segs += 1;
             self.rtx_tsval = Some(self.ts_now(ctx.now));
-            if let Some((timed_end, _)) = self.rtt_timing {
+            if let (timed_end, true) = (self.rtt_timing.0, self.rtt_timing.1.is_some()) {
                 if seq.lt(timed_end) {
-                    self.rtt_timing = None; // Karn (RTO-6)
+                    self.rtt_timing.1 = OptInstant::NONE; // Karn (RTO-6)
                 }
             }
         } else {
             ctx.counters.out_segs += 1;
-            if !self.ts_ok && self.rtt_timing.is_none() {
-                self.rtt_timing = Some((end, ctx.now));
+            if !self.ts_ok && self.rtt_timing.1.is_none() {
+                self.rtt_timing = (end, OptInstant::some(ctx.now));
             }
         }
         // CC-13: after an idle period longer than the RTO, restart from the initial window.
@@ -337,8 +338,8 @@ impl Tcb {
         self.clear_timer(TimerKind::DelayedAck);
         self.last_ack_sent = self.rcv_nxt;
         TcpHeader {
-            src_port: self.local.port(),
-            dst_port: self.remote.port(),
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
             seq,
             ack: self.rcv_nxt,
             flags,

@@ -44,7 +44,9 @@ pub struct Insert {
 /// out-of-order reassembly queue.
 #[derive(Clone, Debug, Default)]
 pub struct RecvBuf {
-    /// The ring: empty while nothing is held, then exactly `capacity` bytes.
+    /// The ring: empty while nothing is held, then grown on demand (doubling, at most
+    /// `capacity` bytes) to cover every byte held, from `next - readable` to the end of the
+    /// highest range. Small exchanges never allocate or zero a full-size ring.
     storage: Box<[u8]>,
     /// Ring index of the first readable byte (stream offset `next - readable`).
     head: usize,
@@ -52,12 +54,18 @@ pub struct RecvBuf {
     readable: usize,
     /// Stream offset of RCV.NXT.
     next: u64,
-    capacity: usize,
+    /// Most bytes held (u32: the buffer bound is far below 4 GiB, and 4 bytes of every
+    /// connection count against issue 3's memory budget).
+    capacity: u32,
     /// Filled ranges above `next`: sorted, disjoint, never adjacent, `start > next`, and
     /// `end <= next + window`. At most `MAX_RANGES`.
-    ranges: Vec<Range>,
+    ranges: crate::lazy_vec::LazyVec<Range>,
     /// Counts inserts that stored or touched a range; orders SACK blocks by recency.
     clock: u64,
+    /// log2 of the ring size when the storage was last released: a busy receiver that
+    /// drains its buffer every round re-allocates at that size at once instead of doubling
+    /// up from the smallest ring (and copying) each time.
+    size_hint: u8,
 }
 
 impl RecvBuf {
@@ -68,13 +76,13 @@ impl RecvBuf {
     /// An empty buffer with room for `capacity` bytes. Allocates nothing.
     pub fn new(capacity: usize) -> Self {
         RecvBuf {
-            capacity,
+            capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
             ..RecvBuf::default()
         }
     }
 
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
 
     /// Stream offset of RCV.NXT.
@@ -90,7 +98,7 @@ impl RecvBuf {
     /// Free space from RCV.NXT: `capacity - readable` (RCV.BUFF − RCV.USER). Out-of-order
     /// bytes already sit inside this space, so they do not shrink it.
     pub fn window(&self) -> usize {
-        self.capacity - self.readable
+        (self.capacity as usize) - self.readable
     }
 
     /// Whether any out-of-order data is queued above a hole.
@@ -114,7 +122,7 @@ impl RecvBuf {
     /// whole free space is offered. Otherwise `offered` is returned unchanged (the edge holds).
     pub fn sws_window(&self, offered: usize, mss: usize) -> usize {
         let avail = self.window();
-        if avail.saturating_sub(offered) >= (self.capacity / 2).min(mss) {
+        if avail.saturating_sub(offered) >= ((self.capacity as usize) / 2).min(mss) {
             avail
         } else {
             offered
@@ -183,10 +191,11 @@ impl RecvBuf {
             return res;
         }
 
-        if self.storage.is_empty() {
-            // Invariant: no storage means nothing held, so the ring can start anywhere.
-            self.storage = vec![0u8; self.capacity].into_boxed_slice();
-            self.head = 0;
+        // The ring must reach `hi`; grow it (nothing held beyond the old ring moves).
+        let base = self.next - self.readable as u64;
+        let need = (hi - base) as usize; // hi <= next + window, so need <= capacity
+        if need > self.storage.len() {
+            self.grow(need);
         }
 
         // Write only the gaps between queued ranges (EP-13: keep the bytes already held).
@@ -257,7 +266,7 @@ impl RecvBuf {
         if self.readable == 0 {
             return (&[], &[]);
         }
-        let first = self.readable.min(self.capacity - self.head);
+        let first = self.readable.min(self.storage.len() - self.head);
         (
             &self.storage[self.head..self.head + first],
             &self.storage[..self.readable - first],
@@ -273,8 +282,9 @@ impl RecvBuf {
         }
         self.readable -= n;
         if self.readable == 0 && self.ranges.is_empty() {
+            self.size_hint = self.storage.len().max(1).ilog2() as u8;
             self.storage = Box::default();
-            self.ranges = Vec::new();
+            self.ranges.release();
             self.head = 0;
         } else {
             self.head = self.wrap(self.head + n);
@@ -299,10 +309,41 @@ impl RecvBuf {
         count
     }
 
-    /// `i` reduced modulo `capacity`, for `i < 2 * capacity`.
+    /// Smallest ring: see `SendBuf::MIN_RING`.
+    // Tiny under test, so that the model-based property tests exercise every growth step.
+    const MIN_RING: usize = if cfg!(test) { 4 } else { 512 };
+
+    /// Re-allocate the ring to cover at least `need` bytes from `next - readable`
+    /// (power-of-two growth capped at `capacity`). Every held byte lies within the old ring's
+    /// span from the base, so unwrapping the old ring to the front of the new one keeps each
+    /// byte at its offset from the base.
+    fn grow(&mut self, need: usize) {
+        let hint = if self.storage.is_empty() {
+            1usize << self.size_hint.min(31)
+        } else {
+            0
+        };
+        let size = need
+            .next_power_of_two()
+            .max(Self::MIN_RING)
+            .max(hint)
+            .min(self.capacity as usize)
+            .max(need);
+        let old = self.storage.len();
+        let mut v = Vec::with_capacity(size);
+        v.extend_from_slice(&self.storage[self.head..]);
+        v.extend_from_slice(&self.storage[..self.head]);
+        debug_assert_eq!(v.len(), old);
+        v.resize(size, 0);
+        self.storage = v.into_boxed_slice();
+        self.head = 0;
+    }
+
+    /// `i` reduced modulo the ring size, for `i < 2 * ring size`.
     fn wrap(&self, i: usize) -> usize {
-        if i >= self.capacity {
-            i - self.capacity
+        let ring = self.storage.len();
+        if i >= ring {
+            i - ring
         } else {
             i
         }
@@ -317,7 +358,7 @@ impl RecvBuf {
     /// Writes `bytes` at stream offset `o` (inside the window; storage allocated).
     fn write_stream(&mut self, o: u64, bytes: &[u8]) {
         let i = self.index(o);
-        let first = bytes.len().min(self.capacity - i);
+        let first = bytes.len().min(self.storage.len() - i);
         self.storage[i..i + first].copy_from_slice(&bytes[..first]);
         self.storage[..bytes.len() - first].copy_from_slice(&bytes[first..]);
     }
@@ -350,7 +391,7 @@ mod tests {
 
     /// Checks the internal invariants, and that every held byte equals `stream` at its offset.
     fn check(b: &RecvBuf, stream: &[u8]) {
-        assert!(b.readable <= b.capacity);
+        assert!(b.readable <= b.capacity());
         assert!(b.ranges.len() <= RecvBuf::MAX_RANGES);
         let win_end = b.next + b.window() as u64;
         let mut prev_end = b.next;

@@ -25,8 +25,9 @@ fn micros(d: Duration) -> u64 {
 /// The RFC 6298 round-trip estimator and retransmission timeout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RttEstimator {
-    /// Smoothed RTT in µs; `None` until the first sample (RTO-1).
-    srtt: Option<u64>,
+    /// Smoothed RTT in µs; `NO_SAMPLE` until the first sample (RTO-1). A sentinel rather
+    /// than an `Option` saves 8 bytes of every connection (issue 3's memory budget).
+    srtt: u64,
     /// RTT variation in µs (meaningful only once `srtt` is set).
     rttvar: u64,
     /// RTO before backoff, in µs (uncapped; [`RttEstimator::rto`] applies the ceiling).
@@ -39,11 +40,18 @@ pub struct RttEstimator {
     backoffs: u32,
 }
 
+/// `RttEstimator::srtt` before the first sample.
+const NO_SAMPLE: u64 = u64::MAX;
+
 impl RttEstimator {
+    fn srtt_us(&self) -> Option<u64> {
+        (self.srtt != NO_SAMPLE).then_some(self.srtt)
+    }
+
     /// An estimator with no sample yet: the RTO is `initial` (RTO-1), capped at `max`.
     pub fn new(initial: Duration, min: Duration, max: Duration) -> Self {
         RttEstimator {
-            srtt: None,
+            srtt: NO_SAMPLE,
             rttvar: 0,
             base: micros(initial),
             min: micros(min),
@@ -59,11 +67,12 @@ impl RttEstimator {
     /// Then the base RTO is recomputed and the backoff is cleared (RTO-13: a fresh sample
     /// ends the backed-off RTO).
     pub fn sample(&mut self, r: Duration) {
-        let r = micros(r);
-        match self.srtt {
+        // Samples stop one short of the sentinel (a 584,000-year RTT is no loss).
+        let r = micros(r).min(NO_SAMPLE - 1);
+        match self.srtt_us() {
             None => {
                 // RTO-2.
-                self.srtt = Some(r);
+                self.srtt = r;
                 self.rttvar = r / 2;
             }
             Some(srtt) => {
@@ -74,7 +83,7 @@ impl RttEstimator {
                 let rttvar = (3 * self.rttvar as u128 + delta) / 4;
                 let srtt = (7 * srtt as u128 + r as u128) / 8;
                 self.rttvar = rttvar as u64; // never exceeds max(old rttvar, delta) <= u64::MAX
-                self.srtt = Some(srtt as u64); // a weighted mean of two u64 values
+                self.srtt = srtt as u64; // a weighted mean of two values below the sentinel
             }
         }
         self.base = self.compute_base();
@@ -83,7 +92,7 @@ impl RttEstimator {
 
     /// `SRTT + max(max(4·RTTVAR, G), rto_min)` (RTO-2, RTO-8, decision 2 / LX-4).
     fn compute_base(&self) -> u64 {
-        let srtt = self.srtt.unwrap_or(0);
+        let srtt = self.srtt_us().unwrap_or(0);
         let var_term = self
             .rttvar
             .saturating_mul(4)
@@ -127,12 +136,12 @@ impl RttEstimator {
 
     /// Smoothed RTT, once there has been a sample.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt.map(Duration::from_micros)
+        self.srtt_us().map(Duration::from_micros)
     }
 
     /// RTT variation, once there has been a sample.
     pub fn rttvar(&self) -> Option<Duration> {
-        self.srtt.map(|_| Duration::from_micros(self.rttvar))
+        self.srtt_us().map(|_| Duration::from_micros(self.rttvar))
     }
 
     /// Raises the base RTO to at least `d` (RTO-12: the 3 s fallback once data transfer starts

@@ -14,7 +14,7 @@ pub const DUP_THRESH: u32 = 3;
 /// SACKed ranges above SND.UNA, sorted and disjoint.
 #[derive(Clone, Debug, Default)]
 pub struct Scoreboard {
-    ranges: Vec<(SeqNum, SeqNum)>,
+    ranges: crate::lazy_vec::LazyVec<(SeqNum, SeqNum)>,
 }
 
 impl Scoreboard {
@@ -30,7 +30,7 @@ impl Scoreboard {
 
     /// Forget everything (after an RTO, SK-5), releasing the storage.
     pub fn clear(&mut self) {
-        self.ranges = Vec::new();
+        self.ranges.release();
     }
 
     /// Record a SACK block `[left, right)`, clipped to `[una, max)`; blocks at or below
@@ -79,7 +79,7 @@ impl Scoreboard {
             first.0 = first.0.max(una);
         }
         if self.ranges.is_empty() {
-            self.ranges = Vec::new();
+            self.ranges.release();
         }
     }
 

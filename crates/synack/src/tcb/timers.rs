@@ -6,6 +6,7 @@ use super::{Ctx, Tcb, TIMER_KINDS};
 use crate::cc::CongestionControl;
 use crate::event::{Cause, CloseReason, TimerKind};
 use crate::state::State;
+use crate::time::OptInstant;
 
 impl Tcb {
     /// Run every timer due at `ctx.now`.
@@ -102,7 +103,7 @@ impl Tcb {
             });
         }
         self.rtt.backoff();
-        self.rtt_timing = None;
+        self.rtt_timing.1 = OptInstant::NONE;
         match self.state {
             State::SynSent | State::SynReceived => self.snd_nxt = self.iss,
             _ => {

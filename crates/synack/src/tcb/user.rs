@@ -5,6 +5,7 @@ use super::{Ctx, Tcb, TIMERS};
 use crate::error::Error;
 use crate::event::{Cause, CloseReason};
 use crate::state::State;
+use crate::time::OptInstant;
 
 impl Tcb {
     fn closed_error(&self) -> Error {
@@ -119,7 +120,7 @@ impl Tcb {
             | State::CloseWait => self.send_rst(ctx),
             _ => {}
         }
-        self.timers = [None; TIMERS];
+        self.timers = [OptInstant::NONE; TIMERS];
         self.terminate(ctx, CloseReason::Aborted, Cause::Abort);
         Ok(())
     }

@@ -21,6 +21,32 @@ const PROTO_TCP: u8 = 6;
 /// The bytes are taken as big-endian 16-bit words; an odd final byte is padded with zero.
 /// The result is only meaningful modulo 2^16 − 1, which is all [`fold`] looks at.
 pub fn sum(data: &[u8]) -> u64 {
+    if data.len() < 128 {
+        // Headers and small segments: the lanes' setup and folding cost more than they
+        // save (the churn profile, whose segments are all headers and 64-byte payloads).
+        return sum_be(data);
+    }
+    // The bulk of the data: 32 bytes per step into four independent accumulators, loaded
+    // in the machine's little-endian order (no byte swaps). RFC 1071 §2 (B): the
+    // one's-complement sum is byte-order independent, so the little-endian sum, folded and
+    // byte-swapped, is congruent to the big-endian one. Each u64 word `hi·2^32 + lo` is
+    // congruent to `hi + lo`, and a lane grows by < 2^33 per step, so no lane overflows for
+    // any input under 2^32 bytes. Independent lanes let the additions run in parallel: the
+    // bulk profile had the checksum at ~23%, bound by one serial add chain.
+    let mut lanes = [0u64; 4];
+    let mut blocks = data.chunks_exact(32);
+    for b in &mut blocks {
+        for (lane, w) in lanes.iter_mut().zip(b.chunks_exact(8)) {
+            let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            *lane += (w >> 32) + (w & 0xFFFF_FFFF);
+        }
+    }
+    let wide = lanes.iter().fold(0u64, |a, &l| a + fold(l) as u64);
+    u64::from(fold(wide).swap_bytes()) + sum_be(blocks.remainder())
+}
+
+/// [`sum`] of a short piece, as big-endian words, eight bytes at a time.
+fn sum_be(data: &[u8]) -> u64 {
     let mut acc: u64 = 0;
     // Eight bytes at a time, as two big-endian 32-bit words: each u32 word `hi·2^16 + lo`
     // is congruent to `hi + lo` modulo 2^16 − 1, so adding whole words is the same sum.
@@ -224,7 +250,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
         #[test]
-        fn ep_1_fast_sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        fn ep_1_fast_sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..1500)) {
             prop_assert_eq!(fold(sum(&data)), naive_sum16(&data));
         }
 

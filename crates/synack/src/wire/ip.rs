@@ -158,7 +158,20 @@ pub fn emit(
     payload: &[u8],
     buf: &mut [u8],
 ) -> Option<usize> {
-    let seg_len = tcp::segment_len(tcp, payload);
+    emit_parts(src, dst, hop_limit, tcp, (payload, &[]), buf)
+}
+
+/// [`emit`] with the payload in two pieces, written one after the other: a send ring that
+/// wraps is copied straight into the packet (one copy per byte on the way out).
+pub fn emit_parts(
+    src: IpAddr,
+    dst: IpAddr,
+    hop_limit: u8,
+    tcp: &TcpHeader,
+    payload: (&[u8], &[u8]),
+    buf: &mut [u8],
+) -> Option<usize> {
+    let seg_len = tcp::segment_len(tcp, payload.0.len() + payload.1.len());
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let total = IPV4_HEADER_LEN + seg_len;

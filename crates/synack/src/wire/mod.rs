@@ -15,7 +15,7 @@ use crate::seq::SeqNum;
 use core::fmt;
 use std::net::IpAddr;
 
-pub use ip::{emit, parse};
+pub use ip::{emit, emit_parts, parse};
 pub use options::options_len;
 
 /// Fixed TCP header length without options.

@@ -47,21 +47,23 @@ pub(crate) fn parse_segment(
     Ok((header, &seg[header_len..]))
 }
 
-/// Bytes the TCP segment for `tcp` and `payload` takes.
-pub(crate) fn segment_len(tcp: &TcpHeader, payload: &[u8]) -> usize {
-    TCP_HEADER_LEN + options_len(&tcp.options) + payload.len()
+/// Bytes the TCP segment for `tcp` and `payload_len` bytes of payload takes.
+pub(crate) fn segment_len(tcp: &TcpHeader, payload_len: usize) -> usize {
+    TCP_HEADER_LEN + options_len(&tcp.options) + payload_len
 }
 
 /// Write the TCP segment (header, LX-19 options, payload, checksum) into the start of `out`;
-/// returns its length, or None if `out` is too small.
+/// returns its length, or None if `out` is too small. The payload comes as two pieces
+/// (`first` then `second`) so that a sender can copy straight from a ring buffer that
+/// wraps, with no intermediate copy.
 pub(crate) fn write_segment(
     src: IpAddr,
     dst: IpAddr,
     tcp: &TcpHeader,
-    payload: &[u8],
+    (first, second): (&[u8], &[u8]),
     out: &mut [u8],
 ) -> Option<usize> {
-    let len = segment_len(tcp, payload);
+    let len = segment_len(tcp, first.len() + second.len());
     let out = out.get_mut(..len)?;
     let header_len = TCP_HEADER_LEN + write_options(&tcp.options, &mut out[TCP_HEADER_LEN..])?;
     out[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
@@ -75,7 +77,9 @@ pub(crate) fn write_segment(
     out[14..16].copy_from_slice(&tcp.window.to_be_bytes());
     out[16..18].copy_from_slice(&[0, 0]);
     out[18..20].copy_from_slice(&tcp.urgent.to_be_bytes());
-    out[header_len..].copy_from_slice(payload);
+    let (a, b) = out[header_len..].split_at_mut(first.len());
+    a.copy_from_slice(first);
+    b.copy_from_slice(second);
     // MUST-2: every segment sent carries a correct checksum, computed with the field zeroed.
     let sum = checksum::tcp_checksum(src, dst, out);
     out[16..18].copy_from_slice(&sum.to_be_bytes());
