@@ -446,6 +446,7 @@ pub fn cause_zh(c: Cause) -> String {
         Cause::Timer(TimerKind::UserTimeout) => "用户超时".to_string(),
         Cause::RetriesExhausted => "重试用完".to_string(),
         Cause::TimeWaitFull => "TIME-WAIT 表已满".to_string(),
+        Cause::RecvIcmp => "收到 ICMP 差错报文".to_string(),
     }
 }
 
@@ -464,6 +465,7 @@ fn close_reason_zh(r: &str) -> &str {
         "refused" => "连接被拒绝",
         "timed out" => "连接超时",
         "aborted" => "连接已中止",
+        "unreachable" => "目的不可达",
         other => other,
     }
 }

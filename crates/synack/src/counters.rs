@@ -136,6 +136,18 @@ pub struct Counters {
     pub delayed_acks: u64,
     /// Events discarded because the application did not poll them.
     pub events_dropped: u64,
+    /// Icmp InErrors-like: ICMP errors about TCP segments of ours that were read.
+    pub icmp_in_errors: u64,
+    /// ICMP messages dropped as damaged (checksum, truncated quote).
+    pub icmp_bad: u64,
+    /// ICMP errors about no connection we have (or one being set up by cookie).
+    pub icmp_no_socket: u64,
+    /// TcpExt OutOfWindowIcmps: the quoted sequence number is not in flight (RFC 5927).
+    pub out_of_window_icmps: u64,
+    /// Source Quench messages discarded (MUST-55).
+    pub icmp_source_quench: u64,
+    /// Path MTU reductions from Packet Too Big / fragmentation needed (PM-1).
+    pub pmtu_reductions: u64,
     /// Input packets dropped by the wire parser, by reason.
     pub parse_drops: [u64; ParseError::ALL.len()],
     /// Input segments dropped by TCP, by reason.
@@ -163,7 +175,7 @@ impl Counters {
 impl fmt::Display for Counters {
     /// A `netstat -s`-like summary; zero lines are omitted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: [(u64, &str); 28] = [
+        let lines: [(u64, &str); 34] = [
             (self.active_opens, "active connection openings"),
             (self.passive_opens, "passive connection openings"),
             (self.attempt_fails, "failed connection attempts"),
@@ -204,6 +216,15 @@ impl fmt::Display for Counters {
             (self.listen_drops, "SYNs to LISTEN sockets dropped"),
             (self.delayed_acks, "delayed acks sent"),
             (self.events_dropped, "events discarded (not polled)"),
+            (self.icmp_in_errors, "ICMP errors received about TCP"),
+            (self.icmp_bad, "ICMP messages dropped as damaged"),
+            (self.icmp_no_socket, "ICMP errors for no connection"),
+            (
+                self.out_of_window_icmps,
+                "ICMP packets dropped because they were out-of-window",
+            ),
+            (self.icmp_source_quench, "ICMP source quenches ignored"),
+            (self.pmtu_reductions, "path MTU reductions"),
         ];
         writeln!(f, "Tcp:")?;
         for (v, what) in lines {

@@ -58,6 +58,10 @@ pub enum CloseReason {
     TimedOut,
     /// The application aborted it (RST sent where the state calls for one).
     Aborted,
+    /// An ICMP error ended the attempt (administratively prohibited during the handshake,
+    /// SHLD-26), or a connect timed out after the network said the destination is
+    /// unreachable (sockets: EHOSTUNREACH).
+    Unreachable,
 }
 
 impl CloseReason {
@@ -68,6 +72,7 @@ impl CloseReason {
             CloseReason::Refused => "refused",
             CloseReason::TimedOut => "timed out",
             CloseReason::Aborted => "aborted",
+            CloseReason::Unreachable => "unreachable",
         }
     }
 }
@@ -120,6 +125,8 @@ pub enum Cause {
     RetriesExhausted,
     /// TIME-WAIT skipped: the table is at `Config::max_time_wait`.
     TimeWaitFull,
+    /// An ICMP error arrived (SHLD-26).
+    RecvIcmp,
 }
 
 impl fmt::Display for Cause {
@@ -141,6 +148,7 @@ impl fmt::Display for Cause {
             Cause::Timer(TimerKind::UserTimeout) => "user timeout",
             Cause::RetriesExhausted => "retries exhausted",
             Cause::TimeWaitFull => "TIME-WAIT table full",
+            Cause::RecvIcmp => "rcv ICMP error",
         };
         f.write_str(s)
     }
@@ -178,6 +186,8 @@ pub enum Event {
 pub enum SoftError {
     /// A segment reached R1 retransmissions (MUST-20a, SHLD-10); the path may be broken.
     ExcessiveRetransmission,
+    /// An ICMP error about this connection that does not end it (MUST-56, SHLD-25).
+    Icmp(crate::wire::icmp::IcmpError),
 }
 
 /// The bounded event FIFO (see module docs).

@@ -18,7 +18,7 @@ use crate::syncookie::{self, SynCookies};
 use crate::tcb::{CtlQueue, CtlSegment, Ctx, Tcb};
 use crate::time::{Duration, Instant, OptInstant};
 use crate::tuple::Tuple;
-use crate::wire::{self, Packet, TcpFlags, TcpHeader, TcpOptions, Timestamps};
+use crate::wire::{self, Packet, ParseError, TcpFlags, TcpHeader, TcpOptions, Timestamps};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -432,6 +432,7 @@ impl Stack {
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
         let pkt = match wire::parse(packet) {
             Ok(p) => p,
+            Err(ParseError::NotTcp) if self.handle_icmp(now, packet) => return,
             Err(e) => {
                 self.counters.count_parse_drop(e);
                 return;
@@ -468,6 +469,34 @@ impl Stack {
         self.counters.count_drop(DropReason::NoSocket);
         self.ctl
             .reset_for(&mut self.counters, local, remote, &pkt.tcp, pkt.seg_len());
+    }
+
+    /// MUST-54: an ICMP or ICMPv6 error about one of our segments goes to the connection
+    /// whose segment it quotes, which checks the quoted sequence number (RFC 5927) before
+    /// acting. Returns false when the packet is not such a message.
+    fn handle_icmp(&mut self, now: Instant, packet: &[u8]) -> bool {
+        let m = match wire::icmp::parse(packet) {
+            Ok(Some(m)) => m,
+            Ok(None) => return false,
+            Err(_) => {
+                self.counters.icmp_bad += 1;
+                return true;
+            }
+        };
+        if !self.is_ours(m.to) || !self.is_ours(m.local.ip()) {
+            self.counters.count_drop(DropReason::NotOurs);
+            return true;
+        }
+        self.counters.icmp_in_errors += 1;
+        match self.by_tuple.get(&Tuple::new(m.local, m.remote)) {
+            Some(&idx) => {
+                self.with_tcb(idx, now, |t, ctx| t.on_icmp(ctx, &m));
+            }
+            // Nothing to act on; a cookie-mode SYN,ACK left no state to find (Linux, too,
+            // cannot match those).
+            None => self.counters.icmp_no_socket += 1,
+        }
+        true
     }
 
     /// TW-3 / MAY-2 (RFC 6191): a new SYN may reopen a 4-tuple in TIME-WAIT when it is

@@ -5,6 +5,7 @@
 //! calls (SEND, RECEIVE, CLOSE, ABORT). The TCB never touches other connections or the
 //! listener queues: what it needs from the stack goes through [`Ctx`].
 
+mod icmp;
 mod input;
 mod output;
 pub mod recv_buf;
@@ -268,6 +269,9 @@ pub(crate) struct Tcb {
     /// Our TSval when data was last retransmitted: an ACK echoing anything older measures
     /// a stale transmission, not the path, and gives no RTT sample.
     pub rtx_tsval: Option<u32>,
+    /// The last soft ICMP error (Linux sk_err_soft): a connect that then times out reports
+    /// "unreachable" rather than "timed out".
+    pub soft_error: Option<crate::wire::icmp::IcmpError>,
 }
 
 impl Tcb {
@@ -359,6 +363,7 @@ impl Tcb {
             last_challenge: OptInstant::NONE,
             last_oow_ack: OptInstant::NONE,
             rtx_tsval: None,
+            soft_error: None,
         }
     }
 

@@ -81,7 +81,15 @@ impl Tcb {
                 self.back_to_listen(ctx, Cause::RetriesExhausted);
             } else {
                 ctx.counters.abort_on_timeout += 1;
-                self.terminate(ctx, CloseReason::TimedOut, Cause::RetriesExhausted);
+                // Like Linux (sk_err_soft): a handshake that timed out after the network
+                // said the destination is unreachable reports that, not a bare timeout.
+                let unreachable = self.state == State::SynSent && self.soft_error.is_some();
+                let reason = if unreachable {
+                    CloseReason::Unreachable
+                } else {
+                    CloseReason::TimedOut
+                };
+                self.terminate(ctx, reason, Cause::RetriesExhausted);
             }
             return;
         }

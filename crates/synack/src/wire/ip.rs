@@ -33,18 +33,45 @@ fn v6_at(b: &[u8], i: usize) -> Ipv6Addr {
     Ipv6Addr::from(o)
 }
 
-/// Parse one IP packet carrying TCP.
-pub fn parse(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
+/// The IP layer of a packet, checked: addresses, hop limit, the upper-layer protocol and
+/// its bytes (after IPv4 options or IPv6 extension headers).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IpPayload<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub hop_limit: u8,
+    pub proto: u8,
+    pub payload: &'a [u8],
+}
+
+/// Check the IP layer of one packet (either version) and find its upper-layer payload.
+pub(crate) fn ip_layer(bytes: &[u8]) -> Result<IpPayload<'_>, ParseError> {
     let first = *bytes.first().ok_or(ParseError::Truncated)?;
     match first >> 4 {
-        4 => parse_v4(bytes),
-        6 => parse_v6(bytes),
+        4 => ip_v4(bytes),
+        6 => ip_v6(bytes),
         _ => Err(ParseError::IpVersion),
     }
 }
 
+/// Parse one IP packet carrying TCP.
+pub fn parse(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
+    let ip = ip_layer(bytes)?;
+    if ip.proto != PROTO_TCP {
+        return Err(ParseError::NotTcp);
+    }
+    let (tcp, payload) = tcp::parse_segment(ip.src, ip.dst, ip.payload)?;
+    Ok(Packet {
+        src: ip.src,
+        dst: ip.dst,
+        hop_limit: ip.hop_limit,
+        tcp,
+        payload,
+    })
+}
+
 /// IPv4 (RFC 791).
-fn parse_v4(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
+fn ip_v4(bytes: &[u8]) -> Result<IpPayload<'_>, ParseError> {
     if bytes.len() < IPV4_HEADER_LEN {
         return Err(ParseError::Truncated);
     }
@@ -68,25 +95,20 @@ fn parse_v4(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
     if frag & IPV4_MF != 0 || frag & IPV4_OFFSET_MASK != 0 {
         return Err(ParseError::Fragment);
     }
-    if packet[9] != PROTO_TCP {
-        return Err(ParseError::NotTcp);
-    }
-    let src = IpAddr::V4(v4_at(packet, 12));
-    let dst = IpAddr::V4(v4_at(packet, 16));
     // IPv4 options (bytes 20..ihl) are skipped unread (MUST-50).
-    let (tcp, payload) = tcp::parse_segment(src, dst, &packet[ihl..])?;
-    Ok(Packet {
-        src,
-        dst,
+    Ok(IpPayload {
+        src: IpAddr::V4(v4_at(packet, 12)),
+        dst: IpAddr::V4(v4_at(packet, 16)),
         hop_limit: packet[8],
-        tcp,
-        payload,
+        proto: packet[9],
+        payload: &packet[ihl..],
     })
 }
 
 /// IPv6 (RFC 8200). Hop-by-hop, routing and destination-options extension headers are
-/// walked by their length; a fragment header means a fragment; anything else is not TCP.
-fn parse_v6(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
+/// walked by their length; a fragment header means a fragment; anything else is the
+/// upper-layer protocol.
+fn ip_v6(bytes: &[u8]) -> Result<IpPayload<'_>, ParseError> {
     if bytes.len() < IPV6_HEADER_LEN {
         return Err(ParseError::Truncated);
     }
@@ -101,7 +123,6 @@ fn parse_v6(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
     // for a maximal packet of nothing but empty extension headers.
     loop {
         match next {
-            PROTO_TCP => break,
             PROTO_HOP_BY_HOP | PROTO_ROUTING | PROTO_DEST_OPTIONS => {
                 // Next header, then the length in 8-octet units not counting the first 8.
                 let ext = packet.get(at..at + 2).ok_or(ParseError::Truncated)?;
@@ -113,20 +134,17 @@ fn parse_v6(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
                 at += len;
             }
             PROTO_FRAGMENT => return Err(ParseError::Fragment),
-            _ => return Err(ParseError::NotTcp),
+            _ => break,
         }
     }
-    let src = IpAddr::V6(v6_at(packet, 8));
-    let dst = IpAddr::V6(v6_at(packet, 24));
-    // The pseudo-header length is the TCP segment's own length (RFC 8200 §8.1), which is
-    // what parse_segment sums with: the extension headers are not counted.
-    let (tcp, payload) = tcp::parse_segment(src, dst, &packet[at..])?;
-    Ok(Packet {
-        src,
-        dst,
+    // The pseudo-header length is the upper layer's own length (RFC 8200 §8.1): the
+    // extension headers are not counted.
+    Ok(IpPayload {
+        src: IpAddr::V6(v6_at(packet, 8)),
+        dst: IpAddr::V6(v6_at(packet, 24)),
         hop_limit: packet[7],
-        tcp,
-        payload,
+        proto: next,
+        payload: &packet[at..],
     })
 }
 

@@ -6,6 +6,7 @@
 //! packet-exact tests read like the kernel's.
 
 pub mod checksum;
+pub mod icmp;
 mod ip;
 mod options;
 mod tcp;
