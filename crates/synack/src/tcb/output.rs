@@ -51,6 +51,18 @@ impl Tcb {
                     data_len: 0,
                 });
             }
+            if self.ka.probe_now {
+                // SHLD-12: a keep-alive probe carries no data and the sequence number just
+                // below SND.NXT, so the peer answers with an ACK.
+                self.ka.probe_now = false;
+                let hdr = self.header(ctx, self.snd_nxt - 1, TcpFlags::ACK);
+                ctx.counters.out_segs += 1;
+                return Some(Outgoing {
+                    hdr,
+                    data_offset: 0,
+                    data_len: 0,
+                });
+            }
         }
         if self.ack_now || self.dup_acks_owed > 0 {
             // One pure ACK per out-of-order segment received (input.rs, ACK-1).
