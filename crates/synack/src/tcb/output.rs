@@ -451,7 +451,10 @@ impl Tcb {
         if self.in_recovery {
             return; // RFC 6675: pipe, not cwnd growth, paces recovery (sack_recovery_check)
         }
-        if self.dupacks >= 3 {
+        // With SACK, recovery is `in_recovery` (RFC 6675) and duplicate ACKs are only
+        // counted: three of them after an RTO (no new recovery before RecoveryPoint) must not
+        // look like a NewReno recovery ending, which would set cwnd to ssthresh at once.
+        if !self.sack_ok && self.dupacks >= 3 {
             // Leaving fast recovery: deflate to ssthresh once everything up to `recover`
             // is acknowledged; a partial ACK retransmits the next hole (CC-11).
             if self.snd_una.gt(self.recover) {
