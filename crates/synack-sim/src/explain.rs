@@ -444,6 +444,7 @@ pub fn cause_zh(c: Cause) -> String {
         Cause::Timer(TimerKind::TimeWait) => "2MSL 定时器".to_string(),
         Cause::Timer(TimerKind::FinWait2) => "FIN-WAIT-2 定时器".to_string(),
         Cause::Timer(TimerKind::UserTimeout) => "用户超时".to_string(),
+        Cause::Timer(TimerKind::KeepAlive) => "保活定时器".to_string(),
         Cause::RetriesExhausted => "重试用完".to_string(),
         Cause::TimeWaitFull => "TIME-WAIT 表已满".to_string(),
         Cause::RecvIcmp => "收到 ICMP 差错报文".to_string(),

@@ -42,6 +42,9 @@ pub struct Config {
     /// Abort a connection whose data stays unacknowledged this long (UI-8, MUST-21,
     /// TCP_USER_TIMEOUT). `None`: the retry counts decide.
     pub user_timeout: Option<Duration>,
+    /// Keep-alive for new connections (RFC 9293 §3.8.4; Linux SO_KEEPALIVE): `None`, off,
+    /// by default (MUST-25). `Stack::set_keepalive` switches it per connection (MUST-24).
+    pub keepalive: Option<KeepAlive>,
     /// Ignore RST in TIME-WAIT (RFC 1337 F1, TW-2; decision 4).
     pub rfc1337: bool,
     /// Most connections in TIME-WAIT at once (Linux tcp_max_tw_buckets); beyond it a
@@ -108,6 +111,7 @@ impl Default for Config {
             time_wait: Duration::from_secs(60),
             fin_wait_2_timeout: Duration::from_secs(60),
             user_timeout: None,
+            keepalive: None,
             rfc1337: true,
             max_time_wait: 262_144,
             invalid_ratelimit: Duration::from_millis(500),
@@ -139,6 +143,31 @@ impl Config {
         Config {
             secret,
             ..Config::default()
+        }
+    }
+}
+
+/// Keep-alive timing (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6; Linux TCP_KEEPIDLE,
+/// TCP_KEEPINTVL, TCP_KEEPCNT). Kept at one-second resolution, as Linux does; values are
+/// clamped to Linux's ranges (1..=32767 s, 1..=127 probes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// Idle time before the first probe (MUST-27, MUST-28: >= 2 h by default).
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is declared dead (MUST-29: several).
+    pub probes: u32,
+}
+
+impl Default for KeepAlive {
+    /// Linux: tcp_keepalive_time 7200 s, tcp_keepalive_intvl 75 s, tcp_keepalive_probes 9
+    /// (KA-2, LX-13).
+    fn default() -> Self {
+        KeepAlive {
+            idle: Duration::from_secs(7200),
+            interval: Duration::from_secs(75),
+            probes: 9,
         }
     }
 }

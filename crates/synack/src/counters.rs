@@ -136,6 +136,10 @@ pub struct Counters {
     pub delayed_acks: u64,
     /// Events discarded because the application did not poll them.
     pub events_dropped: u64,
+    /// TcpExt TCPKeepAlive: keep-alive probes sent.
+    pub keepalive_probes: u64,
+    /// Connections ended because keep-alive probes went unanswered.
+    pub keepalive_timeouts: u64,
     /// Icmp InErrors-like: ICMP errors about TCP segments of ours that were read.
     pub icmp_in_errors: u64,
     /// ICMP messages dropped as damaged (checksum, truncated quote).
@@ -175,7 +179,7 @@ impl Counters {
 impl fmt::Display for Counters {
     /// A `netstat -s`-like summary; zero lines are omitted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: [(u64, &str); 34] = [
+        let lines: [(u64, &str); 36] = [
             (self.active_opens, "active connection openings"),
             (self.passive_opens, "passive connection openings"),
             (self.attempt_fails, "failed connection attempts"),
@@ -216,6 +220,11 @@ impl fmt::Display for Counters {
             (self.listen_drops, "SYNs to LISTEN sockets dropped"),
             (self.delayed_acks, "delayed acks sent"),
             (self.events_dropped, "events discarded (not polled)"),
+            (self.keepalive_probes, "keepalive probes sent"),
+            (
+                self.keepalive_timeouts,
+                "connections aborted due to keepalive timeout",
+            ),
             (self.icmp_in_errors, "ICMP errors received about TCP"),
             (self.icmp_bad, "ICMP messages dropped as damaged"),
             (self.icmp_no_socket, "ICMP errors for no connection"),

@@ -98,6 +98,8 @@ pub enum TimerKind {
     FinWait2 = 4,
     /// User timeout (R2 / TCP_USER_TIMEOUT, UI-8).
     UserTimeout = 5,
+    /// Keep-alive: idle time, then probe interval (MUST-24..29).
+    KeepAlive = 6,
 }
 
 /// What caused a state transition.
@@ -146,6 +148,7 @@ impl fmt::Display for Cause {
             Cause::Timer(TimerKind::TimeWait) => "2MSL timer",
             Cause::Timer(TimerKind::FinWait2) => "FIN-WAIT-2 timer",
             Cause::Timer(TimerKind::UserTimeout) => "user timeout",
+            Cause::Timer(TimerKind::KeepAlive) => "keep-alive timer",
             Cause::RetriesExhausted => "retries exhausted",
             Cause::TimeWaitFull => "TIME-WAIT table full",
             Cause::RecvIcmp => "rcv ICMP error",

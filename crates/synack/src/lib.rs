@@ -23,7 +23,7 @@ mod tuple;
 pub mod wire;
 
 pub use cc::Algorithm;
-pub use config::Config;
+pub use config::{Config, KeepAlive};
 pub use counters::{Counters, DropReason};
 pub use error::Error;
 pub use event::{Cause, CloseReason, ConnId, Event, ListenerId, SoftError, TimerKind};

@@ -8,7 +8,7 @@
 //! connection whatever the ACK rate.
 
 use crate::cc::CongestionControl;
-use crate::config::Config;
+use crate::config::{Config, KeepAlive};
 use crate::counters::{Counters, DropReason};
 use crate::error::Error;
 use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId};
@@ -463,6 +463,24 @@ impl Stack {
             }
         });
         Ok(())
+    }
+
+    /// Keep-alive on (with its timing) or off for one connection (MUST-24, MUST-27;
+    /// SO_KEEPALIVE with TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT).
+    pub fn set_keepalive(
+        &mut self,
+        now: Instant,
+        c: ConnId,
+        keepalive: Option<KeepAlive>,
+    ) -> Result<(), Error> {
+        let idx = self.index_of(c)?;
+        self.with_tcb(idx, now, |t, ctx| t.set_keepalive(ctx, keepalive));
+        Ok(())
+    }
+
+    /// The keep-alive timing in force on a connection, if keep-alive is on.
+    pub fn keepalive(&self, c: ConnId) -> Option<KeepAlive> {
+        self.tcb(c)?.ka.get()
     }
 
     /// Switch Nagle off (true) or on (MUST-17).

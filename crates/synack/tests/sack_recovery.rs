@@ -148,3 +148,37 @@ fn cub_2_sack_recovery_with_cubic_reduces_to_0_7() {
     assert_eq!(sent(&mut t, d)[0], (0, 1460));
     assert_eq!(t.status().cwnd, 11 * MSS * 7 / 10);
 }
+
+/// CC-6 (RFC 5681 §3.1, RFC 6298 §5): after a retransmission timeout cwnd is one segment
+/// and grows by slow start. Duplicate ACKs that follow the timeout (the peer reporting the
+/// holes the timeout is already repairing) start no recovery (RFC 6675 §5 (1): not before
+/// SND.UNA passes RecoveryPoint), so the next new ACK must not "end a recovery" and set
+/// cwnd to ssthresh in one step.
+#[test]
+fn cc_6_duplicate_acks_after_an_rto_leave_slow_start_alone() {
+    let mut t = Tcp::v4();
+    let iss = t.establish_active_with(SynOpts::mss(1000).with_sack());
+    t.stack.set_nodelay(t.c(), true).unwrap();
+    t.send(&[5u8; 10_000]).unwrap();
+    let flight = t.take_sent();
+    assert_eq!(flight.len(), 10);
+    // Everything is lost; the RTO resends the first segment with cwnd = 1 MSS.
+    let rtx = t.run_until_sent(secs(5));
+    assert_eq!(rtx.seq(), iss + 1);
+    assert_eq!(t.status().cwnd, 1000);
+    let peer = t.peer_isn;
+    // Late duplicate ACKs arrive, SACKing segments 2..4 of the original flight.
+    for k in 2..5u32 {
+        t.inject(ACK)
+            .seq(peer + 1)
+            .ack(iss + 1)
+            .sack(&[(iss + 1 + 1000, iss + 1 + 1000 * k)]);
+    }
+    // The retransmission filled the only hole the receiver had left: everything is
+    // acknowledged at once. Slow start goes on from 1 MSS (one ACK: at most one more MSS,
+    // RFC 5681 §3.1), instead of jumping to ssthresh (5000) as if a recovery ended.
+    t.inject(ACK).seq(peer + 1).ack(iss + 10_001);
+    let cwnd = t.status().cwnd;
+    assert!(cwnd <= 2 * 1000, "cwnd {cwnd}");
+    assert!(!t.status().in_recovery);
+}

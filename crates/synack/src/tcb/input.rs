@@ -223,6 +223,8 @@ impl Tcb {
             ctx.counters.count_drop(DropReason::OutOfWindow);
             return;
         }
+        // The peer is alive (MUST-26: keep-alive counts idle time from here).
+        self.keepalive_heard(ctx);
         // EP-13: trim to the window; keep only what starts at or after RCV.NXT.
         if seq.lt(rcv_nxt) {
             let mut cut = rcv_nxt - seq;

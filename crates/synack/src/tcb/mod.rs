@@ -7,6 +7,7 @@
 
 mod icmp;
 mod input;
+mod keepalive;
 mod output;
 pub mod recv_buf;
 pub mod rtt;
@@ -105,7 +106,7 @@ impl CtlQueue {
 }
 
 /// Number of timers; indexed by `TimerKind as usize`.
-const TIMERS: usize = 6;
+const TIMERS: usize = 7;
 
 const TIMER_KINDS: [TimerKind; TIMERS] = [
     TimerKind::Retransmit,
@@ -114,6 +115,7 @@ const TIMER_KINDS: [TimerKind; TIMERS] = [
     TimerKind::TimeWait,
     TimerKind::FinWait2,
     TimerKind::UserTimeout,
+    TimerKind::KeepAlive,
 ];
 
 /// The MSS we advertise: MTU - 40 (IPv4) or MTU - 60 (IPv6), never less options (MUST-67).
@@ -320,6 +322,9 @@ pub(crate) struct Tcb {
     /// The last soft ICMP error (Linux sk_err_soft): a connect that then times out reports
     /// "unreachable" rather than "timed out".
     pub soft_error: Option<crate::wire::icmp::IcmpError>,
+    /// Keep-alive, compactly (keepalive.rs): idle seconds (0 = off), interval seconds,
+    /// probe limit, probes sent without an answer; and a probe to send now.
+    pub ka: keepalive::KaState,
 }
 
 impl Tcb {
@@ -412,6 +417,7 @@ impl Tcb {
             last_oow_ack: OptInstant::NONE,
             rtx_tsval: None,
             soft_error: None,
+            ka: keepalive::KaState::new(config.keepalive),
         }
     }
 
@@ -580,6 +586,7 @@ impl Tcb {
                 }
             }
             State::FinWait2 => self.arm_fin_wait_2(ctx),
+            State::Established => self.keepalive_start(ctx),
             _ => {}
         }
     }

@@ -51,6 +51,18 @@ impl Tcb {
                     data_len: 0,
                 });
             }
+            if self.ka.probe_now {
+                // SHLD-12: a keep-alive probe carries no data and the sequence number just
+                // below SND.NXT, so the peer answers with an ACK.
+                self.ka.probe_now = false;
+                let hdr = self.header(ctx, self.snd_nxt - 1, TcpFlags::ACK);
+                ctx.counters.out_segs += 1;
+                return Some(Outgoing {
+                    hdr,
+                    data_offset: 0,
+                    data_len: 0,
+                });
+            }
         }
         if self.ack_now || self.dup_acks_owed > 0 {
             // One pure ACK per out-of-order segment received (input.rs, ACK-1).
@@ -439,7 +451,10 @@ impl Tcb {
         if self.in_recovery {
             return; // RFC 6675: pipe, not cwnd growth, paces recovery (sack_recovery_check)
         }
-        if self.dupacks >= 3 {
+        // With SACK, recovery is `in_recovery` (RFC 6675) and duplicate ACKs are only
+        // counted: three of them after an RTO (no new recovery before RecoveryPoint) must not
+        // look like a NewReno recovery ending, which would set cwnd to ssthresh at once.
+        if !self.sack_ok && self.dupacks >= 3 {
             // Leaving fast recovery: deflate to ssthresh once everything up to `recover`
             // is acknowledged; a partial ACK retransmits the next hole (CC-11).
             if self.snd_una.gt(self.recover) {

@@ -49,6 +49,7 @@ impl Tcb {
                     );
                 }
             }
+            TimerKind::KeepAlive => self.on_keepalive_timeout(ctx),
             TimerKind::UserTimeout => {
                 ctx.counters.abort_on_timeout += 1;
                 self.terminate(
