@@ -440,6 +440,30 @@ impl TcpStream {
             .ok_or_else(|| runtime::io_error(Error::InvalidHandle))
     }
 
+    /// Keep-alive on, with its timing, or off (SO_KEEPALIVE with TCP_KEEPIDLE /
+    /// TCP_KEEPINTVL / TCP_KEEPCNT; MUST-24). `synack::KeepAlive::default()` is Linux's
+    /// 7200 s idle, 75 s interval, 9 probes; a dead peer then fails reads and writes with
+    /// `TimedOut`.
+    pub fn set_keepalive(&self, keepalive: Option<synack::KeepAlive>) -> io::Result<()> {
+        let shared = &self.conn.handle.shared;
+        let mut inner = shared.lock();
+        let now = shared.now();
+        match inner.stack.set_keepalive(now, self.conn.id, keepalive) {
+            Ok(()) => {
+                drop(inner);
+                // The timer may now be due earlier than the runtime's next wake-up.
+                shared.kick();
+                Ok(())
+            }
+            Err(e) => Err(self.conn.error(&inner, e)),
+        }
+    }
+
+    /// The keep-alive timing in force, if keep-alive is on.
+    pub fn keepalive(&self) -> Option<synack::KeepAlive> {
+        self.conn.handle.shared.lock().stack.keepalive(self.conn.id)
+    }
+
     /// `Some(Duration::ZERO)` makes dropping the stream abort it with a RST (SO_LINGER 0);
     /// `None` restores the graceful close. Other linger times are not supported: close never
     /// blocks here.
