@@ -612,3 +612,24 @@ fn tw_3_syn_without_listener_keeps_time_wait() {
     t.run_until(secs(60));
     t.assert_state(State::Closed);
 }
+
+/// LX-7: with the TIME-WAIT table full the connection skips TIME-WAIT, but the ACK of the
+/// peer's FIN still goes out (Linux sends it before tcp_time_wait), so the peer's LAST-ACK
+/// ends normally instead of waiting for a retransmission that finds no one.
+#[test]
+fn lx_7_full_time_wait_table_still_acks_the_fin() {
+    let mut cfg = Tcp::config();
+    cfg.max_time_wait = 0;
+    let mut t = Tcp::with_config(cfg);
+    let iss = t.establish_active();
+    let irs = t.peer_isn;
+    t.shutdown().unwrap();
+    t.expect(FIN | ACK).seq(iss + 1).ack(irs + 1);
+    t.inject(ACK).seq(irs + 1).ack(iss + 2);
+    t.assert_state(State::FinWait2);
+    t.inject(FIN | ACK).seq(irs + 1).ack(iss + 2);
+    t.expect(ACK).seq(iss + 2).ack(irs + 2).len(0);
+    assert_eq!(t.counters().time_wait_overflow, 1);
+    assert_eq!(t.close_reason(), Some(CloseReason::Normal));
+    assert!(t.transitions().contains(&(State::TimeWait, State::Closed)));
+}

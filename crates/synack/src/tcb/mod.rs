@@ -579,9 +579,23 @@ impl Tcb {
                 self.timers = [OptInstant::NONE; TIMERS];
                 self.set_timer(TimerKind::TimeWait, ctx.now + ctx.config.time_wait);
                 if ctx.counters.curr_time_wait > ctx.config.max_time_wait as u64 {
-                    // The table is full: like Linux, this connection skips TIME-WAIT (our
-                    // final ACK has gone; only a lost-ACK retransmission would miss us).
+                    // The table is full: like Linux, this connection skips TIME-WAIT. The ACK
+                    // of the peer's FIN still goes out first (Linux sends it before
+                    // tcp_time_wait); only a retransmission of that FIN would miss us.
                     ctx.counters.time_wait_overflow += 1;
+                    if self.ack_now {
+                        let h = self.header(ctx, self.snd_max, TcpFlags::ACK);
+                        ctx.counters.out_segs += 1;
+                        ctx.ctl.push(CtlSegment {
+                            local: self.local(),
+                            remote: self.remote(),
+                            seq: h.seq,
+                            ack: h.ack,
+                            flags: h.flags,
+                            window: h.window,
+                            options: h.options,
+                        });
+                    }
                     self.terminate(ctx, CloseReason::Normal, Cause::TimeWaitFull);
                 }
             }

@@ -314,7 +314,7 @@ impl Tcb {
 
     /// A header for a synchronized-state segment: ACK of RCV.NXT (EP-6), the window (with
     /// receiver SWS avoidance), timestamps and SACK blocks.
-    fn header(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> TcpHeader {
+    pub(super) fn header(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> TcpHeader {
         self.advance_rcv_window();
         let wnd = self.rcv_wnd();
         let unit = 1u32 << self.rcv_wscale;
