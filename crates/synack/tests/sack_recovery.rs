@@ -182,3 +182,84 @@ fn cc_6_duplicate_acks_after_an_rto_leave_slow_start_alone() {
     assert!(cwnd <= 2 * 1000, "cwnd {cwnd}");
     assert!(!t.status().in_recovery);
 }
+
+/// SK-12 (RFC 2883 §4): a segment that brings only data already received is answered at
+/// once with an ACK whose first SACK block is that duplicate (a D-SACK), so the sender can
+/// tell a spurious retransmission; the block is reported once.
+#[test]
+fn sk_12_dsack_reports_a_duplicate_segment_once() {
+    let mut t = Tcp::v4();
+    let iss = t.establish_passive_with(SynOpts::mss(1460).with_sack());
+    let irs = t.peer_isn;
+    t.inject(ACK | PSH)
+        .seq(irs + 1)
+        .ack(iss + 1)
+        .payload(b"abc");
+    t.take_sent();
+    t.inject(ACK | PSH)
+        .seq(irs + 1)
+        .ack(iss + 1)
+        .payload(b"abc");
+    let a = t.expect(ACK).ack(irs + 4).len(0).seg();
+    assert_eq!(
+        a.opts().sacks(),
+        &[SackBlock {
+            left: irs + 1,
+            right: irs + 4
+        }]
+    );
+    // The next ACK carries no D-SACK.
+    t.inject(ACK | PSH).seq(irs + 4).ack(iss + 1).payload(b"d");
+    t.run_until(secs(1));
+    let later = t.take_sent();
+    assert!(!later.is_empty());
+    assert!(
+        later.iter().all(|s| s.opts().sacks().is_empty()),
+        "{later:?}"
+    );
+}
+
+/// SK-12: a retransmission that overlaps new data reports only its old part as the D-SACK.
+#[test]
+fn sk_12_dsack_reports_the_old_part_of_a_partly_new_segment() {
+    let mut t = Tcp::v4();
+    let iss = t.establish_passive_with(SynOpts::mss(1460).with_sack());
+    let irs = t.peer_isn;
+    t.inject(ACK | PSH)
+        .seq(irs + 1)
+        .ack(iss + 1)
+        .payload(b"abc");
+    t.take_sent();
+    t.inject(ACK | PSH)
+        .seq(irs + 1)
+        .ack(iss + 1)
+        .payload(b"abcdef");
+    let a = t.expect(ACK).ack(irs + 7).len(0).seg();
+    assert_eq!(
+        a.opts().sacks(),
+        &[SackBlock {
+            left: irs + 1,
+            right: irs + 4
+        }]
+    );
+    assert_eq!(t.read_all(), b"abcdef");
+}
+
+/// No D-SACK without SACK: the duplicate is still acknowledged, with no SACK option.
+#[test]
+fn sk_12_no_dsack_without_sack_permitted() {
+    let mut t = Tcp::v4();
+    let iss = t.establish_passive();
+    let irs = t.peer_isn;
+    t.inject(ACK | PSH)
+        .seq(irs + 1)
+        .ack(iss + 1)
+        .payload(b"abc");
+    t.take_sent();
+    t.inject(ACK | PSH)
+        .seq(irs + 1)
+        .ack(iss + 1)
+        .payload(b"abc");
+    let a = t.expect(ACK).ack(irs + 4).len(0).seg();
+    assert!(a.opts().sacks().is_empty());
+}

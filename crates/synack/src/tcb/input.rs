@@ -210,6 +210,14 @@ impl Tcb {
             acceptable = true;
         }
         if !acceptable {
+            if self.sack_ok && !rst && !syn && !payload.is_empty() {
+                let end = seq + payload.len() as u32;
+                if end.le(rcv_nxt) {
+                    // SK-12 (RFC 2883 §4 (1)): data we already had; say so with a D-SACK.
+                    self.dsack_start = seq;
+                    self.dsack_len = payload.len().min(usize::from(u16::MAX)) as u16;
+                }
+            }
             let pure = seg_len == 0 || syn; // Linux: data segments are always answered
             if !rst && (!pure || !self.oow_rate_limited(ctx)) {
                 // EP-12: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. Replies to out-of-window pure
@@ -234,6 +242,12 @@ impl Tcb {
                 seq += 1;
             }
             let data_cut = (cut as usize).min(payload.len());
+            if self.sack_ok && data_cut > 0 {
+                // SK-12: the old part of a partly new segment is reported as a D-SACK.
+                self.dsack_start = seq;
+                self.dsack_len = data_cut.min(usize::from(u16::MAX)) as u16;
+                self.ack_now = true;
+            }
             payload = &payload[data_cut..];
             seq += data_cut as u32;
             if cut as usize > data_cut {

@@ -295,7 +295,7 @@ pub(crate) struct Tcb {
     /// Duplicate ACKs still owed for out-of-order segments of the last batch: one each, so
     /// a sender without SACK can count three (RFC 5681 §4.2, ACK-1); bounded.
     pub dup_acks_owed: u8,
-    pub quick_acks: u32,
+    pub quick_acks: u16,
     /// Bytes received since we last sent an ACK.
     pub rcv_unacked: u32,
 
@@ -305,7 +305,7 @@ pub(crate) struct Tcb {
     /// Unanswered zero-window probes in a row.
     pub probes: u32,
     /// Exponent of the persist-timer backoff (SHLD-30).
-    pub persist_backoff: u32,
+    pub persist_backoff: u16,
     /// Send a zero-window probe now.
     pub probe_now: bool,
     /// Retransmit the segment at SND.UNA now (fast retransmit).
@@ -322,6 +322,10 @@ pub(crate) struct Tcb {
     /// The last soft ICMP error (Linux sk_err_soft): a connect that then times out reports
     /// "unreachable" rather than "timed out".
     pub soft_error: Option<crate::wire::icmp::IcmpError>,
+    /// A duplicate segment to report in the next ACK as a D-SACK block: (start, length);
+    /// length 0 = none (SK-12, RFC 2883).
+    pub dsack_start: SeqNum,
+    pub dsack_len: u16,
     /// Keep-alive, compactly (keepalive.rs): idle seconds (0 = off), interval seconds,
     /// probe limit, probes sent without an answer; and a probe to send now.
     pub ka: keepalive::KaState,
@@ -404,7 +408,7 @@ impl Tcb {
             high_rxt: iss,
             ack_now: false,
             dup_acks_owed: 0,
-            quick_acks: config.quick_acks,
+            quick_acks: config.quick_acks.min(u32::from(u16::MAX)) as u16,
             rcv_unacked: 0,
             nodelay: !config.nagle,
             want_writable: false,
@@ -417,6 +421,8 @@ impl Tcb {
             last_oow_ack: OptInstant::NONE,
             rtx_tsval: None,
             soft_error: None,
+            dsack_start: SeqNum(0),
+            dsack_len: 0,
             ka: keepalive::KaState::new(config.keepalive),
         }
     }

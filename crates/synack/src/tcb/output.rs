@@ -332,9 +332,18 @@ impl Tcb {
                 tsecr: self.ts_recent,
             });
         }
+        let mut max = if self.ts_ok { 3 } else { 4 };
+        if self.sack_ok && self.dsack_len > 0 {
+            // SK-12 (RFC 2883 §4): a duplicate just received goes first, once.
+            options.push_sack(SackBlock {
+                left: self.dsack_start,
+                right: self.dsack_start + u32::from(self.dsack_len),
+            });
+            self.dsack_len = 0;
+            max -= 1;
+        }
         if self.sack_ok && self.recv_buf.has_out_of_order() {
             let mut ranges = [(0u64, 0u64); 4];
-            let max = if self.ts_ok { 3 } else { 4 };
             let n = self.recv_buf.sack_ranges(&mut ranges[..max]);
             let base = self.recv_buf.next();
             for &(start, end) in &ranges[..n] {

@@ -149,7 +149,7 @@ impl Tcb {
         }
         self.probes += 1;
         self.probe_now = true;
-        self.persist_backoff += 1;
+        self.persist_backoff = self.persist_backoff.saturating_add(1);
         let at = ctx.now + self.persist_interval(ctx);
         self.set_timer(TimerKind::Persist, at);
     }
