@@ -136,6 +136,10 @@ pub struct Counters {
     pub delayed_acks: u64,
     /// Events discarded because the application did not poll them.
     pub events_dropped: u64,
+    /// TcpExt TCPLossProbes: tail loss probes sent (RK-3).
+    pub tail_loss_probes: u64,
+    /// TcpExt TCPLossProbeRecovery: losses repaired by a tail loss probe (RK-4).
+    pub tlp_recoveries: u64,
     /// TcpExt TCPKeepAlive: keep-alive probes sent.
     pub keepalive_probes: u64,
     /// Connections ended because keep-alive probes went unanswered.
@@ -179,7 +183,7 @@ impl Counters {
 impl fmt::Display for Counters {
     /// A `netstat -s`-like summary; zero lines are omitted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: [(u64, &str); 36] = [
+        let lines: [(u64, &str); 38] = [
             (self.active_opens, "active connection openings"),
             (self.passive_opens, "passive connection openings"),
             (self.attempt_fails, "failed connection attempts"),
@@ -220,6 +224,8 @@ impl fmt::Display for Counters {
             (self.listen_drops, "SYNs to LISTEN sockets dropped"),
             (self.delayed_acks, "delayed acks sent"),
             (self.events_dropped, "events discarded (not polled)"),
+            (self.tail_loss_probes, "tail loss probes sent"),
+            (self.tlp_recoveries, "losses repaired by a tail loss probe"),
             (self.keepalive_probes, "keepalive probes sent"),
             (
                 self.keepalive_timeouts,

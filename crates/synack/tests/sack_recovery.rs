@@ -22,6 +22,8 @@ fn flight_with(limited_transmit: bool, alg: Algorithm) -> (Tcp, SeqNum, SeqNum) 
     let mut cfg = Tcp::config();
     cfg.limited_transmit = limited_transmit;
     cfg.congestion_control = alg;
+    // RFC 6675 on its own: no tail loss probe (RK-3) stepping in while the script waits.
+    cfg.tail_loss_probe = false;
     let mut t = Tcp::with_config(cfg);
     let iss = t.establish_active_with(SynOpts::mss(1460).with_sack());
     let irs = t.peer_isn;
@@ -156,7 +158,9 @@ fn cub_2_sack_recovery_with_cubic_reduces_to_0_7() {
 /// cwnd to ssthresh in one step.
 #[test]
 fn cc_6_duplicate_acks_after_an_rto_leave_slow_start_alone() {
-    let mut t = Tcp::v4();
+    let mut cfg = Tcp::config();
+    cfg.tail_loss_probe = false; // the RTO itself is the subject
+    let mut t = Tcp::with_config(cfg);
     let iss = t.establish_active_with(SynOpts::mss(1000).with_sack());
     t.stack.set_nodelay(t.c(), true).unwrap();
     t.send(&[5u8; 10_000]).unwrap();

@@ -397,6 +397,7 @@ impl Tcb {
         fin: bool,
     ) -> bool {
         let h = &seg.tcp;
+        let una_before = self.snd_una;
         self.probes = 0; // MUST-37: the peer answers, so persist never gives up
         let window = (h.window as u32) << self.snd_wscale;
         // SK-5..SK-8: record what the peer holds above the cumulative ACK. D-SACK blocks
@@ -424,6 +425,7 @@ impl Tcb {
             self.take_rtt_sample(ctx, h);
             self.retries = 0;
             // RTO-10: stop the timer when all is acknowledged, otherwise restart it.
+            self.tlp.armed = false; // the slot holds the RTO again; a PTO is rescheduled below
             if self.snd_una == self.snd_max {
                 self.clear_timer(TimerKind::Retransmit);
                 self.clear_unacked();
@@ -448,6 +450,12 @@ impl Tcb {
         }
         if self.sack_ok {
             self.sack_recovery_check(ctx);
+        }
+        // RK-4: did a tail loss probe repair something? Then RK-3: probe again if data is
+        // still outstanding and nothing else will bring an ACK soon.
+        self.probe_acked(ctx, h);
+        if h.ack.gt(una_before) {
+            self.schedule_loss_probe(ctx);
         }
         // EP-18: window update, guarded against stale segments.
         if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(h.ack)) {

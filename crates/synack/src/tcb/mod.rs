@@ -14,6 +14,7 @@ pub mod rtt;
 pub mod sack;
 pub mod send_buf;
 mod timers;
+mod tlp;
 mod user;
 
 use crate::cc::{CongestionControl, Controller};
@@ -326,6 +327,8 @@ pub(crate) struct Tcb {
     /// length 0 = none (SK-12, RFC 2883).
     pub dsack_start: SeqNum,
     pub dsack_len: u16,
+    /// Tail loss probe state (tlp.rs, RK-3, RK-4).
+    pub tlp: tlp::TlpState,
     /// Keep-alive, compactly (keepalive.rs): idle seconds (0 = off), interval seconds,
     /// probe limit, probes sent without an answer; and a probe to send now.
     pub ka: keepalive::KaState,
@@ -423,6 +426,7 @@ impl Tcb {
             soft_error: None,
             dsack_start: SeqNum(0),
             dsack_len: 0,
+            tlp: tlp::TlpState::default(),
             ka: keepalive::KaState::new(config.keepalive),
         }
     }

@@ -174,6 +174,14 @@ impl Tcb {
                 return Some(self.emit_data(ctx, self.snd_una, len, fin));
             }
         }
+        if self.tlp.send {
+            // RK-3: the tail loss probe, ahead of the windows' usual rules.
+            if let Some((seq, len, fin)) = self.probe_segment(data_end) {
+                let out = self.emit_data(ctx, seq, len, fin);
+                self.probe_sent();
+                return Some(out);
+            }
+        }
         let unsent = if self.snd_nxt.lt(data_end) {
             (data_end - self.snd_nxt) as usize
         } else {
@@ -273,6 +281,7 @@ impl Tcb {
             flags |= TcpFlags::FIN;
         }
         let end = seq + len as u32 + fin as u32;
+        let new_data = !seq.lt(self.snd_max);
         if seq.lt(self.snd_max) {
             ctx.counters.retrans_segs += 1;
             self.rtx_tsval = Some(self.ts_now(ctx.now));
@@ -298,6 +307,10 @@ impl Tcb {
         self.snd_max = self.snd_max.max(end);
         if self.timer(TimerKind::Retransmit).is_none() {
             self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+        }
+        if new_data {
+            // RK-3: the PTO is measured from the last new transmission.
+            self.schedule_loss_probe(ctx);
         }
         if self.unacked_since.is_none() {
             self.mark_unacked_since(ctx.now);

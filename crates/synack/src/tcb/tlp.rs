@@ -1,0 +1,161 @@
+//! Tail loss probe (RFC 8985 §7, RK-3 and RK-4; Linux tcp_early_retrans = 3).
+//!
+//! When the last segments of a flight are lost no duplicate ACKs come back, and without a
+//! probe only the retransmission timeout (at least 200 ms, often 1 s) would notice. TLP
+//! arms a shorter probe timeout (PTO = 2·SRTT, plus the worst-case delayed ACK when a
+//! single segment is in flight) in the retransmission timer's slot; when it fires, one
+//! segment goes out — new data if the windows allow, otherwise the last segment again — so
+//! that the receiver's ACK (and SACK blocks) start ordinary recovery, or simply repair a
+//! single lost tail segment. At most one probe is outstanding; the RTO is re-armed behind
+//! it. Like Linux it needs SACK and runs only outside recovery and before any RTO.
+//!
+//! RK-4, as Linux does it: a retransmitted probe followed by an ACK beyond its end (with no
+//! D-SACK saying the probe was a duplicate) means the probe repaired a loss, and cwnd is
+//! reduced once (`on_congestion_event` then `on_recovery_end`, a CWR-like step).
+use super::{Ctx, Tcb};
+use crate::cc::CongestionControl;
+use crate::event::TimerKind;
+use crate::seq::SeqNum;
+use crate::state::State;
+use crate::time::Duration;
+use crate::wire::TcpHeader;
+
+/// RFC 8985 §7.2 WCDelAckT: the longest a receiver may delay its ACK (Linux's
+/// TCP_DELACK_MAX), added when one segment is in flight.
+const WORST_CASE_DELAYED_ACK: Duration = Duration::from_millis(200);
+/// PTO before any RTT sample (RFC 8985 §7.2).
+const PTO_WITHOUT_SRTT: Duration = Duration::from_secs(1);
+/// Floor for the PTO (Linux: TCP_TIMEOUT_MIN, 2 jiffies), so a tiny SRTT cannot make it
+/// fire before an ACK can possibly return.
+const MIN_PTO: Duration = Duration::from_millis(10);
+
+/// Probe state, 8 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TlpState {
+    /// The retransmission timer's slot holds a PTO, not an RTO.
+    pub armed: bool,
+    /// Send the probe at the next poll.
+    pub send: bool,
+    /// A probe is outstanding up to `end` (TLP.end_seq).
+    pub outstanding: bool,
+    /// The outstanding probe was a retransmission (TLP.is_retrans).
+    pub retrans: bool,
+    pub end: SeqNum,
+}
+
+impl Tcb {
+    /// RFC 8985 §7.2: after new data goes out, or an ACK leaves data outstanding, put a PTO
+    /// in the retransmission timer's slot if one would fire before the RTO.
+    pub(super) fn schedule_loss_probe(&mut self, ctx: &mut Ctx) {
+        let eligible = ctx.config.tail_loss_probe
+            && self.sack_ok
+            && matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::Closing
+                    | State::LastAck
+            )
+            && !self.in_recovery
+            && self.dupacks == 0
+            && self.retries == 0
+            && !self.tlp.outstanding
+            && self.snd_una != self.snd_max;
+        if !eligible {
+            return;
+        }
+        let mut pto = match self.rtt.srtt() {
+            Some(srtt) => {
+                let mut pto = 2 * srtt;
+                if self.flight_size() <= self.mss {
+                    pto += WORST_CASE_DELAYED_ACK;
+                }
+                pto
+            }
+            None => PTO_WITHOUT_SRTT,
+        };
+        pto = pto.max(MIN_PTO);
+        // Never later than the RTO would fire (RFC 8985 §7.2).
+        if pto >= self.rto() {
+            if self.tlp.armed {
+                // A PTO no longer beats the RTO: put the RTO back.
+                self.tlp.armed = false;
+                self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+            }
+            return;
+        }
+        self.tlp.armed = true;
+        self.set_timer(TimerKind::Retransmit, ctx.now + pto);
+    }
+
+    /// The PTO fired (RFC 8985 §7.3): send one probe, and let the RTO guard it.
+    pub(super) fn on_probe_timeout(&mut self, ctx: &mut Ctx) {
+        self.tlp.armed = false;
+        if self.snd_una == self.snd_max {
+            return;
+        }
+        self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+        self.tlp.send = true;
+        ctx.counters.tail_loss_probes += 1;
+    }
+
+    /// The probe itself: a new segment if there is one and the peer's window allows it,
+    /// otherwise the highest-sequence segment again (with the FIN if it carried one).
+    /// Returns (seq, len, fin) for `emit_data`.
+    pub(super) fn probe_segment(&mut self, data_end: SeqNum) -> Option<(SeqNum, usize, bool)> {
+        self.tlp.send = false;
+        let unsent = if self.snd_nxt.lt(data_end) {
+            (data_end - self.snd_nxt) as usize
+        } else {
+            0
+        };
+        let room = (self.snd_una + self.snd_wnd).diff(self.snd_nxt).max(0) as usize;
+        let new = unsent.min(room).min(self.mss as usize);
+        let probe = if new > 0 && self.snd_nxt == self.snd_max {
+            self.tlp.retrans = false;
+            (self.snd_nxt, new, self.fin_queued && new == unsent)
+        } else {
+            let data_out = if self.snd_una.lt(data_end) {
+                (data_end.min(self.snd_max) - self.snd_una) as usize
+            } else {
+                0
+            };
+            let len = data_out.min(self.mss as usize);
+            let fin_sent = self.fin_queued && self.snd_max == data_end + 1;
+            if len == 0 && !fin_sent {
+                return None;
+            }
+            self.tlp.retrans = true;
+            (data_end.min(self.snd_max) - len as u32, len, fin_sent)
+        };
+        self.tlp.outstanding = true;
+        Some(probe)
+    }
+
+    /// After the probe went out: TLP.end_seq = SND.NXT (the highest sequence sent).
+    pub(super) fn probe_sent(&mut self) {
+        self.tlp.end = self.snd_max;
+    }
+
+    /// RK-4 on every ACK: end the probe episode, reducing cwnd once if the probe repaired a
+    /// loss.
+    pub(super) fn probe_acked(&mut self, ctx: &mut Ctx, h: &TcpHeader) {
+        if !self.tlp.outstanding || h.ack.lt(self.tlp.end) {
+            return;
+        }
+        self.tlp.outstanding = false;
+        if !self.tlp.retrans {
+            return; // new data probed: nothing to learn
+        }
+        // A D-SACK below the cumulative ACK: the original and the probe both arrived.
+        let dsack = h.options.sacks().first().is_some_and(|b| b.left.lt(h.ack));
+        if dsack || !h.ack.gt(self.tlp.end) {
+            return;
+        }
+        ctx.counters.tlp_recoveries += 1;
+        let flight = self.flight_size();
+        self.cc.on_congestion_event(ctx.now, flight);
+        self.cc.on_recovery_end(ctx.now);
+    }
+}
