@@ -85,10 +85,7 @@ pub struct Config {
     /// RFC 3042 limited transmit: a new segment on each of the first two duplicate ACKs (CC-8).
     pub limited_transmit: bool,
     /// Tail loss probes (RFC 8985 §7, RK-3; Linux tcp_early_retrans = 3): a probe after
-    /// 2·SRTT of silence instead of waiting for the RTO. Needs SACK. Off by default for now,
-    /// unlike Linux: with it on, one tokio-runtime transfer under 3% loss on a zero-delay
-    /// link stalls until R2 (`synack-tun/tests/api_tlp_stall.rs`, ignored), which is not
-    /// yet understood; the simulator's lossy transfers are clean with it.
+    /// 2·SRTT of silence instead of waiting for the RTO. Needs SACK. On, as in Linux.
     pub tail_loss_probe: bool,
     /// Most events kept for the application before the oldest are discarded.
     pub event_queue_limit: usize,
@@ -136,7 +133,7 @@ impl Default for Config {
             initial_cwnd: 10,
             congestion_control: crate::cc::Algorithm::Cubic,
             limited_transmit: true,
-            tail_loss_probe: false,
+            tail_loss_probe: true,
             event_queue_limit: 65_536,
             max_connections: 1 << 20,
             ephemeral_ports: (32768, 60999),

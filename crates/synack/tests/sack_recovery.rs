@@ -267,3 +267,36 @@ fn sk_12_no_dsack_without_sack_permitted() {
     let a = t.expect(ACK).ack(irs + 4).len(0).seg();
     assert!(a.opts().sacks().is_empty());
 }
+
+/// MUST-16 / LX-19: options come out of the MSS, SACK blocks included. While the receiver
+/// holds out-of-order data, every segment it sends carries SACK blocks (NOP, NOP, SACK:
+/// 4 + 8·n bytes); full data segments must shrink by that much, or the packet outgrows the
+/// path MTU and is dropped — in a two-way transfer under loss that dropped every data
+/// segment of both ends until R2 (Linux: tcp_current_mss counts the SACK blocks).
+#[test]
+fn must_16_data_segments_with_sack_blocks_fit_the_mtu() {
+    let mut t = Tcp::v4();
+    let iss = t.establish_active_with(SynOpts::linux());
+    let irs = t.peer_isn;
+    t.stack.set_nodelay(t.c(), true).unwrap();
+    // A hole: bytes 100..150 arrive, 0..100 do not.
+    t.inject(ACK)
+        .seq(irs + 101)
+        .ack(iss + 1)
+        .payload(&[9u8; 50]);
+    let dup = t.expect(ACK).ack(irs + 1).seg();
+    assert_eq!(dup.opts().sacks().len(), 1);
+    t.send(&[1u8; 5000]).unwrap();
+    let segs = t.take_sent();
+    assert!(!segs.is_empty());
+    for s in &segs {
+        assert!(
+            s.bytes.len() <= 1500,
+            "{} bytes on a 1500-byte path: {s}",
+            s.bytes.len()
+        );
+        assert_eq!(s.opts().sacks().len(), 1);
+    }
+    // 1460 - 12 (timestamps) - 12 (one SACK block) = 1436 bytes in a full segment.
+    assert_eq!(segs[0].payload.len(), 1436);
+}

@@ -4,7 +4,7 @@
 mod harness;
 use harness::*;
 
-/// TLP is a knob, off by default for now (see `Config::tail_loss_probe`).
+/// TLP is on by default (`Config::tail_loss_probe`); said explicitly here.
 fn tlp_on() -> Config {
     let mut cfg = Tcp::config();
     cfg.tail_loss_probe = true;

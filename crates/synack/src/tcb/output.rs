@@ -160,7 +160,7 @@ impl Tcb {
         if self.fast_rtx {
             self.fast_rtx = false;
             if self.in_recovery {
-                let end = self.snd_una + self.mss;
+                let end = self.snd_una + self.seg_mss();
                 self.high_rxt = self.high_rxt.max(end.min(data_end));
             }
             let outstanding = if self.snd_una.lt(data_end) {
@@ -168,7 +168,7 @@ impl Tcb {
             } else {
                 0 // only the FIN (or nothing) is outstanding
             };
-            let len = (outstanding as usize).min(self.mss as usize);
+            let len = (outstanding as usize).min(self.seg_mss() as usize);
             let fin = self.fin_queued && self.snd_una + len as u32 == data_end;
             if len > 0 || fin {
                 return Some(self.emit_data(ctx, self.snd_una, len, fin));
@@ -201,7 +201,7 @@ impl Tcb {
             // MUST-34: the usable window may be negative after a shrink; never underflow.
             let edge = self.snd_una + self.snd_wnd.min(self.cwnd().max(self.mss) + limited);
             let usable = edge.diff(self.snd_nxt).max(0) as usize;
-            let len = unsent.min(usable).min(self.mss as usize);
+            let len = unsent.min(usable).min(self.seg_mss() as usize);
             if len > 0 && (self.may_send(len, unsent) || self.sws_override) {
                 self.sws_override = false;
                 if limited > 0 {
@@ -239,16 +239,17 @@ impl Tcb {
         if self.cwnd() < pipe + self.mss {
             return None;
         }
+        let seg = self.seg_mss();
         let pick = self
             .sb
-            .next_rtx(una, max, self.high_rxt, self.mss, false)
+            .next_rtx(una, max, self.high_rxt, seg, false)
             .or_else(|| {
                 // Rule 2: new data, if the peer's window allows.
                 let room = (una + self.snd_wnd).diff(self.snd_nxt).max(0) as usize;
-                let len = unsent.min(room).min(self.mss as usize);
+                let len = unsent.min(room).min(seg as usize);
                 (len > 0).then_some((self.snd_nxt, len as u32))
             })
-            .or_else(|| self.sb.next_rtx(una, max, self.high_rxt, self.mss, true));
+            .or_else(|| self.sb.next_rtx(una, max, self.high_rxt, seg, true));
         let (seq, len) = pick?;
         if seq.lt(self.snd_nxt) {
             self.high_rxt = self.high_rxt.max(seq + len);
@@ -260,7 +261,7 @@ impl Tcb {
     /// Nagle (SHLD-7) and sender-side SWS avoidance (MUST-38). The API has no PUSH flag, so
     /// every write counts as pushed (MUST-60, MUST-61).
     fn may_send(&self, len: usize, unsent: usize) -> bool {
-        if len >= self.mss as usize || self.snd_nxt.lt(self.snd_max) {
+        if len >= self.seg_mss() as usize || self.snd_nxt.lt(self.snd_max) {
             return true; // a full segment, or a retransmission
         }
         let nagle_ok = self.nodelay || self.snd_una == self.snd_nxt || self.fin_queued;
@@ -323,6 +324,26 @@ impl Tcb {
             data_offset,
             data_len: len,
         }
+    }
+
+    /// Payload bytes a full segment may carry now: the MSS (already less the timestamps,
+    /// MUST-16) less the SACK option the segment's header will carry (NOP, NOP, kind,
+    /// length and 8 bytes a block), as Linux's tcp_current_mss does, so that a data segment
+    /// with SACK blocks never outgrows the path MTU.
+    pub(super) fn seg_mss(&self) -> u32 {
+        if !self.sack_ok || (self.dsack_len == 0 && !self.recv_buf.has_out_of_order()) {
+            return self.mss;
+        }
+        let max = if self.ts_ok { 3 } else { 4 };
+        let mut ranges = [(0u64, 0u64); 4];
+        let dsack = usize::from(self.dsack_len > 0);
+        let ooo = if self.recv_buf.has_out_of_order() {
+            self.recv_buf.sack_ranges(&mut ranges[..max - dsack])
+        } else {
+            0
+        };
+        let blocks = (dsack + ooo) as u32;
+        self.mss.saturating_sub(4 + 8 * blocks).max(1)
     }
 
     /// A header for a synchronized-state segment: ACK of RCV.NXT (EP-6), the window (with

@@ -111,7 +111,7 @@ impl Tcb {
             0
         };
         let room = (self.snd_una + self.snd_wnd).diff(self.snd_nxt).max(0) as usize;
-        let new = unsent.min(room).min(self.mss as usize);
+        let new = unsent.min(room).min(self.seg_mss() as usize);
         let probe = if new > 0 && self.snd_nxt == self.snd_max {
             self.tlp.retrans = false;
             (self.snd_nxt, new, self.fin_queued && new == unsent)
@@ -121,7 +121,7 @@ impl Tcb {
             } else {
                 0
             };
-            let len = data_out.min(self.mss as usize);
+            let len = data_out.min(self.seg_mss() as usize);
             let fin_sent = self.fin_queued && self.snd_max == data_end + 1;
             if len == 0 && !fin_sent {
                 return None;

@@ -1,11 +1,9 @@
-//! A known, not yet understood failure, kept as an ignored regression test: with tail loss
-//! probes on (`Config::tail_loss_probe`, RK-3), 16 MiB each way over the in-memory link with
-//! 3% loss (seed 12, IPv6) stalls: both ends end up with data outstanding, RTOs that stop
-//! backing off, and finally abort after R2 (TimedOut). The same transfer with TLP off passes
-//! (`api_transfer::transfer_under_three_percent_loss`), and the simulator's zero-delay, 3%
-//! loss, 16 MiB-each-way runs with TLP on are clean (`synack sim --delay 0 --loss 3% ...`), so
-//! the interaction seems specific to this runtime's timing. TLP stays off by default until
-//! this passes. Run with `cargo test -p synack-tun --test api_tlp_stall -- --ignored`.
+//! Regression: 16 MiB each way over the in-memory link with 3% loss (seed 12, IPv6) and tail
+//! loss probes on (RK-3) once stalled until R2. The cause was not TLP: while a receiver
+//! holds out-of-order data its data segments carry SACK blocks, and full segments were not
+//! shortened for them (MUST-16), so they outgrew the 1500-byte MTU and the link dropped
+//! every one — in both directions, for ever. TLP only changed the timing that got both ends
+//! there. (`must_16_data_segments_with_sack_blocks_fit_the_mtu` is the rule test.)
 
 mod api_support;
 use api_support::*;
@@ -13,8 +11,7 @@ use synack::Config;
 use synack_tun::device::memory::LinkConfig;
 
 #[tokio::test(start_paused = true)]
-#[ignore = "known bug: TLP on stalls this lossy tokio transfer until R2 (see the module docs)"]
-async fn rk_3_tlp_on_sixteen_mib_each_way_under_three_percent_loss() {
+async fn must_16_two_way_transfer_with_sack_blocks_and_tlp_under_three_percent_loss() {
     let link = LinkConfig {
         loss: 0.03,
         seed: 12,
@@ -48,4 +45,7 @@ async fn rk_3_tlp_on_sixteen_mib_each_way_under_three_percent_loss() {
     assert_eq!(recv_hash(&mut r).await, (len, down_hash));
     writer.await.unwrap();
     assert_eq!(server.await.unwrap(), (len, up_hash));
+    // Nothing was dropped for its size: every segment fit the MTU.
+    assert_eq!(p.client_link.tx().dropped + p.server_link.tx().dropped, 0);
+    assert!(p.client.counters().tail_loss_probes + p.server.counters().tail_loss_probes > 0);
 }
