@@ -146,14 +146,7 @@ impl Tcb {
 
     /// Data and/or FIN, within the send and congestion windows.
     fn data_segment(&mut self, ctx: &mut Ctx) -> Option<Outgoing> {
-        if !matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        ) {
+        if !self.may_have_data_in_flight() {
             return None;
         }
         let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
@@ -256,6 +249,19 @@ impl Tcb {
         }
         let fin = self.fin_queued && seq + len == data_end && seq == self.snd_nxt;
         Some(self.emit_data(ctx, seq, len as usize, fin))
+    }
+
+    /// States in which data (or our FIN) can be sent or be in flight: after the handshake and
+    /// until our FIN is acknowledged.
+    pub(super) fn may_have_data_in_flight(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        )
     }
 
     /// Nagle (SHLD-7) and sender-side SWS avoidance (MUST-38). The API has no PUSH flag, so

@@ -16,7 +16,6 @@ use super::{Ctx, Tcb};
 use crate::cc::CongestionControl;
 use crate::event::TimerKind;
 use crate::seq::SeqNum;
-use crate::state::State;
 use crate::time::Duration;
 use crate::wire::TcpHeader;
 
@@ -49,14 +48,7 @@ impl Tcb {
     pub(super) fn schedule_loss_probe(&mut self, ctx: &mut Ctx) {
         let eligible = ctx.config.tail_loss_probe
             && self.sack_ok
-            && matches!(
-                self.state,
-                State::Established
-                    | State::CloseWait
-                    | State::FinWait1
-                    | State::Closing
-                    | State::LastAck
-            )
+            && self.may_have_data_in_flight()
             && !self.in_recovery
             && self.dupacks == 0
             && self.retries == 0
