@@ -79,6 +79,13 @@ struct Args {
     /// Repetitions of each `tun` figure (the median is reported).
     #[arg(long, default_value_t = 1)]
     tun_reps: usize,
+    /// Only the `tun` cases whose name contains this (names: `k2s-off`, `k2s-on`, `s2k-off`,
+    /// `s2k-on`: direction, offload), e.g. for profiling one of them.
+    #[arg(long)]
+    tun_only: Option<String>,
+    /// Leave smoltcp out of the `tun` run.
+    #[arg(long)]
+    tun_no_smoltcp: bool,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -272,6 +279,18 @@ fn run_tun(args: &Args, rows: &mut Vec<Row>) {
         (Dir::ServerToKernel, "server -> kernel client"),
     ] {
         for offload in [false, true] {
+            let case = format!(
+                "{}-{}",
+                if dir == Dir::KernelToServer {
+                    "k2s"
+                } else {
+                    "s2k"
+                },
+                if offload { "on" } else { "off" }
+            );
+            if args.tun_only.as_deref().is_some_and(|o| !case.contains(o)) {
+                continue;
+            }
             let (mut s, mut m) = (Vec::new(), Vec::new());
             let mut note = String::new();
             for rep in 0..args.tun_reps.max(1) {
@@ -291,7 +310,7 @@ fn run_tun(args: &Args, rows: &mut Vec<Row>) {
                         "both without offload".into()
                     };
                 }
-                if !offload || m.is_empty() {
+                if !args.tun_no_smoltcp && (!offload || m.is_empty()) {
                     let r = tun_bench::smoltcp(dir, args.bytes, args.buffer as usize)
                         .expect("smoltcp over TUN");
                     progress(format!(
