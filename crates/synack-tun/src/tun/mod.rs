@@ -8,10 +8,13 @@
 //!
 //! With [`TunConfig::offload`] the device is opened with `IFF_VNET_HDR` and `TUNSETOFFLOAD`
 //! (`TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6`): the kernel then hands us TCP super-packets of up to
-//! 64 KiB with a `virtio_net_hdr` in front (and checksums left partial), which [`recv`] splits
-//! into MTU-sized packets; on the way out, [`send`] coalesces consecutive segments of a flow into
-//! super-packets with tun-rs's GRO table, so one `write(2)` carries up to 64 KiB. Either way the
-//! stack sees and produces only ordinary MTU-sized IP packets.
+//! 64 KiB with a `virtio_net_hdr` in front (and checksums left partial). [`recv`] completes the
+//! checksum and hands each to the stack whole, as one segment (or, with
+//! [`TunConfig::whole_super_packets`] off, splits it into MTU-sized packets). On the way out,
+//! [`send`] coalesces each run of consecutive in-order segments of a flow into one
+//! super-packet and writes it with one `writev(2)` (headers rewritten, payloads gathered where
+//! they lie, checksum left partial for the kernel), so one write carries up to 64 KiB. The
+//! stack itself only ever produces ordinary MTU-sized packets.
 //!
 //! [`TunConfig::filter`] installs a test hook that sees every packet in both directions and may
 //! drop it (to lose the first SYN, say, and watch retransmission recover it).
@@ -60,8 +63,9 @@ pub enum Direction {
     Tx,
 }
 
-/// A test hook that sees every IP packet (after GSO splitting on the way in, before GRO
-/// coalescing on the way out) and returns `false` to drop it.
+/// A test hook that sees every IP packet (on the way in as the stack gets it: a whole
+/// super-packet with offload, unless [`TunConfig::whole_super_packets`] is off; on the way out
+/// before coalescing) and returns `false` to drop it.
 pub type PacketFilter = Arc<dyn Fn(Direction, &[u8]) -> bool + Send + Sync>;
 
 /// How to open a TUN device.
@@ -71,6 +75,7 @@ pub struct TunConfig {
     addrs: Vec<(IpAddr, u8)>,
     mtu: u16,
     offload: bool,
+    whole_super_packets: bool,
     filter: Option<PacketFilter>,
 }
 
@@ -81,6 +86,7 @@ impl fmt::Debug for TunConfig {
             .field("addrs", &self.addrs)
             .field("mtu", &self.mtu)
             .field("offload", &self.offload)
+            .field("whole_super_packets", &self.whole_super_packets)
             .field("filter", &self.filter.is_some())
             .finish()
     }
@@ -95,6 +101,7 @@ impl TunConfig {
             addrs: Vec::new(),
             mtu: 1500,
             offload: false,
+            whole_super_packets: true,
             filter: None,
         }
     }
@@ -115,6 +122,17 @@ impl TunConfig {
     /// Use `IFF_VNET_HDR` + `TUNSETOFFLOAD`: GSO super-packets in, GRO-coalesced writes out.
     pub fn offload(mut self, on: bool) -> TunConfig {
         self.offload = on;
+        self
+    }
+
+    /// With offload, whether a TCP super-packet the kernel hands over goes to the stack whole,
+    /// as one segment of up to 64 KiB (the default: one pass through the stack instead of
+    /// ~45, and no copy into MTU-sized packets; the checksum is completed once over it), or
+    /// split into MTU-sized segments first, each with its own checksum (`false`). The kernel
+    /// only builds super-packets within the window and the MSS it was given, so either way
+    /// the stack sees the same byte stream.
+    pub fn whole_super_packets(mut self, on: bool) -> TunConfig {
+        self.whole_super_packets = on;
         self
     }
 
@@ -181,6 +199,9 @@ pub struct TunDevice {
     name: String,
     mtu: usize,
     offload: bool,
+    /// With offload: hand a received TCP super-packet to the stack whole (one segment of up
+    /// to 64 KiB) instead of splitting it into MTU-sized ones.
+    whole_super_packets: bool,
     filter: Option<PacketFilter>,
     /// Receive scratch: the raw frame (virtio header + super-packet) before splitting. Only
     /// locked inside a synchronous section, never across an await.
@@ -307,6 +328,7 @@ impl TunDevice {
             name: name.clone(),
             mtu,
             offload: config.offload,
+            whole_super_packets: config.whole_super_packets,
             filter: config.filter.clone(),
             rx: Mutex::new(RxScratch {
                 frame: vec![0; if config.offload { MAX_SUPER_PACKET } else { 0 }],
@@ -368,6 +390,9 @@ impl TunDevice {
                 }
                 continue;
             }
+            if sizes.iter().sum::<usize>() >= MAX_BATCH_BYTES {
+                break;
+            }
             let len = match self.dev.try_recv(frame) {
                 Ok(len) => len,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -376,6 +401,16 @@ impl TunDevice {
             };
             TunStats::bump(&self.stats.reads, 1);
             n = self.split_frame(&mut frame[..len], batch, sizes, n, h);
+        }
+        if self.offload {
+            // Every slot below n holds its packet from h on, possibly followed by stale bytes
+            // (a later split may have lengthened it): cut each to its packet. Truncating never
+            // writes, so nothing is zeroed here.
+            batch.set_len(n);
+            for (slot, &len) in batch.slots_mut().iter_mut().zip(sizes.iter()) {
+                slot.truncate(h + len);
+            }
+            return Ok(n);
         }
         // Cut every filled slot to its packet; later slots keep their memory. (Asking for
         // slots at least as long as the longest packet leaves every packet whole.)
@@ -388,6 +423,25 @@ impl TunDevice {
         Ok(n)
     }
 
+    /// Append `packet` (complete, checksum valid) as the batch's packet `n` unless the filter
+    /// drops it; returns the new packet count. Offload path: the batch's length follows `n`.
+    fn push_whole(
+        &self,
+        packet: &[u8],
+        batch: &mut PacketBatch,
+        sizes: &mut Vec<usize>,
+        n: usize,
+    ) -> usize {
+        if !self.keep(Direction::Rx, packet) {
+            return n;
+        }
+        // `push` appends at the batch's length and copies only the packet (no zeroing).
+        batch.set_len(n);
+        batch.push(packet);
+        sizes.push(packet.len());
+        n + 1
+    }
+
     /// One frame read with a virtio header: split it (or copy it) into slots from `n` on,
     /// apply the filter, and return the new packet count. A malformed frame is dropped: the
     /// kernel never makes one, and TCP would recover anyway.
@@ -396,7 +450,7 @@ impl TunDevice {
         frame: &mut [u8],
         batch: &mut PacketBatch,
         sizes: &mut Vec<usize>,
-        mut n: usize,
+        n: usize,
         h: usize,
     ) -> usize {
         if frame.len() <= VIRTIO_NET_HDR_LEN {
@@ -412,14 +466,7 @@ impl TunDevice {
             {
                 return n;
             }
-            let len = packet.len();
-            let slots = batch.slots_for_rx(n + 1, self.mtu.max(len));
-            slots[n][h..h + len].copy_from_slice(packet);
-            if self.keep(Direction::Rx, &slots[n][h..h + len]) {
-                sizes.push(len);
-                n += 1;
-            }
-            return n;
+            return self.push_whole(packet, batch, sizes, n);
         }
         // A TCP super-packet (TSO4/TSO6). The kernel's hdr_len may cover a whole segment on
         // the forwarding path, so take the TCP header length from the packet itself (as
@@ -435,6 +482,14 @@ impl TunDevice {
         let hdr_len = cs + tcp_hdr_len;
         if packet.len() < hdr_len {
             return n;
+        }
+        if self.whole_super_packets
+            && hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0
+            && ip_length_matches(packet)
+            && complete_partial_checksum(packet, hdr.csum_start, hdr.csum_offset)
+        {
+            TunStats::bump(&self.stats.super_packets_in, 1);
+            return self.push_whole(packet, batch, sizes, n);
         }
         hdr.hdr_len = hdr_len as u16;
         hdr.gso_type &= !VIRTIO_NET_HDR_GSO_ECN;
@@ -470,6 +525,7 @@ impl TunDevice {
             }
         }
         sizes.truncate(kept);
+        batch.set_len(kept);
         kept
     }
 }
@@ -719,6 +775,24 @@ fn wait_not_tentative(addr: std::net::Ipv6Addr, limit: Duration) {
     }
 }
 
+/// Bytes of received packets after which one `recv` stops reading (with offload a batch
+/// slot may hold a whole 64 KiB super-packet).
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
+/// Whether the IP header's length field says the packet's real length (IPv4 total length,
+/// IPv6 payload length with no extension header before TCP).
+fn ip_length_matches(p: &[u8]) -> bool {
+    match p.first().map(|b| b >> 4) {
+        Some(4) => p.len() >= 20 && usize::from(u16::from_be_bytes([p[2], p[3]])) == p.len(),
+        Some(6) => {
+            p.len() >= 40
+                && p[6] == 6
+                && usize::from(u16::from_be_bytes([p[4], p[5]])) + 40 == p.len()
+        }
+        _ => false,
+    }
+}
+
 /// Finish a checksum the kernel left partial (`VIRTIO_NET_HDR_F_NEEDS_CSUM`, i.e.
 /// CHECKSUM_PARTIAL): the field at `start + offset` holds the pseudo-header sum, and the
 /// one's-complement sum from `start` to the end goes there (RFC 1071). Returns false when the
@@ -918,6 +992,20 @@ mod tests {
             coalescible_run(&[segment(h, 1, 0, false)], 0, h).segments,
             0
         );
+    }
+
+    #[test]
+    fn ip_length_must_match_for_a_whole_super_packet() {
+        let p = segment(0, 1, 100, false);
+        assert!(ip_length_matches(&p));
+        assert!(!ip_length_matches(&p[..p.len() - 1]));
+        let mut v6 = vec![0u8; 40 + 20];
+        v6[0] = 0x60;
+        v6[4..6].copy_from_slice(&20u16.to_be_bytes());
+        v6[6] = 6;
+        assert!(ip_length_matches(&v6));
+        v6[6] = 0; // a hop-by-hop header before TCP: split instead
+        assert!(!ip_length_matches(&v6));
     }
 
     #[test]
