@@ -301,12 +301,15 @@ async fn flush<D: Device>(
                 .is_some_and(|t| t.as_micros() < inner.tx_wakes_at);
             (looped, earlier)
         };
-        if looped == LOOPBACK_BUDGET {
+        let budget_spent = looped == LOOPBACK_BUDGET;
+        if budget_spent {
             // Self-traffic may keep coming: give the other tasks a turn, then go on.
             tokio::task::yield_now().await;
-            continue;
         }
         if batch.is_empty() {
+            if budget_spent {
+                continue;
+            }
             return Flushed {
                 drained: true,
                 timer_earlier,
@@ -317,7 +320,7 @@ async fn flush<D: Device>(
         // for good shows up on the receive side.
         let _ = device.send(batch).await;
         batch.clear();
-        if !full {
+        if !full && !budget_spent {
             // poll_transmit said it had nothing more.
             return Flushed {
                 drained: true,
