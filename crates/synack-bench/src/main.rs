@@ -79,6 +79,17 @@ struct Args {
     /// Repetitions of each `tun` figure (the median is reported).
     #[arg(long, default_value_t = 1)]
     tun_reps: usize,
+    /// Only the `tun` cases whose name contains this (names: `k2s-off`, `k2s-on`, `s2k-off`,
+    /// `s2k-on`: direction, offload), e.g. for profiling one of them.
+    #[arg(long)]
+    tun_only: Option<String>,
+    /// Leave smoltcp out of the `tun` run.
+    #[arg(long)]
+    tun_no_smoltcp: bool,
+    /// synack's tokio runtimes in the `tun` run: worker-thread counts, 0 = current-thread
+    /// (one row set for each).
+    #[arg(long, value_delimiter = ',', default_value = "2")]
+    tun_workers: Vec<usize>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -272,26 +283,37 @@ fn run_tun(args: &Args, rows: &mut Vec<Row>) {
         (Dir::ServerToKernel, "server -> kernel client"),
     ] {
         for offload in [false, true] {
-            let (mut s, mut m) = (Vec::new(), Vec::new());
-            let mut note = String::new();
-            for rep in 0..args.tun_reps.max(1) {
-                let r = tun_bench::synack(dir, args.bytes, offload).expect("synack over TUN");
-                progress(format!(
-                    "tun {what}, offload {}: synack {:6.2} Gbit/s ({:.2} s); device: {}",
-                    if offload { "on" } else { "off" },
-                    r.gbits,
-                    r.secs,
-                    r.device
-                ));
-                s.push(r.gbits);
-                if rep == 0 {
-                    note = if offload {
-                        "synack with GSO/GRO offload; smoltcp without (it has none)".into()
-                    } else {
-                        "both without offload".into()
-                    };
+            let case = format!(
+                "{}-{}",
+                if dir == Dir::KernelToServer {
+                    "k2s"
+                } else {
+                    "s2k"
+                },
+                if offload { "on" } else { "off" }
+            );
+            if args.tun_only.as_deref().is_some_and(|o| !case.contains(o)) {
+                continue;
+            }
+            let workers = &args.tun_workers;
+            let mut s = vec![Vec::new(); workers.len()];
+            let mut m = Vec::new();
+            // Repetitions alternate: each runtime in turn, then smoltcp.
+            for _ in 0..args.tun_reps.max(1) {
+                for (k, &w) in workers.iter().enumerate() {
+                    let r =
+                        tun_bench::synack(dir, args.bytes, offload, w).expect("synack over TUN");
+                    progress(format!(
+                        "tun {what}, offload {}, {}: synack {:6.2} Gbit/s ({:.2} s); device: {}",
+                        if offload { "on" } else { "off" },
+                        runtime_name(w),
+                        r.gbits,
+                        r.secs,
+                        r.device
+                    ));
+                    s[k].push(r.gbits);
                 }
-                if !offload || m.is_empty() {
+                if !args.tun_no_smoltcp {
                     let r = tun_bench::smoltcp(dir, args.bytes, args.buffer as usize)
                         .expect("smoltcp over TUN");
                     progress(format!(
@@ -301,18 +323,36 @@ fn run_tun(args: &Args, rows: &mut Vec<Row>) {
                     m.push(r.gbits);
                 }
             }
-            rows.push(Row {
-                figure: format!(
-                    "TUN {what}, {}{}",
-                    human_size(args.bytes),
-                    if offload { ", offload" } else { "" }
-                ),
-                synack: median(&mut s),
-                smoltcp: median(&mut m),
-                unit: "Gbit/s",
-                note,
-            });
+            let smol = median(&mut m);
+            for (k, &w) in workers.iter().enumerate() {
+                rows.push(Row {
+                    figure: format!(
+                        "TUN {what}, {}{}, {}",
+                        human_size(args.bytes),
+                        if offload { ", offload" } else { "" },
+                        runtime_name(w)
+                    ),
+                    synack: median(&mut s[k]),
+                    smoltcp: smol,
+                    unit: "Gbit/s",
+                    note: if offload {
+                        "synack with GSO/GRO offload; smoltcp without (it has none)".into()
+                    } else {
+                        "both without offload".into()
+                    },
+                });
+            }
         }
+    }
+}
+
+/// How a `tun` row names synack's runtime.
+#[cfg(target_os = "linux")]
+fn runtime_name(workers: usize) -> String {
+    match workers {
+        0 => "current-thread rt".into(),
+        1 => "1 worker".into(),
+        n => format!("{n} workers"),
     }
 }
 
@@ -325,7 +365,7 @@ fn run_tun(_args: &Args, _rows: &mut Vec<Row>) {
 fn print_tun_notes(args: &Args) {
     println!();
     println!("How: a network namespace made for the run, a TUN device in it whose kernel side is");
-    println!("198.18.0.1/24; the server at 198.18.0.2 is synack (tokio runtime, 2 worker threads,");
+    println!("198.18.0.1/24; the server at 198.18.0.2 is synack (tokio runtime as the row says,");
     println!("default config) or smoltcp 0.14 (one thread polling a non-blocking TUN descriptor,");
     println!(
         "{} socket buffers). A kernel client (std::net, its own thread) sends {} to the server, or",
@@ -337,8 +377,9 @@ fn print_tun_notes(args: &Args) {
     );
     println!("FIN). offload: IFF_VNET_HDR + TUNSETOFFLOAD, GSO super-packets split on read, GRO");
     println!(
-        "coalescing on write; smoltcp has no offload, so its figure is the same in both rows."
+        "coalescing on write; smoltcp has no offload (its offload-row figure is measured in that"
     );
+    println!("row's own repetitions, without offload). Repetitions alternate synack and smoltcp.");
     println!("The machine's other load shows in these figures: compare rows of one run.");
 }
 

@@ -114,13 +114,21 @@ impl<T: Send + 'static> Flatten<T>
     }
 }
 
-/// synack as the server over a TUN device, `offload` on or off.
-pub fn synack(dir: Dir, total: u64, offload: bool) -> std::io::Result<TunResult> {
+/// synack as the server over a TUN device, `offload` on or off, on a tokio runtime with
+/// `workers` worker threads (0: a current-thread runtime, everything on the thread that
+/// runs the benchmark).
+pub fn synack(dir: Dir, total: u64, offload: bool, workers: usize) -> std::io::Result<TunResult> {
     let ns = Netns::create()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = if workers == 0 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()?
+    };
     let handle = rt.handle().clone();
     let config = TunConfig::new(TUN)
         .addr(IpAddr::V4(KERNEL), 24)
@@ -130,7 +138,10 @@ pub fn synack(dir: Dir, total: u64, offload: bool) -> std::io::Result<TunResult>
         TunDevice::open(&config)
     })??;
     let stats = dev.stats();
-    let result = rt.block_on(async {
+    // The server runs as a spawned task, as a server's connection handlers would (on a
+    // multi-thread runtime, `block_on`'s own future would run on this thread, outside the
+    // workers, and every wake-up of it would cross threads).
+    let server = async move {
         let net = Net::new(dev, synack::Config::default(), [IpAddr::V4(SERVER)])?;
         let listener = TcpListener::bind(&net, SocketAddr::new(IpAddr::V4(SERVER), PORT)).await?;
         let client = kernel_client(&ns, dir, total);
@@ -168,7 +179,8 @@ pub fn synack(dir: Dir, total: u64, offload: bool) -> std::io::Result<TunResult>
         }
         drop(s);
         std::io::Result::Ok(secs)
-    });
+    };
+    let result = rt.block_on(async { tokio::spawn(server).await.expect("server task") });
     drop(rt);
     let secs = result?;
     Ok(TunResult {

@@ -39,9 +39,10 @@
 //! destination; each stream's [`TcpStream::local_addr`] is the address the peer dialled.
 //!
 //! How it runs: the stack sits behind a mutex that is never held across an `.await`. One
-//! task receives batches from the device and feeds them to the stack; another runs the
-//! stack's timers on tokio's clock (so `tokio::time::pause()` drives them too) and sends
-//! what the stack has to send, in batches of up to [`device::Device::max_batch`] packets.
+//! task receives batches from the device, feeds them to the stack and sends the replies
+//! (ACKs, data a window update lets out) itself; another runs the stack's timers on tokio's
+//! clock (so `tokio::time::pause()` drives them too) and sends whatever else the stack has to
+//! send, in batches of up to [`device::Device::max_batch`] packets.
 //! Socket calls go to the stack directly and nudge the sending task; the stack's events
 //! wake exactly the tasks waiting on that connection or listener. Packets to the stack's
 //! own addresses are looped back without touching the device. When the last [`Net`] clone

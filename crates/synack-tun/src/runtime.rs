@@ -1,10 +1,16 @@
 //! The runtime: one `synack::Stack` behind a mutex, driven by two tokio tasks.
 //!
 //! * The **rx task** awaits [`Device::recv`], feeds each packet to `Stack::handle_packet`,
-//!   wakes the tasks the resulting events concern, and nudges the tx task.
+//!   wakes the tasks the resulting events concern, and then sends what the stack has to send
+//!   itself (the ACKs, the data a window update lets out), up to a few batches, without
+//!   waking the tx task. It nudges the tx task only when more is left, when the tx task is
+//!   sending at that moment, or when the stack's next timer is earlier than the tx task's
+//!   wake-up.
 //! * The **tx task** runs due timers, drains `Stack::poll_transmit` into a batch (up to the
 //!   device's `max_batch`), sends it, and otherwise sleeps until the next stack deadline or a
 //!   nudge ([`Notify`]), never spinning.
+//! * Sending (draining `poll_transmit` and writing the batch) happens under one async lock,
+//!   so segments leave in the order the stack made them whichever task sends them.
 //! * **Application tasks** (socket handles) call the stack directly under the same mutex and
 //!   nudge the tx task when they may have produced something to send.
 //!
@@ -49,6 +55,10 @@ pub(crate) struct Inner {
     pub(crate) listeners: HashMap<ListenerId, Vec<Waker>>,
     /// The device failed for good: every pending call reports this.
     pub(crate) failed: Option<io::ErrorKind>,
+    /// When the tx task will next wake by itself (its sleep's deadline, in the stack's
+    /// microseconds; `u64::MAX`: not before a nudge). Whoever else flushes the stack nudges
+    /// the tx task only if the stack's next timer is earlier than this.
+    tx_wakes_at: u64,
 }
 
 impl Inner {
@@ -107,6 +117,9 @@ pub(crate) struct Shared {
     inner: Mutex<Inner>,
     /// Nudges the tx task: something may be ready to send.
     wake_tx: Notify,
+    /// The sending side. Whoever holds it drains `poll_transmit` and writes to the device, so
+    /// segments leave in the order the stack made them even though two tasks send.
+    tx: tokio::sync::Mutex<TxState>,
     /// Set when the last user handle is gone; both tasks then finish.
     stop: watch::Sender<bool>,
     base: tokio::time::Instant,
@@ -161,8 +174,15 @@ pub(crate) fn start<D: Device>(device: D, stack: Stack) -> io::Result<Arc<Handle
             conns: HashMap::new(),
             listeners: HashMap::new(),
             failed: None,
+            tx_wakes_at: u64::MAX,
         }),
         wake_tx: Notify::new(),
+        tx: tokio::sync::Mutex::new(TxState {
+            batch: PacketBatch::new(device.headroom()),
+            max_batch: device.max_batch().max(1),
+            // poll_transmit wants room for a whole MTU-sized packet.
+            mtu: device.mtu().clamp(576, 65535),
+        }),
         stop,
         base: tokio::time::Instant::now(),
     });
@@ -186,15 +206,26 @@ async fn rx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
         };
         match result {
             Ok(()) => {
-                let mut inner = shared.lock();
-                let now = shared.now();
-                for packet in batch.iter() {
-                    inner.stack.handle_packet(now, packet);
+                {
+                    let mut inner = shared.lock();
+                    let now = shared.now();
+                    for packet in batch.iter() {
+                        inner.stack.handle_packet(now, packet);
+                    }
+                    inner.dispatch();
                 }
-                inner.dispatch();
-                drop(inner);
-                // Incoming segments usually call for ACKs or free window for more data.
-                shared.kick();
+                // Incoming segments usually call for ACKs or free window for more data: send
+                // them from here, right away, rather than waking the tx task for it. If the tx
+                // task is sending just now, it looks again before it sleeps.
+                let Ok(mut tx) = shared.tx.try_lock() else {
+                    shared.kick();
+                    continue;
+                };
+                let flushed = flush(&shared, &*device, &mut tx, RX_FLUSH_BATCHES).await;
+                drop(tx);
+                if !flushed.drained || flushed.timer_earlier {
+                    shared.kick();
+                }
             }
             Err(e)
                 if matches!(
@@ -211,15 +242,37 @@ async fn rx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
     }
 }
 
-async fn tx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
-    let mut batch = PacketBatch::new(device.headroom());
-    let max_batch = device.max_batch().max(1);
-    // poll_transmit wants room for a whole MTU-sized packet.
-    let mtu = device.mtu().clamp(576, 65535);
-    let mut stop = shared.stop.subscribe();
-    loop {
-        let stopping = *stop.borrow_and_update();
-        let (deadline, looped) = {
+/// The tx task's share of the sending side.
+struct TxState {
+    batch: PacketBatch,
+    max_batch: usize,
+    mtu: usize,
+}
+
+/// What a [`flush`] left behind.
+struct Flushed {
+    /// The stack had nothing more to send.
+    drained: bool,
+    /// The stack's next timer is earlier than the tx task's wake-up (it must be told).
+    timer_earlier: bool,
+}
+
+/// Run due timers and send what the stack has, a batch of up to `max_batch` packets at a
+/// time, for at most `batches` batches or until the stack has nothing more.
+async fn flush<D: Device>(
+    shared: &Shared,
+    device: &D,
+    tx: &mut TxState,
+    batches: usize,
+) -> Flushed {
+    let TxState {
+        batch,
+        max_batch,
+        mtu,
+    } = tx;
+    let (max_batch, mtu) = (*max_batch, *mtu);
+    for _ in 0..batches {
+        let (looped, timer_earlier) = {
             let mut inner = shared.lock();
             let now = shared.now();
             if inner.stack.poll_timeout().is_some_and(|t| t <= now) {
@@ -242,29 +295,71 @@ async fn tx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
                 }
             }
             inner.dispatch();
-            (inner.stack.poll_timeout(), looped)
+            let earlier = inner
+                .stack
+                .poll_timeout()
+                .is_some_and(|t| t.as_micros() < inner.tx_wakes_at);
+            (looped, earlier)
         };
-        if looped == LOOPBACK_BUDGET {
+        let budget_spent = looped == LOOPBACK_BUDGET;
+        if budget_spent {
             // Self-traffic may keep coming: give the other tasks a turn, then go on.
             tokio::task::yield_now().await;
         }
-        if !batch.is_empty() {
-            let full = batch.len() == max_batch;
-            // A failed send loses these segments; TCP retransmits them. A device that is gone
-            // for good shows up on the receive side.
-            let _ = device.send(&mut batch).await;
-            batch.clear();
-            if full {
-                // More is probably waiting: let the rx task and the application run first so
-                // a bulk sender cannot starve them on a single-threaded runtime.
-                tokio::task::yield_now().await;
+        if batch.is_empty() {
+            if budget_spent {
+                continue;
             }
+            return Flushed {
+                drained: true,
+                timer_earlier,
+            };
+        }
+        let full = batch.len() == max_batch;
+        // A failed send loses these segments; TCP retransmits them. A device that is gone
+        // for good shows up on the receive side.
+        let _ = device.send(batch).await;
+        batch.clear();
+        if !full && !budget_spent {
+            // poll_transmit said it had nothing more.
+            return Flushed {
+                drained: true,
+                timer_earlier,
+            };
+        }
+    }
+    Flushed {
+        drained: false,
+        timer_earlier: true,
+    }
+}
+
+async fn tx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
+    let mut stop = shared.stop.subscribe();
+    loop {
+        let stopping = *stop.borrow_and_update();
+        let flushed = {
+            let mut tx = shared.tx.lock().await;
+            flush(&shared, &*device, &mut tx, 1).await
+        };
+        if !flushed.drained {
+            // More is probably waiting: let the rx task and the application run first so a
+            // bulk sender cannot starve them on a single-threaded runtime.
+            tokio::task::yield_now().await;
             continue;
         }
         if stopping {
             // The last handle is gone and the final segments (FINs, RSTs) are out.
             return;
         }
+        // Say when we wake by ourselves, so others nudge us only for earlier timers. (A
+        // timer armed after the flush above and before this is caught here.)
+        let deadline = {
+            let mut inner = shared.lock();
+            let d = inner.stack.poll_timeout();
+            inner.tx_wakes_at = d.map_or(u64::MAX, |t| t.as_micros());
+            d
+        };
         let sleep =
             tokio::time::sleep_until(deadline.map(|d| shared.to_tokio(d)).unwrap_or_else(|| {
                 tokio::time::Instant::now() + std::time::Duration::from_secs(3600)
@@ -276,6 +371,10 @@ async fn tx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
         }
     }
 }
+
+/// Most batches the rx task sends itself after feeding one received batch to the stack;
+/// the tx task takes over the rest.
+const RX_FLUSH_BATCHES: usize = 4;
 
 /// Most packets the tx task loops back to its own stack in one turn of its loop.
 const LOOPBACK_BUDGET: usize = 256;

@@ -8,10 +8,13 @@
 //!
 //! With [`TunConfig::offload`] the device is opened with `IFF_VNET_HDR` and `TUNSETOFFLOAD`
 //! (`TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6`): the kernel then hands us TCP super-packets of up to
-//! 64 KiB with a `virtio_net_hdr` in front (and checksums left partial), which [`recv`] splits
-//! into MTU-sized packets; on the way out, [`send`] coalesces consecutive segments of a flow into
-//! super-packets with tun-rs's GRO table, so one `write(2)` carries up to 64 KiB. Either way the
-//! stack sees and produces only ordinary MTU-sized IP packets.
+//! 64 KiB with a `virtio_net_hdr` in front (and checksums left partial). [`recv`] completes the
+//! checksum and hands each to the stack whole, as one segment (or, with
+//! [`TunConfig::whole_super_packets`] off, splits it into MTU-sized packets). On the way out,
+//! [`send`] coalesces each run of consecutive in-order segments of a flow into one
+//! super-packet and writes it with one `writev(2)` (headers rewritten, payloads gathered where
+//! they lie, checksum left partial for the kernel), so one write carries up to 64 KiB. The
+//! stack itself only ever produces ordinary MTU-sized packets.
 //!
 //! [`TunConfig::filter`] installs a test hook that sees every packet in both directions and may
 //! drop it (to lose the first SYN, say, and watch retransmission recover it).
@@ -27,7 +30,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tun_rs::{AsyncDevice, DeviceBuilder, GROTable, VirtioNetHdr, VIRTIO_NET_HDR_LEN};
+use std::io::IoSlice;
+
+use tun_rs::{
+    AsyncDevice, DeviceBuilder, VirtioNetHdr, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6,
+    VIRTIO_NET_HDR_LEN,
+};
 
 use crate::device::{Device, PacketBatch};
 
@@ -55,8 +63,9 @@ pub enum Direction {
     Tx,
 }
 
-/// A test hook that sees every IP packet (after GSO splitting on the way in, before GRO
-/// coalescing on the way out) and returns `false` to drop it.
+/// A test hook that sees every IP packet (on the way in as the stack gets it: a whole
+/// super-packet with offload, unless [`TunConfig::whole_super_packets`] is off; on the way out
+/// before coalescing) and returns `false` to drop it.
 pub type PacketFilter = Arc<dyn Fn(Direction, &[u8]) -> bool + Send + Sync>;
 
 /// How to open a TUN device.
@@ -66,6 +75,7 @@ pub struct TunConfig {
     addrs: Vec<(IpAddr, u8)>,
     mtu: u16,
     offload: bool,
+    whole_super_packets: bool,
     filter: Option<PacketFilter>,
 }
 
@@ -76,6 +86,7 @@ impl fmt::Debug for TunConfig {
             .field("addrs", &self.addrs)
             .field("mtu", &self.mtu)
             .field("offload", &self.offload)
+            .field("whole_super_packets", &self.whole_super_packets)
             .field("filter", &self.filter.is_some())
             .finish()
     }
@@ -90,6 +101,7 @@ impl TunConfig {
             addrs: Vec::new(),
             mtu: 1500,
             offload: false,
+            whole_super_packets: true,
             filter: None,
         }
     }
@@ -110,6 +122,17 @@ impl TunConfig {
     /// Use `IFF_VNET_HDR` + `TUNSETOFFLOAD`: GSO super-packets in, GRO-coalesced writes out.
     pub fn offload(mut self, on: bool) -> TunConfig {
         self.offload = on;
+        self
+    }
+
+    /// With offload, whether a TCP super-packet the kernel hands over goes to the stack whole,
+    /// as one segment of up to 64 KiB (the default: one pass through the stack instead of
+    /// ~45, and no copy into MTU-sized packets; the checksum is completed once over it), or
+    /// split into MTU-sized segments first, each with its own checksum (`false`). The kernel
+    /// only builds super-packets within the window and the MSS it was given, so either way
+    /// the stack sees the same byte stream.
+    pub fn whole_super_packets(mut self, on: bool) -> TunConfig {
+        self.whole_super_packets = on;
         self
     }
 
@@ -136,10 +159,12 @@ pub struct TunStats {
     pub packets_in: AtomicU64,
     /// Packets the stack sent.
     pub packets_out: AtomicU64,
-    /// `write(2)`s made without offload (one per packet).
+    /// `write(2)`/`writev(2)`s made (without offload one per packet; with offload one per
+    /// coalesced super-packet or lone packet).
     pub writes: AtomicU64,
-    /// Batches handed to the GRO coalescer with offload (tun-rs does not say how many
-    /// super-packets each became).
+    /// Writes that carried a coalesced super-packet of two or more segments (offload only).
+    pub super_packets_out: AtomicU64,
+    /// Batches handed to the coalescer with offload.
     pub write_batches: AtomicU64,
     /// Packets the filter dropped, both directions.
     pub filtered: AtomicU64,
@@ -154,13 +179,14 @@ impl TunStats {
     pub fn summary(&self) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         format!(
-            "reads {} (super-packets {}), packets in {}, packets out {}, writes {}, \
-             GRO batches {}, filtered {}",
+            "reads {} (super-packets {}), packets in {}, packets out {}, writes {} \
+             (super-packets {}), GRO batches {}, filtered {}",
             g(&self.reads),
             g(&self.super_packets_in),
             g(&self.packets_in),
             g(&self.packets_out),
             g(&self.writes),
+            g(&self.super_packets_out),
             g(&self.write_batches),
             g(&self.filtered)
         )
@@ -173,13 +199,13 @@ pub struct TunDevice {
     name: String,
     mtu: usize,
     offload: bool,
+    /// With offload: hand a received TCP super-packet to the stack whole (one segment of up
+    /// to 64 KiB) instead of splitting it into MTU-sized ones.
+    whole_super_packets: bool,
     filter: Option<PacketFilter>,
     /// Receive scratch: the raw frame (virtio header + super-packet) before splitting. Only
     /// locked inside a synchronous section, never across an await.
     rx: Mutex<RxScratch>,
-    /// The GRO table for coalescing writes. Only the runtime's one sending task uses it, so the
-    /// lock is never contended; it is async because a write may wait for the device.
-    gro: tokio::sync::Mutex<GROTable>,
     stats: Arc<TunStats>,
 }
 
@@ -302,12 +328,12 @@ impl TunDevice {
             name: name.clone(),
             mtu,
             offload: config.offload,
+            whole_super_packets: config.whole_super_packets,
             filter: config.filter.clone(),
             rx: Mutex::new(RxScratch {
                 frame: vec![0; if config.offload { MAX_SUPER_PACKET } else { 0 }],
                 sizes: Vec::new(),
             }),
-            gro: tokio::sync::Mutex::new(GROTable::default()),
             stats: Arc::new(TunStats::default()),
         })
     }
@@ -364,6 +390,9 @@ impl TunDevice {
                 }
                 continue;
             }
+            if sizes.iter().sum::<usize>() >= MAX_BATCH_BYTES {
+                break;
+            }
             let len = match self.dev.try_recv(frame) {
                 Ok(len) => len,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -372,6 +401,16 @@ impl TunDevice {
             };
             TunStats::bump(&self.stats.reads, 1);
             n = self.split_frame(&mut frame[..len], batch, sizes, n, h);
+        }
+        if self.offload {
+            // Every slot below n holds its packet from h on, possibly followed by stale bytes
+            // (a later split may have lengthened it): cut each to its packet. Truncating never
+            // writes, so nothing is zeroed here.
+            batch.set_len(n);
+            for (slot, &len) in batch.slots_mut().iter_mut().zip(sizes.iter()) {
+                slot.truncate(h + len);
+            }
+            return Ok(n);
         }
         // Cut every filled slot to its packet; later slots keep their memory. (Asking for
         // slots at least as long as the longest packet leaves every packet whole.)
@@ -384,6 +423,25 @@ impl TunDevice {
         Ok(n)
     }
 
+    /// Append `packet` (complete, checksum valid) as the batch's packet `n` unless the filter
+    /// drops it; returns the new packet count. Offload path: the batch's length follows `n`.
+    fn push_whole(
+        &self,
+        packet: &[u8],
+        batch: &mut PacketBatch,
+        sizes: &mut Vec<usize>,
+        n: usize,
+    ) -> usize {
+        if !self.keep(Direction::Rx, packet) {
+            return n;
+        }
+        // `push` appends at the batch's length and copies only the packet (no zeroing).
+        batch.set_len(n);
+        batch.push(packet);
+        sizes.push(packet.len());
+        n + 1
+    }
+
     /// One frame read with a virtio header: split it (or copy it) into slots from `n` on,
     /// apply the filter, and return the new packet count. A malformed frame is dropped: the
     /// kernel never makes one, and TCP would recover anyway.
@@ -392,7 +450,7 @@ impl TunDevice {
         frame: &mut [u8],
         batch: &mut PacketBatch,
         sizes: &mut Vec<usize>,
-        mut n: usize,
+        n: usize,
         h: usize,
     ) -> usize {
         if frame.len() <= VIRTIO_NET_HDR_LEN {
@@ -408,14 +466,7 @@ impl TunDevice {
             {
                 return n;
             }
-            let len = packet.len();
-            let slots = batch.slots_for_rx(n + 1, self.mtu.max(len));
-            slots[n][h..h + len].copy_from_slice(packet);
-            if self.keep(Direction::Rx, &slots[n][h..h + len]) {
-                sizes.push(len);
-                n += 1;
-            }
-            return n;
+            return self.push_whole(packet, batch, sizes, n);
         }
         // A TCP super-packet (TSO4/TSO6). The kernel's hdr_len may cover a whole segment on
         // the forwarding path, so take the TCP header length from the packet itself (as
@@ -431,6 +482,14 @@ impl TunDevice {
         let hdr_len = cs + tcp_hdr_len;
         if packet.len() < hdr_len {
             return n;
+        }
+        if self.whole_super_packets
+            && hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0
+            && ip_length_matches(packet)
+            && complete_partial_checksum(packet, hdr.csum_start, hdr.csum_offset)
+        {
+            TunStats::bump(&self.stats.super_packets_in, 1);
+            return self.push_whole(packet, batch, sizes, n);
         }
         hdr.hdr_len = hdr_len as u16;
         hdr.gso_type &= !VIRTIO_NET_HDR_GSO_ECN;
@@ -466,8 +525,224 @@ impl TunDevice {
             }
         }
         sizes.truncate(kept);
+        batch.set_len(kept);
         kept
     }
+}
+
+impl TunDevice {
+    /// Write `batch` (offload on) with runs of consecutive in-order segments of one flow
+    /// coalesced into GSO super-packets: one `writev(2)` per run, gathering a rewritten copy of
+    /// the first segment's headers (behind a `virtio_net_hdr` saying TSO, checksum partial) and
+    /// the payloads where they lie, so no payload is copied. A lone packet goes out as it is
+    /// behind an all-zero header. The kernel receives a super-packet as its own GRO would
+    /// have built it.
+    async fn send_coalesced(&self, batch: &mut PacketBatch) -> io::Result<()> {
+        let h = batch.headroom();
+        let slots = batch.slots_mut();
+        let mut result = Ok(());
+        let mut i = 0;
+        while i < slots.len() {
+            let run = coalescible_run(slots, i, h);
+            let written = if run.segments < 2 {
+                let slot = &mut slots[i];
+                slot[h - VIRTIO_NET_HDR_LEN..h].fill(0);
+                self.dev.send(&slot[h - VIRTIO_NET_HDR_LEN..]).await
+            } else {
+                let first = &slots[i][h..];
+                let mut head = [0u8; VIRTIO_NET_HDR_LEN + 120];
+                let head_len = super_packet_head(first, &run, &mut head);
+                let mut iov = Vec::with_capacity(run.segments + 1);
+                iov.push(IoSlice::new(&head[..head_len]));
+                for slot in &slots[i..i + run.segments] {
+                    iov.push(IoSlice::new(&slot[h + run.headers..]));
+                }
+                TunStats::bump(&self.stats.super_packets_out, 1);
+                self.dev.send_vectored(&iov).await
+            };
+            match written {
+                Ok(_) => TunStats::bump(&self.stats.writes, 1),
+                Err(e) => result = Err(e),
+            }
+            i += run.segments.max(1);
+        }
+        result
+    }
+}
+
+/// Most segments coalesced into one super-packet (the kernel's `MAX_SKB_FRAGS`-style bound
+/// is far above; this keeps the `iovec` array small).
+const MAX_COALESCE: usize = 64;
+
+const TCP_ACK: u8 = 0x10;
+const TCP_PSH: u8 = 0x08;
+
+/// A run of packets that can go out as one super-packet.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Run {
+    /// Packets in the run (0 or 1: send the packet alone).
+    segments: usize,
+    /// IP + TCP header length (the same in every packet of the run).
+    headers: usize,
+    /// IP header length.
+    iph: usize,
+    /// Payload of the first segment (every segment but the last has exactly this much).
+    mss: usize,
+    /// Length of the whole super-packet (IP headers included).
+    total: usize,
+    /// The last segment has PSH.
+    psh: bool,
+}
+
+/// A data segment that may take part in coalescing: (IP header length, TCP header length,
+/// sequence number, payload length, flags).
+fn tcp_data_segment(p: &[u8]) -> Option<(usize, usize, u32, usize, u8)> {
+    let iph = match p.first()? >> 4 {
+        4 => {
+            if p.len() < 20 {
+                return None;
+            }
+            let ihl = usize::from(p[0] & 0x0f) * 4;
+            // TCP, not a fragment (MF clear, offset 0), total length = packet length.
+            if ihl < 20
+                || p[9] != 6
+                || p[6] & 0x3f != 0
+                || p[7] != 0
+                || usize::from(u16::from_be_bytes([p[2], p[3]])) != p.len()
+            {
+                return None;
+            }
+            ihl
+        }
+        6 => {
+            // TCP right after the fixed header (no extension headers).
+            if p.len() < 40
+                || p[6] != 6
+                || usize::from(u16::from_be_bytes([p[4], p[5]])) + 40 != p.len()
+            {
+                return None;
+            }
+            40
+        }
+        _ => return None,
+    };
+    if p.len() < iph + 20 {
+        return None;
+    }
+    let tcph = usize::from(p[iph + 12] >> 4) * 4;
+    if tcph < 20 || p.len() <= iph + tcph {
+        return None;
+    }
+    let flags = p[iph + 13];
+    if flags != TCP_ACK && flags != TCP_ACK | TCP_PSH {
+        return None;
+    }
+    let seq = u32::from_be_bytes([p[iph + 4], p[iph + 5], p[iph + 6], p[iph + 7]]);
+    Some((iph, tcph, seq, p.len() - iph - tcph, flags))
+}
+
+/// Whether `b` carries the same IP and TCP header fields as `a` (everything but the IP
+/// length, ID and checksum, and the TCP sequence number, flags and checksum), as the kernel's
+/// own GRO requires (same ACK, window and options).
+fn same_flow_headers(a: &[u8], b: &[u8], iph: usize, tcph: usize) -> bool {
+    let ip_same = if iph == 40 {
+        a[..4] == b[..4] && a[6..40] == b[6..40]
+    } else {
+        a[..2] == b[..2] && a[6..10] == b[6..10] && a[12..iph] == b[12..iph]
+    };
+    let (ta, tb) = (&a[iph..iph + tcph], &b[iph..iph + tcph]);
+    ip_same
+        && ta[..4] == tb[..4]
+        && ta[8..13] == tb[8..13]
+        && ta[14..16] == tb[14..16]
+        && ta[18..] == tb[18..]
+}
+
+/// The longest run of packets from `start` that coalesces into one super-packet: the same
+/// flow and headers, consecutive sequence numbers, equal payloads (the last may be shorter),
+/// PSH only on the last, at most 64 KiB in all.
+fn coalescible_run(slots: &[Vec<u8>], start: usize, h: usize) -> Run {
+    let first = &slots[start][h..];
+    let Some((iph, tcph, seq, mss, flags)) = tcp_data_segment(first) else {
+        return Run::default();
+    };
+    let mut run = Run {
+        segments: 1,
+        headers: iph + tcph,
+        iph,
+        mss,
+        total: first.len(),
+        psh: flags & TCP_PSH != 0,
+    };
+    let mut next_seq = seq.wrapping_add(mss as u32);
+    let mut last_len = mss;
+    for slot in &slots[start + 1..] {
+        if run.psh || last_len != mss || run.segments == MAX_COALESCE {
+            break;
+        }
+        let p = &slot[h..];
+        let Some((i2, t2, s2, len, f2)) = tcp_data_segment(p) else {
+            break;
+        };
+        if i2 != iph
+            || t2 != tcph
+            || s2 != next_seq
+            || len > mss
+            || run.total + len > 65_535
+            || !same_flow_headers(first, p, iph, tcph)
+        {
+            break;
+        }
+        run.segments += 1;
+        run.total += len;
+        run.psh = f2 & TCP_PSH != 0;
+        next_seq = next_seq.wrapping_add(len as u32);
+        last_len = len;
+    }
+    run
+}
+
+/// Write the head of a super-packet into `out`: the `virtio_net_hdr` (TSO, checksum partial
+/// from the TCP header on), then `first`'s IP and TCP headers with the lengths of the whole
+/// run, a fresh IPv4 header checksum, PSH if the run's last segment had it, and the
+/// pseudo-header sum in the TCP checksum field (what CHECKSUM_PARTIAL expects). Returns the
+/// bytes written.
+fn super_packet_head(first: &[u8], run: &Run, out: &mut [u8]) -> usize {
+    let v6 = run.iph == 40;
+    let hdr = VirtioNetHdr {
+        flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        gso_type: if v6 {
+            VIRTIO_NET_HDR_GSO_TCPV6
+        } else {
+            VIRTIO_NET_HDR_GSO_TCPV4
+        },
+        hdr_len: run.headers as u16,
+        gso_size: run.mss as u16,
+        csum_start: run.iph as u16,
+        csum_offset: 16,
+    };
+    // Encoding into a 10-byte slice cannot fail.
+    let _ = hdr.encode(&mut out[..VIRTIO_NET_HDR_LEN]);
+    let head = &mut out[VIRTIO_NET_HDR_LEN..VIRTIO_NET_HDR_LEN + run.headers];
+    head.copy_from_slice(&first[..run.headers]);
+    let tcp_len = run.total - run.iph;
+    let pseudo = if v6 {
+        head[4..6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
+        tun_rs::checksum_no_fold(&head[8..40], 6 + tcp_len as u64)
+    } else {
+        head[2..4].copy_from_slice(&(run.total as u16).to_be_bytes());
+        head[10..12].fill(0);
+        let ip_sum = !tun_rs::checksum(&head[..run.iph], 0);
+        head[10..12].copy_from_slice(&ip_sum.to_be_bytes());
+        tun_rs::checksum_no_fold(&head[12..20], 6 + tcp_len as u64)
+    };
+    let tcp = &mut head[run.iph..];
+    if run.psh {
+        tcp[13] |= TCP_PSH;
+    }
+    let folded = tun_rs::checksum(&[], pseudo);
+    tcp[16..18].copy_from_slice(&folded.to_be_bytes());
+    VIRTIO_NET_HDR_LEN + run.headers
 }
 
 /// Wait (bounded) until the kernel has finished bringing IPv6 address `addr` up. An address
@@ -497,6 +772,24 @@ fn wait_not_tentative(addr: std::net::Ipv6Addr, limit: Duration) {
             return;
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Bytes of received packets after which one `recv` stops reading (with offload a batch
+/// slot may hold a whole 64 KiB super-packet).
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
+/// Whether the IP header's length field says the packet's real length (IPv4 total length,
+/// IPv6 payload length with no extension header before TCP).
+fn ip_length_matches(p: &[u8]) -> bool {
+    match p.first().map(|b| b >> 4) {
+        Some(4) => p.len() >= 20 && usize::from(u16::from_be_bytes([p[2], p[3]])) == p.len(),
+        Some(6) => {
+            p.len() >= 40
+                && p[6] == 6
+                && usize::from(u16::from_be_bytes([p[4], p[5]])) + 40 == p.len()
+        }
+        _ => false,
     }
 }
 
@@ -569,13 +862,8 @@ impl Device for TunDevice {
         }
         TunStats::bump(&self.stats.packets_out, count as u64);
         if self.offload {
-            let mut gro = self.gro.lock().await;
-            // Coalesces runs of in-order segments of one flow into super-packets and writes a
-            // virtio header in front of each; packets it cannot merge go out as they are.
-            let slots = batch.slots_mut();
-            let written = self.dev.send_multiple(&mut gro, slots, h).await;
             TunStats::bump(&self.stats.write_batches, 1);
-            written.map(|_| ())
+            self.send_coalesced(batch).await
         } else {
             let mut result = Ok(());
             for p in batch.iter() {
@@ -628,6 +916,96 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    /// An IPv4 TCP segment behind `h` bytes of headroom: ACK (+PSH), `seq`, `payload` bytes.
+    fn segment(h: usize, seq: u32, payload: usize, psh: bool) -> Vec<u8> {
+        let total = 20 + 32 + payload;
+        let mut p = vec![0u8; h + total];
+        let ip = &mut p[h..];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        ip[6] = 0x40; // DF
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&[198, 18, 0, 2]);
+        ip[16..20].copy_from_slice(&[198, 18, 0, 1]);
+        let tcp = &mut ip[20..];
+        tcp[0..4].copy_from_slice(&[0x14, 0x51, 0x9c, 0x40]);
+        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+        tcp[8..12].copy_from_slice(&7u32.to_be_bytes());
+        tcp[12] = 8 << 4;
+        tcp[13] = if psh { TCP_ACK | TCP_PSH } else { TCP_ACK };
+        tcp[14..16].copy_from_slice(&1024u16.to_be_bytes());
+        tcp[20..32].copy_from_slice(&[1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 3]);
+        p
+    }
+
+    #[test]
+    fn consecutive_segments_coalesce_into_one_super_packet() {
+        let h = VIRTIO_NET_HDR_LEN;
+        let slots = vec![
+            segment(h, 1000, 100, false),
+            segment(h, 1100, 100, false),
+            segment(h, 1200, 40, true),
+            segment(h, 1240, 100, false),
+        ];
+        let run = coalescible_run(&slots, 0, h);
+        // PSH ends the run; the segment after it starts a new one.
+        assert_eq!(run.segments, 3);
+        assert_eq!((run.iph, run.headers, run.mss), (20, 52, 100));
+        assert_eq!(run.total, 52 + 240);
+        assert!(run.psh);
+        let mut head = [0u8; VIRTIO_NET_HDR_LEN + 120];
+        let n = super_packet_head(&slots[0][h..], &run, &mut head);
+        assert_eq!(n, h + 52);
+        let hdr = VirtioNetHdr::decode(&head[..h]).unwrap();
+        assert_eq!(hdr.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+        assert_eq!((hdr.gso_size, hdr.hdr_len, hdr.csum_start), (100, 52, 20));
+        let ip = &head[h..n];
+        assert_eq!(u16::from_be_bytes([ip[2], ip[3]]), 292);
+        assert_eq!(
+            tun_rs::checksum(&ip[..20], 0),
+            0xffff,
+            "IPv4 header checksum"
+        );
+        assert_eq!(ip[20 + 13], TCP_ACK | TCP_PSH);
+        // The TCP checksum field holds the folded pseudo-header sum over the whole segment.
+        let pseudo = tun_rs::checksum(&ip[12..20], 6 + 272);
+        assert_eq!(u16::from_be_bytes([ip[36], ip[37]]), pseudo);
+
+        // A sequence gap, a different ACK, or a longer segment after a shorter one: no run.
+        let gap = vec![segment(h, 1000, 100, false), segment(h, 1101, 100, false)];
+        assert_eq!(coalescible_run(&gap, 0, h).segments, 1);
+        let mut other_ack = segment(h, 1100, 100, false);
+        other_ack[h + 20 + 11] = 8;
+        let acks = vec![segment(h, 1000, 100, false), other_ack];
+        assert_eq!(coalescible_run(&acks, 0, h).segments, 1);
+        let grow = vec![
+            segment(h, 1000, 100, false),
+            segment(h, 1100, 50, false),
+            segment(h, 1150, 100, false),
+        ];
+        assert_eq!(coalescible_run(&grow, 0, h).segments, 2);
+        // A pure ACK (no payload) is never coalesced.
+        assert_eq!(
+            coalescible_run(&[segment(h, 1, 0, false)], 0, h).segments,
+            0
+        );
+    }
+
+    #[test]
+    fn ip_length_must_match_for_a_whole_super_packet() {
+        let p = segment(0, 1, 100, false);
+        assert!(ip_length_matches(&p));
+        assert!(!ip_length_matches(&p[..p.len() - 1]));
+        let mut v6 = vec![0u8; 40 + 20];
+        v6[0] = 0x60;
+        v6[4..6].copy_from_slice(&20u16.to_be_bytes());
+        v6[6] = 6;
+        assert!(ip_length_matches(&v6));
+        v6[6] = 0; // a hop-by-hop header before TCP: split instead
+        assert!(!ip_length_matches(&v6));
     }
 
     #[test]
