@@ -157,9 +157,11 @@ impl PacketBatch {
 /// may drop a `recv` future before it completes (it selects on it); a device must then lose
 /// nothing it has not yet written into the batch.
 pub trait Device: Send + Sync + 'static {
-    /// The link MTU: the largest IP packet the device carries (the stack's MSS follows from
-    /// it, MUST-67). Received packets may be larger only if the device splits GSO frames into
-    /// packets of at most this size first.
+    /// The link MTU: the largest IP packet the device sends (the stack's MSS follows from it,
+    /// MUST-67). Received packets may be larger: an offloading device may hand over a whole
+    /// TCP super-packet (GSO, up to 64 KiB) as one segment, which the stack accepts like any
+    /// segment within its window (nothing in RFC 9293 bounds a received segment by the MSS
+    /// we advertised; it only bounds what the peer should send).
     fn mtu(&self) -> usize;
 
     /// Bytes the device needs in front of every packet in a batch (10 for a TUN device with
