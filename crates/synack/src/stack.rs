@@ -114,14 +114,6 @@ pub struct Stack {
     last_cookie: Option<Instant>,
 }
 
-/// Half-open entries of listener slot `l`.
-fn listener_syn_queue(listeners: &[Option<Listener>], l: u32) -> usize {
-    listeners
-        .get(l as usize)
-        .and_then(Option::as_ref)
-        .map_or(0, |l| l.syn_queue)
-}
-
 fn valid_remote(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()),
@@ -722,7 +714,8 @@ impl Stack {
         };
         let lid = listener.id;
         let accept_full = listener.accept_queue.len() > listener.backlog;
-        let syn_full = listener.syn_queue >= self.config.max_syn_backlog;
+        let syn_queue = listener.syn_queue;
+        let syn_full = syn_queue >= self.config.max_syn_backlog;
         if h.flags.ack() {
             if !h.flags.syn() && self.cookie_ack(now, lid, pkt, local, remote, accept_full) {
                 return;
@@ -756,8 +749,8 @@ impl Stack {
         // synack keeps no per-destination metrics, so every peer counts as unproven and a
         // flood stops at 3/4 of the queue.
         let max = self.config.max_syn_backlog;
-        let unproven_full = self.config.syncookies == SynCookies::Never
-            && max - listener_syn_queue(&self.listeners, l).min(max) < max / 4;
+        let unproven_full =
+            self.config.syncookies == SynCookies::Never && max - syn_queue.min(max) < max / 4;
         if syn_full || unproven_full {
             self.counters.listen_drops += 1;
             self.counters.count_drop(DropReason::SynQueueFull);

@@ -337,19 +337,46 @@ impl Tcb {
     /// length and 8 bytes a block), as Linux's tcp_current_mss does, so that a data segment
     /// with SACK blocks never outgrows the path MTU.
     pub(super) fn seg_mss(&self) -> u32 {
-        if !self.sack_ok || (self.dsack_len == 0 && !self.recv_buf.has_out_of_order()) {
-            return self.mss;
+        match self.pending_sack_blocks().1 as u32 {
+            0 => self.mss,
+            blocks => self.mss.saturating_sub(4 + 8 * blocks).max(1),
+        }
+    }
+
+    /// The SACK blocks the next segment's header carries: a pending D-SACK first (SK-12,
+    /// RFC 2883 §4), then the out-of-order ranges, as many as fit beside the timestamps
+    /// (3 with them, 4 without).
+    fn pending_sack_blocks(&self) -> ([SackBlock; 4], usize) {
+        let none = SackBlock {
+            left: SeqNum(0),
+            right: SeqNum(0),
+        };
+        let mut blocks = [none; 4];
+        let mut n = 0;
+        if !self.sack_ok {
+            return (blocks, n);
         }
         let max = if self.ts_ok { 3 } else { 4 };
-        let mut ranges = [(0u64, 0u64); 4];
-        let dsack = usize::from(self.dsack_len > 0);
-        let ooo = if self.recv_buf.has_out_of_order() {
-            self.recv_buf.sack_ranges(&mut ranges[..max - dsack])
-        } else {
-            0
-        };
-        let blocks = (dsack + ooo) as u32;
-        self.mss.saturating_sub(4 + 8 * blocks).max(1)
+        if self.dsack_len > 0 {
+            blocks[0] = SackBlock {
+                left: self.dsack_start,
+                right: self.dsack_start + u32::from(self.dsack_len),
+            };
+            n = 1;
+        }
+        if self.recv_buf.has_out_of_order() {
+            let mut ranges = [(0u64, 0u64); 4];
+            let k = self.recv_buf.sack_ranges(&mut ranges[..max - n]);
+            let base = self.recv_buf.next();
+            for &(start, end) in &ranges[..k] {
+                blocks[n] = SackBlock {
+                    left: self.rcv_nxt + (start - base) as u32,
+                    right: self.rcv_nxt + (end - base) as u32,
+                };
+                n += 1;
+            }
+        }
+        (blocks, n)
     }
 
     /// A header for a synchronized-state segment: ACK of RCV.NXT (EP-6), the window (with
@@ -372,27 +399,12 @@ impl Tcb {
                 tsecr: self.ts_recent,
             });
         }
-        let mut max = if self.ts_ok { 3 } else { 4 };
-        if self.sack_ok && self.dsack_len > 0 {
-            // SK-12 (RFC 2883 §4): a duplicate just received goes first, once.
-            options.push_sack(SackBlock {
-                left: self.dsack_start,
-                right: self.dsack_start + u32::from(self.dsack_len),
-            });
-            self.dsack_len = 0;
-            max -= 1;
+        let (blocks, n) = self.pending_sack_blocks();
+        for &b in &blocks[..n] {
+            options.push_sack(b);
         }
-        if self.sack_ok && self.recv_buf.has_out_of_order() {
-            let mut ranges = [(0u64, 0u64); 4];
-            let n = self.recv_buf.sack_ranges(&mut ranges[..max]);
-            let base = self.recv_buf.next();
-            for &(start, end) in &ranges[..n] {
-                options.push_sack(SackBlock {
-                    left: self.rcv_nxt + (start - base) as u32,
-                    right: self.rcv_nxt + (end - base) as u32,
-                });
-            }
-        }
+        self.dsack_len = 0; // a D-SACK is reported once
+
         // Every ACK-carrying segment satisfies whatever ACK was owed.
         self.ack_now = false;
         self.rcv_unacked = 0;

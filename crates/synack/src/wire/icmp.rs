@@ -210,12 +210,7 @@ fn parse_v6(ip: &IpPayload<'_>) -> Result<Option<IcmpMessage>, IcmpDrop> {
     };
     // The ICMPv6 checksum covers a pseudo-header with next header 58 (RFC 4443 §2.3).
     let pseudo = match (ip.src, ip.dst) {
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            checksum::sum(&s.octets())
-                + checksum::sum(&d.octets())
-                + msg.len() as u64
-                + u64::from(PROTO_ICMPV6)
-        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => icmpv6_pseudo_header(&s, &d, msg.len()),
         _ => return Ok(None),
     };
     if !checksum::fold(pseudo + checksum::sum(msg)) != 0 {
@@ -263,6 +258,15 @@ fn parse_v6(ip: &IpPayload<'_>) -> Result<Option<IcmpMessage>, IcmpDrop> {
         IpAddr::V6(Ipv6Addr::from(d)),
         tcp,
     )))
+}
+
+/// Sum of the ICMPv6 pseudo-header (RFC 4443 §2.3: the IPv6 one of RFC 8200 §8.1 with next
+/// header 58).
+fn icmpv6_pseudo_header(src: &Ipv6Addr, dst: &Ipv6Addr, len: usize) -> u64 {
+    checksum::sum(&src.octets())
+        + checksum::sum(&dst.octets())
+        + len as u64
+        + u64::from(PROTO_ICMPV6)
 }
 
 fn message(
@@ -326,10 +330,7 @@ pub fn emit_error(
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let len = u16::try_from(msg.len()).ok()?;
-            let pseudo = checksum::sum(&s.octets())
-                + checksum::sum(&d.octets())
-                + u64::from(len)
-                + u64::from(PROTO_ICMPV6);
+            let pseudo = icmpv6_pseudo_header(&s, &d, msg.len());
             let c = !checksum::fold(pseudo + checksum::sum(&msg));
             msg[2..4].copy_from_slice(&c.to_be_bytes());
             let mut h = [0u8; 40];
