@@ -20,6 +20,7 @@ pub mod syncookie;
 pub mod tcb;
 pub mod time;
 mod tuple;
+mod tw_table;
 pub mod wire;
 
 pub use cc::Algorithm;

@@ -17,8 +17,10 @@ use crate::state::State;
 use crate::syncookie::{self, SynCookies};
 use crate::tcb::{CtlQueue, CtlSegment, Ctx, Tcb, TimeWait};
 use crate::time::{Duration, Instant, OptInstant};
-use crate::tuple::Tuple;
+use crate::tuple::{Tuple, TupleHasher};
+use crate::tw_table::TwTable;
 use crate::wire::{self, Packet, ParseError, TcpFlags, TcpHeader, TcpOptions, Timestamps};
+use hashbrown::HashTable;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -70,13 +72,42 @@ pub struct ListenerInfo {
     pub syn_queue: usize,
 }
 
+/// One entry of the connection table: 16 bytes (issue 3's memory budget).
 struct Slot {
-    generation: u32,
-    in_tx: bool,
     tcb: Option<Box<Tcb>>,
-    /// A TIME-WAIT connection kept as a compact record instead of `tcb` (issue 3, MUST-13):
-    /// at most one of the two is set.
-    tw: Option<Box<TimeWait>>,
+    /// Generation (low 30 bits: handles carry it, so a stale handle is refused) and two
+    /// flags: in the transmit queue, and in the free list.
+    meta: u32,
+    /// While free after its connection became a TIME-WAIT record: that record's serial, so
+    /// that STATUS of the released handle finds it in O(1) (`TwTable::get` checks it still
+    /// belongs to the handle).
+    tw_serial: u32,
+}
+
+const GEN_MASK: u32 = (1 << 30) - 1;
+const IN_TX: u32 = 1 << 30;
+/// In `Stack::free`. The free list is lazy: a slot restored in place (`Stack::restore`)
+/// stays listed and `alloc_slot` skips it while it is occupied; the flag keeps a slot from
+/// being listed twice.
+const LISTED: u32 = 1 << 31;
+
+impl Slot {
+    fn generation(&self) -> u32 {
+        self.meta & GEN_MASK
+    }
+    fn set_generation(&mut self, g: u32) {
+        self.meta = (self.meta & !GEN_MASK) | (g & GEN_MASK);
+    }
+    fn flag(&self, f: u32) -> bool {
+        self.meta & f != 0
+    }
+    fn set_flag(&mut self, f: u32, on: bool) {
+        if on {
+            self.meta |= f;
+        } else {
+            self.meta &= !f;
+        }
+    }
 }
 
 struct Listener {
@@ -96,10 +127,15 @@ pub struct Stack {
     addrs: Vec<IpAddr>,
     slots: Vec<Slot>,
     free: Vec<u32>,
+    /// Slots holding a TCB.
     live: usize,
-    /// Slots holding a compact TIME-WAIT record.
-    tw_records: usize,
-    by_tuple: HashMap<Tuple, u32>,
+    /// Orphaned TIME-WAIT connections kept as packed records, not TCBs (issue 3, MUST-13).
+    tw: TwTable,
+    /// Demultiplexing index: slot numbers hashed by 4-tuple, compared against the TCB's own
+    /// tuple (no second copy of the key: issue 3's memory budget). Every entry's slot holds
+    /// a TCB.
+    conns: HashTable<u32>,
+    hasher: TupleHasher,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<SocketAddr, u32>,
     /// The `listen_any` listener, if one exists: it owns every destination (tun2socks).
@@ -130,6 +166,7 @@ fn unspecified_like(ip: IpAddr) -> IpAddr {
 
 impl Stack {
     pub fn new(config: Config) -> Stack {
+        let secret = config.secret;
         Stack {
             isn: IsnGenerator::new(config.secret),
             events: EventQueue::new(config.event_queue_limit),
@@ -138,8 +175,9 @@ impl Stack {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
-            tw_records: 0,
-            by_tuple: HashMap::new(),
+            tw: TwTable::new(),
+            conns: HashTable::new(),
+            hasher: TupleHasher::new(secret),
             listeners: Vec::new(),
             listen_map: HashMap::new(),
             any_listener: None,
@@ -362,11 +400,10 @@ impl Stack {
             None => self.ephemeral_port(local_ip, remote)?,
         };
         let local = SocketAddr::new(local_ip, port);
-        let tuple = Tuple::new(local, remote);
-        if self.by_tuple.contains_key(&tuple) {
+        if self.tuple_in_use(&Tuple::new(local, remote)) {
             return Err(Error::AddrInUse);
         }
-        if self.live >= self.config.max_connections {
+        if self.held() >= self.config.max_connections {
             return Err(Error::TooManyConnections);
         }
         let idx = self.insert_tcb(now, local, remote, None);
@@ -390,7 +427,7 @@ impl Stack {
             if local == remote {
                 continue;
             }
-            if !self.by_tuple.contains_key(&Tuple::new(local, remote)) {
+            if !self.tuple_in_use(&Tuple::new(local, remote)) {
                 self.port_counter = self.port_counter.wrapping_add(i + 1);
                 return Ok(port);
             }
@@ -482,59 +519,53 @@ impl Stack {
     }
 
     /// STATUS (UI-6).
+    ///
+    /// A released handle (`close`) whose connection lives on as a TIME-WAIT record shows the
+    /// record until its slot is reused by another connection (then only `connections()`
+    /// lists it).
     pub fn status(&self, c: ConnId) -> Option<ConnInfo> {
-        if let Some(tw) = self.time_wait(c) {
-            return Some(info(&Tcb::from_time_wait(
-                tw,
-                c,
-                &self.config,
-                tw.ts_recent_at,
-            )));
+        let s = self.slots.get(c.index as usize)?;
+        if s.generation() == c.generation {
+            return s.tcb.as_deref().map(info);
         }
-        self.tcb(c).map(info)
+        if s.tcb.is_some() || self.tw.is_empty() {
+            return None;
+        }
+        let tw = self.tw.get(s.tw_serial, c)?;
+        Some(info(&self.unpack(&tw, c, tw.ts_recent_at)))
     }
 
     /// Current state of a connection.
     pub fn state(&self, c: ConnId) -> Option<State> {
-        if self.time_wait(c).is_some() {
-            return Some(State::TimeWait);
+        match self.tcb(c) {
+            Some(t) => Some(t.state),
+            None => self.status(c).map(|i| i.state),
         }
-        self.tcb(c).map(|t| t.state)
     }
 
     /// Every connection, for an `ss`-like table.
     pub fn connections(&self) -> Vec<ConnInfo> {
-        self.slots
+        let tcbs = self.slots.iter().filter_map(|s| s.tcb.as_deref()).map(info);
+        let records = self
+            .tw
             .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match (&s.tcb, &s.tw) {
-                (Some(t), _) => Some(info(t)),
-                (None, Some(tw)) => {
-                    let id = ConnId {
-                        index: i as u32,
-                        generation: s.generation,
-                    };
-                    Some(info(&Tcb::from_time_wait(
-                        tw,
-                        id,
-                        &self.config,
-                        tw.ts_recent_at,
-                    )))
-                }
-                _ => None,
-            })
-            .collect()
+            .map(|(id, tw)| info(&self.unpack(&tw, id, tw.ts_recent_at)));
+        tcbs.chain(records).collect()
     }
 
-    /// Number of TCBs held (half-open and TIME-WAIT included).
+    /// Number of connections held (half-open and TIME-WAIT records included).
     pub fn connection_count(&self) -> usize {
-        self.live
+        self.held()
+    }
+
+    fn held(&self) -> usize {
+        self.live + self.tw.len()
     }
 
     /// How many TIME-WAIT connections are held as compact records rather than full TCBs
     /// (orphaned ones with nothing left to send); they count in `connection_count` too.
     pub fn time_wait_records(&self) -> usize {
-        self.tw_records
+        self.tw.len()
     }
 
     pub fn counters(&self) -> &Counters {
@@ -563,7 +594,7 @@ impl Stack {
         // the listener closes.
         let ours = self.is_ours(pkt.dst)
             || self.any_listener.is_some()
-            || self.by_tuple.contains_key(&Tuple::new(
+            || self.tuple_in_use(&Tuple::new(
                 SocketAddr::new(pkt.dst, pkt.tcp.dst_port),
                 SocketAddr::new(pkt.src, pkt.tcp.src_port),
             ));
@@ -579,8 +610,7 @@ impl Stack {
         self.counters.in_segs += 1;
         let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
         let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
-        if let Some(&idx) = self.by_tuple.get(&Tuple::new(local, remote)) {
-            self.thaw(idx, now);
+        if let Some(idx) = self.lookup(now, &Tuple::new(local, remote)) {
             if self.tw_reopen(now, idx, &pkt) {
                 // Fall through to the listener with the TIME-WAIT entry gone (TW-3).
             } else if self.accept_overflow(now, idx, &pkt) {
@@ -615,8 +645,8 @@ impl Stack {
         // The quoted segment names the connection; with `listen_any` its local address need
         // not be one of ours, so the 4-tuple, not the address list, decides.
         self.counters.icmp_in_errors += 1;
-        match self.by_tuple.get(&Tuple::new(m.local, m.remote)) {
-            Some(&idx) => {
+        match self.lookup(now, &Tuple::new(m.local, m.remote)) {
+            Some(idx) => {
                 self.with_tcb(idx, now, |t, ctx| t.on_icmp(ctx, &m));
             }
             // Nothing to act on; a cookie-mode SYN,ACK left no state to find (Linux, too,
@@ -756,7 +786,7 @@ impl Stack {
             self.counters.count_drop(DropReason::SynQueueFull);
             return;
         }
-        if self.live >= self.config.max_connections {
+        if self.held() >= self.config.max_connections {
             self.counters.count_drop(DropReason::TableFull);
             return;
         }
@@ -835,7 +865,7 @@ impl Stack {
             self.count_listen_overflow();
             return true; // dropped; the client will send again
         }
-        if self.live >= self.config.max_connections {
+        if self.held() >= self.config.max_connections {
             self.counters.count_drop(DropReason::TableFull);
             return true;
         }
@@ -916,10 +946,11 @@ impl Stack {
                 None => {
                     self.tx.pop_front();
                     if let Some(s) = self.slots.get_mut(idx as usize) {
-                        s.in_tx = false;
+                        s.set_flag(IN_TX, false);
                     }
-                    self.schedule(idx);
-                    self.freeze(idx);
+                    if !self.freeze(idx) {
+                        self.schedule(idx);
+                    }
                 }
             }
         }
@@ -930,12 +961,33 @@ impl Stack {
 
     /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _, _))| *t)
+        let heap = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        match (heap, self.tw.next_expiry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Run the timers due at `now`.
+    /// Run the timers due at `now`, earliest first (TIME-WAIT records' 2·MSL deadlines
+    /// included).
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&Reverse((at, idx, generation))) = self.timers.peek() {
+        loop {
+            let heap = self.timers.peek().map(|&Reverse(e)| e);
+            let record = self.tw.next_expiry().filter(|&t| t <= now);
+            if let Some(at) = record {
+                if heap.is_none_or(|(h, _, _)| at <= h) {
+                    // MUST-13: 2·MSL is over; the TCB's own timer path ends it (counters,
+                    // events, views all as for a TCB).
+                    if let Some((id, tw)) = self.tw.pop_expired(&self.hasher, now) {
+                        let idx = self.restore(id, &tw, now);
+                        self.with_tcb(idx, now, |t, ctx| t.on_timeout(ctx));
+                    }
+                    continue;
+                }
+            }
+            let Some((at, idx, generation)) = heap else {
+                break;
+            };
             if at > now {
                 break;
             }
@@ -943,18 +995,9 @@ impl Stack {
             let Some(slot) = self.slots.get_mut(idx as usize) else {
                 continue;
             };
-            if slot.generation != generation {
+            if slot.generation() != generation {
                 continue;
             }
-            if let Some(tw) = slot.tw.as_deref() {
-                if tw.expires != at {
-                    continue; // superseded (2·MSL restarted)
-                }
-                self.thaw(idx, now);
-            }
-            let Some(slot) = self.slots.get_mut(idx as usize) else {
-                continue;
-            };
             let Some(tcb) = slot.tcb.as_deref_mut() else {
                 continue;
             };
@@ -968,6 +1011,105 @@ impl Stack {
 
     // ----- connection table --------------------------------------------------------------
 
+    /// The slot of the connection `tuple`, rebuilding it from its TIME-WAIT record if that is
+    /// how it is held.
+    fn lookup(&mut self, now: Instant, tuple: &Tuple) -> Option<u32> {
+        let hash = self.hasher.hash(tuple);
+        if let Some(&idx) = self.find_conn(hash, tuple) {
+            return Some(idx);
+        }
+        if self.tw.is_empty() {
+            return None;
+        }
+        let (id, tw) = self.tw.take(&self.hasher, hash, tuple)?;
+        Some(self.restore(id, &tw, now))
+    }
+
+    fn find_conn(&self, hash: u64, tuple: &Tuple) -> Option<&u32> {
+        let slots = &self.slots;
+        self.conns.find(hash, |&i| {
+            slots[i as usize]
+                .tcb
+                .as_deref()
+                .is_some_and(|t| t.tuple == *tuple)
+        })
+    }
+
+    /// A connection or TIME-WAIT record holds `tuple`.
+    fn tuple_in_use(&self, tuple: &Tuple) -> bool {
+        let hash = self.hasher.hash(tuple);
+        self.find_conn(hash, tuple).is_some() || self.tw.contains(hash, tuple)
+    }
+
+    /// Index slot `idx` (whose TCB is in place) under its tuple.
+    fn index_conn(&mut self, idx: u32) {
+        let Some(tuple) = self.slots[idx as usize].tcb.as_deref().map(|t| t.tuple) else {
+            return;
+        };
+        let hash = self.hasher.hash(&tuple);
+        let Stack {
+            conns,
+            slots,
+            hasher,
+            ..
+        } = self;
+        let same = |&i: &u32| {
+            slots[i as usize]
+                .tcb
+                .as_deref()
+                .is_some_and(|t| t.tuple == tuple)
+        };
+        match conns.find_mut(hash, same) {
+            Some(i) => *i = idx,
+            None => {
+                conns.insert_unique(hash, idx, |&i| {
+                    slots[i as usize]
+                        .tcb
+                        .as_deref()
+                        .map_or(0, |t| hasher.hash(&t.tuple))
+                });
+            }
+        }
+    }
+
+    /// Drop `idx` from the index if it is what `tuple` maps to.
+    fn unindex_conn(&mut self, idx: u32, tuple: &Tuple) {
+        let hash = self.hasher.hash(tuple);
+        if let Ok(e) = self.conns.find_entry(hash, |&i| i == idx) {
+            e.remove();
+        }
+    }
+
+    /// A free slot (its generation already moved past every handle it gave out).
+    fn alloc_slot(&mut self) -> u32 {
+        while let Some(i) = self.free.pop() {
+            let slot = &mut self.slots[i as usize];
+            slot.set_flag(LISTED, false);
+            if slot.tcb.is_none() {
+                return i;
+            }
+        }
+        self.slots.push(Slot {
+            tcb: None,
+            meta: 0,
+            tw_serial: 0,
+        });
+        (self.slots.len() - 1) as u32
+    }
+
+    /// Empty slot `idx` and list it as free; handles to it are stale from now on.
+    fn release_slot(&mut self, idx: u32) -> Option<Box<Tcb>> {
+        let slot = &mut self.slots[idx as usize];
+        let tcb = slot.tcb.take()?;
+        slot.set_generation(slot.generation().wrapping_add(1));
+        if !slot.flag(LISTED) {
+            slot.set_flag(LISTED, true);
+            self.free.push(idx);
+        }
+        self.live -= 1;
+        Some(tcb)
+    }
+
     fn insert_tcb(
         &mut self,
         now: Instant,
@@ -975,19 +1117,8 @@ impl Stack {
         remote: SocketAddr,
         listener: Option<ListenerId>,
     ) -> u32 {
-        let idx = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                self.slots.push(Slot {
-                    generation: 0,
-                    in_tx: false,
-                    tcb: None,
-                    tw: None,
-                });
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let generation = self.slots[idx as usize].generation;
+        let idx = self.alloc_slot();
+        let generation = self.slots[idx as usize].generation();
         let id = ConnId {
             index: idx,
             generation,
@@ -1005,74 +1136,80 @@ impl Stack {
             now,
         );
         self.slots[idx as usize].tcb = Some(Box::new(tcb));
-        self.by_tuple.insert(Tuple::new(local, remote), idx);
+        self.index_conn(idx);
         self.live += 1;
         idx
     }
 
     fn index_of(&self, c: ConnId) -> Result<u32, Error> {
-        if self.time_wait(c).is_some() {
-            return Ok(c.index);
-        }
         self.tcb(c).map(|_| c.index).ok_or(Error::InvalidHandle)
     }
 
-    /// The compact TIME-WAIT record of `c`, if that is how it is kept.
-    fn time_wait(&self, c: ConnId) -> Option<&TimeWait> {
-        let s = self.slots.get(c.index as usize)?;
-        (s.generation == c.generation).then_some(())?;
-        s.tw.as_deref()
+    /// A TCB equivalent (for TIME-WAIT) to the one record `tw` was packed from, with the
+    /// parts the record leaves out put back: our timestamp offset (a keyed hash of the
+    /// tuple) and MSS.
+    fn unpack(&self, tw: &TimeWait, id: ConnId, now: Instant) -> Tcb {
+        let (local, remote) = (tw.tuple.local(), tw.tuple.remote());
+        let tw = TimeWait {
+            ts_offset: self.isn.ts_offset(local, remote),
+            mss: crate::tcb::our_mss(&self.config, local),
+            ..tw.clone()
+        };
+        Tcb::from_time_wait(&tw, id, &self.config, now)
     }
 
-    /// Turn a compact TIME-WAIT record back into a TCB before anything touches it.
-    fn thaw(&mut self, idx: u32, now: Instant) {
-        let Some(slot) = self.slots.get_mut(idx as usize) else {
-            return;
+    /// Put a TIME-WAIT record back into the connection table as a TCB (a segment came for
+    /// it, or its 2·MSL is over). The TCB keeps its handle `id` and goes back into its own
+    /// slot when no other connection has taken it since (so `id` works as before);
+    /// otherwise into another slot, where its events and `connections()` still show it.
+    fn restore(&mut self, id: ConnId, tw: &TimeWait, now: Instant) -> u32 {
+        let tcb = self.unpack(tw, id, now);
+        let own = self.slots.get(id.index as usize).is_some_and(|s| {
+            s.tcb.is_none() && s.generation() == id.generation.wrapping_add(1) & GEN_MASK
+        });
+        let idx = if own {
+            // No handle was given out since the record's own: take that generation back.
+            // The slot stays in the free list, which skips it while it is occupied.
+            self.slots[id.index as usize].set_generation(id.generation);
+            id.index
+        } else {
+            self.alloc_slot()
         };
-        if let Some(tw) = slot.tw.take() {
-            self.tw_records -= 1;
-            let id = ConnId {
-                index: idx,
-                generation: slot.generation,
-            };
-            slot.tcb = Some(Box::new(Tcb::from_time_wait(&tw, id, &self.config, now)));
-        }
+        self.slots[idx as usize].tcb = Some(Box::new(tcb));
+        self.index_conn(idx);
+        self.live += 1;
+        idx
     }
 
-    /// Keep an orphaned TIME-WAIT connection that has nothing left to send as a compact
-    /// record (its final ACK has gone out: this runs once its transmissions are done).
-    fn freeze(&mut self, idx: u32) {
-        let Some(slot) = self.slots.get_mut(idx as usize) else {
-            return;
+    /// Keep an orphaned TIME-WAIT connection that has nothing left to send as a packed
+    /// record and free its slot (its final ACK has gone out: this runs once its
+    /// transmissions are done). False when it stays a TCB.
+    fn freeze(&mut self, idx: u32) -> bool {
+        let Some(t) = self.slots.get(idx as usize).and_then(|s| s.tcb.as_deref()) else {
+            return false;
         };
-        if slot.tcb.as_deref().is_some_and(Tcb::can_compact) {
-            if let Some(t) = slot.tcb.take() {
-                let tw = t.to_time_wait();
-                // The record is woken only by a heap entry at exactly its deadline; an
-                // earlier entry still in the heap is stale and will be skipped.
-                if t.scheduled != OptInstant::some(tw.expires) {
-                    self.timers
-                        .push(Reverse((tw.expires, idx, slot.generation)));
-                }
-                slot.tw = Some(Box::new(tw));
-                self.tw_records += 1;
-            }
+        if !t.can_compact() {
+            return false;
         }
+        let Some(serial) = self.tw.insert(&self.hasher, t.id, &t.to_time_wait()) else {
+            return false;
+        };
+        let tuple = t.tuple;
+        self.unindex_conn(idx, &tuple);
+        self.release_slot(idx);
+        self.slots[idx as usize].tw_serial = serial;
+        true
     }
 
     fn tcb(&self, c: ConnId) -> Option<&Tcb> {
         let s = self.slots.get(c.index as usize)?;
-        (s.generation == c.generation).then_some(())?;
+        (s.generation() == c.generation).then_some(())?;
         s.tcb.as_deref()
     }
 
     fn tcb_mut(&mut self, c: ConnId) -> Option<&mut Tcb> {
-        if self.time_wait(c).is_some() {
-            let now = self.time_wait(c).map_or(Instant::ZERO, |t| t.ts_recent_at);
-            self.thaw(c.index, now);
-        }
         let s = self.slots.get_mut(c.index as usize)?;
-        (s.generation == c.generation).then_some(())?;
+        (s.generation() == c.generation).then_some(())?;
         s.tcb.as_deref_mut()
     }
 
@@ -1083,7 +1220,6 @@ impl Stack {
         now: Instant,
         f: impl FnOnce(&mut Tcb, &mut Ctx) -> R,
     ) -> Option<R> {
-        self.thaw(idx, now);
         let tcb = self.slots.get_mut(idx as usize)?.tcb.as_deref_mut()?;
         let mut ctx = Ctx {
             now,
@@ -1111,29 +1247,61 @@ impl Stack {
     }
 
     /// Push the TCB's earliest deadline into the heap if it moved earlier.
+    ///
+    /// Not for an orphan in TIME-WAIT waiting in the transmit queue: leaving the queue it
+    /// either becomes a record (whose deadline the TIME-WAIT table keeps) or is scheduled
+    /// then. A heap entry pushed now would linger for 2·MSL after the record took over, 16
+    /// bytes per TIME-WAIT entry.
     fn schedule(&mut self, idx: u32) {
         let Some(slot) = self.slots.get_mut(idx as usize) else {
             return;
         };
-        let generation = slot.generation;
+        let generation = slot.generation();
+        let in_tx = slot.flag(IN_TX);
         let Some(tcb) = slot.tcb.as_deref_mut() else {
             return;
         };
+        if in_tx && tcb.orphan && tcb.state == State::TimeWait {
+            return;
+        }
         if let Some(d) = tcb.next_deadline() {
             if tcb.scheduled.get().is_none_or(|s| d < s) {
                 tcb.scheduled = OptInstant::some(d);
                 self.timers.push(Reverse((d, idx, generation)));
+                self.prune_timers();
             }
         }
     }
 
+    /// Drop heap entries that can no longer fire (their connection is gone, became a
+    /// TIME-WAIT record, or has an earlier entry) once they outnumber the connections: with
+    /// lazy deletion alone, a burst of closes leaves one stale entry per connection for up
+    /// to an RTO, and the heap keeps that size. Amortized O(1) per push.
+    fn prune_timers(&mut self) {
+        if self.timers.len() <= 2 * self.live + 64 {
+            return;
+        }
+        let slots = &self.slots;
+        self.timers.retain(|&Reverse((at, idx, generation))| {
+            slots.get(idx as usize).is_some_and(|s| {
+                s.generation() == generation
+                    && s.tcb
+                        .as_deref()
+                        .is_some_and(|t| t.scheduled == OptInstant::some(at))
+            })
+        });
+        let keep = 2 * self.timers.len() + 64;
+        self.timers.shrink_to(keep);
+    }
+
     fn settle(&mut self, idx: u32) {
-        self.schedule(idx);
         let slot = &mut self.slots[idx as usize];
-        if !slot.in_tx {
-            slot.in_tx = true;
+        if !slot.flag(IN_TX) {
+            slot.set_flag(IN_TX, true);
             self.tx.push_back(idx);
         }
+        self.schedule(idx);
+        let slot = &mut self.slots[idx as usize];
         let Some(tcb) = slot.tcb.as_deref_mut() else {
             return;
         };
@@ -1155,23 +1323,18 @@ impl Stack {
         }
         if tcb.state == State::Closed || tcb.state == State::Listen {
             let tuple = tcb.tuple;
-            if self.by_tuple.get(&tuple) == Some(&idx) {
-                self.by_tuple.remove(&tuple);
+            let dead = tcb.is_dead();
+            self.unindex_conn(idx, &tuple);
+            if dead {
+                self.remove(idx);
             }
-        }
-        if tcb.is_dead() {
-            self.remove(idx);
         }
     }
 
     fn remove(&mut self, idx: u32) {
-        let slot = &mut self.slots[idx as usize];
-        let Some(tcb) = slot.tcb.take() else {
+        let Some(tcb) = self.release_slot(idx) else {
             return;
         };
-        slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(idx);
-        self.live -= 1;
         if let Some(lst) = tcb
             .listener
             .and_then(|l| self.listeners.get_mut(l.0 as usize))

@@ -115,6 +115,31 @@ impl Hash for Tuple {
     }
 }
 
+/// The keyed hash of a 4-tuple for the connection and TIME-WAIT tables: SipHash-1-3 under a
+/// key derived from the stack's secret, so a peer cannot aim its 4-tuples at one bucket
+/// (the reason hash tables of connections are keyed; Linux does the same with its
+/// `inet_ehashfn` secret).
+#[derive(Clone)]
+pub(crate) struct TupleHasher {
+    key: [u8; 16],
+}
+
+impl TupleHasher {
+    pub fn new(secret: [u8; 16]) -> Self {
+        let mut h = siphasher::sip128::SipHasher24::new_with_key(&secret);
+        h.write(b"synack demux table key");
+        TupleHasher {
+            key: siphasher::sip128::Hasher128::finish128(&h).as_bytes(),
+        }
+    }
+
+    pub fn hash(&self, t: &Tuple) -> u64 {
+        let mut h = siphasher::sip::SipHasher13::new_with_key(&self.key);
+        t.hash(&mut h);
+        h.finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,6 +61,7 @@ struct Pair {
     b: Stack,
     now: Instant,
     buf: Box<[u8; 2048]>,
+    listener: Option<synack::ListenerId>,
 }
 
 impl Pair {
@@ -77,6 +78,7 @@ impl Pair {
             b,
             now: Instant::from_secs(1),
             buf: Box::new([0; 2048]),
+            listener: None,
         }
     }
 
@@ -105,11 +107,18 @@ impl Pair {
     /// Open `n` connections to port 80 in batches; (client ids, server ids).
     fn open(&mut self, n: usize) -> (Vec<ConnId>, Vec<ConnId>) {
         let remote = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80);
-        let l = as_side(B, || {
-            self.b
-                .listen(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 80), 4096)
-        })
-        .expect("listen");
+        let l = match self.listener {
+            Some(l) => l,
+            None => {
+                let l = as_side(B, || {
+                    self.b
+                        .listen(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 80), 4096)
+                })
+                .expect("listen");
+                self.listener = Some(l);
+                l
+            }
+        };
         let mut clients = Vec::with_capacity(n);
         let mut servers = Vec::with_capacity(n);
         while clients.len() < n {
@@ -130,6 +139,19 @@ impl Pair {
         }
         (clients, servers)
     }
+
+    /// Close `clients` first (they end in TIME-WAIT), then `servers`.
+    fn close_all(&mut self, clients: &[ConnId], servers: &[ConnId]) {
+        let now = self.now;
+        for &c in clients {
+            as_side(A, || self.a.close(now, c)).expect("close");
+        }
+        self.pump();
+        for &s in servers {
+            as_side(B, || self.b.close(now, s)).expect("close");
+        }
+        self.pump();
+    }
 }
 
 #[test]
@@ -140,24 +162,35 @@ fn issue_3_memory_per_idle_connection_and_per_time_wait_entry() {
     let a0 = LIVE[A].load(Relaxed);
     let (clients, servers) = p.open(N);
     let per_idle = (LIVE[A].load(Relaxed) - a0) as f64 / N as f64;
-
-    // The same connections closed by the client first: the client keeps TIME-WAIT entries.
-    let now = p.now;
-    for &c in &clients {
-        as_side(A, || p.a.close(now, c)).expect("close");
-    }
-    p.pump();
-    for &s in &servers {
-        as_side(B, || p.b.close(now, s)).expect("close");
-    }
-    p.pump();
+    // The same connections closed by the client first: the client keeps TIME-WAIT entries
+    // and the tables sized for N open connections.
+    p.close_all(&clients, &servers);
     assert_eq!(p.a.counters().curr_time_wait, N as u64);
+    assert_eq!(p.a.time_wait_records(), N, "every one packed");
+    let after_burst = (LIVE[A].load(Relaxed) - a0) as f64 / N as f64;
+
+    // TIME-WAIT entries made 1,000 at a time (as the benchmark does): the tables stay small
+    // and the figure is the entry's own cost.
+    let mut p = Pair::new();
+    let a0 = LIVE[A].load(Relaxed);
+    for _ in 0..N / 1000 {
+        let (c, s) = p.open(1000);
+        p.close_all(&c, &s);
+    }
+    assert_eq!(p.a.time_wait_records(), N);
     let per_tw = (LIVE[A].load(Relaxed) - a0) as f64 / N as f64;
-    eprintln!("heap per idle connection: {per_idle:.0} B; per TIME-WAIT entry: {per_tw:.0} B");
-    // Issue 3's targets are 512 B and 64 B; not yet met (see the README: the TCB is 560 B,
-    // and a TIME-WAIT record still pays for its slot, its demux-map key and heap entries).
-    // These bounds are what the stack reaches today (702 B and 323 B at this N), so the test
-    // fails if the TCB, the record or the tables grow back.
-    assert!(per_idle <= 724.0, "{per_idle:.0} B per idle connection");
-    assert!(per_tw <= 340.0, "{per_tw:.0} B per TIME-WAIT entry");
+    eprintln!(
+        "heap per idle connection: {per_idle:.0} B; per TIME-WAIT entry: {per_tw:.0} B \
+         ({after_burst:.0} B when all {N} were open at once)"
+    );
+    // Issue 3's targets are 512 B and 64 B. The TIME-WAIT record is 52 B plus about 8 B of
+    // index at this N (tw_table.rs). The idle figure is what the stack reaches today, so the
+    // test fails if the TCB or the tables grow back.
+    assert!(per_idle <= 640.0, "{per_idle:.0} B per idle connection");
+    assert!(per_tw <= 64.0, "{per_tw:.0} B per TIME-WAIT entry");
+    // After a burst the tables keep their size (slots, index, heap): bounded, not per entry.
+    assert!(
+        after_burst <= 240.0,
+        "{after_burst:.0} B per entry after a burst"
+    );
 }

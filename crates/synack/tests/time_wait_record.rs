@@ -150,3 +150,29 @@ fn must_13_record_expires_at_2msl_with_events_and_views() {
     assert_eq!(t.stack.time_wait_records(), 0);
     t.expect_nothing();
 }
+
+#[test]
+fn must_13_record_outlives_its_slot_and_keeps_its_handle_in_events() {
+    let mut t = Tcp::v4();
+    orphan_time_wait(&mut t);
+    let old = t.c();
+    // The record freed the connection's slot; a new connection takes it.
+    let remote = "198.18.7.7:443".parse().unwrap();
+    let other = t.stack.connect(t.now, None, remote).unwrap();
+    assert_ne!(other, old);
+    assert_eq!(t.stack.state(other), Some(State::SynSent));
+    assert_eq!(t.stack.connection_count(), 2);
+    // The released handle no longer reaches the record through its slot, but the table
+    // still lists it, and the 4-tuple is still in use.
+    assert_eq!(t.stack.state(old), None);
+    let views: Vec<_> = t.stack.connections().iter().map(|i| i.state).collect();
+    assert!(views.contains(&State::TimeWait) && views.contains(&State::SynSent));
+    // Expiry still reports the original handle.
+    t.run_until(secs(70));
+    assert!(t.saw(Event::Closed {
+        conn: old,
+        reason: CloseReason::Normal
+    }));
+    assert_eq!(t.stack.time_wait_records(), 0);
+    assert_eq!(t.counters().time_wait_expired, 1);
+}
