@@ -167,31 +167,63 @@ fn cookie_hash_with(
     remote: SocketAddr,
     count: u32,
 ) -> u32 {
-    let mut h = SipHasher24::new_with_key(key);
-    h.write(DOMAIN_COOKIE);
-    h.write(&[which]);
-    write_sock(&mut h, local);
-    write_sock(&mut h, remote);
-    h.write(&count.to_be_bytes());
-    h.finish() as u32
+    let mut b = Input::new(DOMAIN_COOKIE);
+    b.push(&[which]);
+    b.sock(local);
+    b.sock(remote);
+    b.push(&count.to_be_bytes());
+    b.hash(key)
 }
 
-fn write_ip(h: &mut SipHasher24, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(a) => {
-            h.write(&[4]);
-            h.write(&a.octets());
-        }
-        IpAddr::V6(a) => {
-            h.write(&[6]);
-            h.write(&a.octets());
+/// A hash input assembled in one buffer and written to SipHash at once: the byte stream
+/// (and so every value) is the same as writing the pieces one by one, but one `write` of
+/// ~40 bytes costs a fraction of eight small ones (the churn profile: ~5% of a connection's
+/// instructions went to these hashes).
+struct Input {
+    buf: [u8; 96],
+    len: usize,
+}
+
+impl Input {
+    fn new(domain: &[u8]) -> Self {
+        let mut b = Input {
+            buf: [0; 96],
+            len: 0,
+        };
+        b.push(domain);
+        b
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// A family tag, then the address octets.
+    fn ip(&mut self, ip: IpAddr) {
+        match ip {
+            IpAddr::V4(a) => {
+                self.push(&[4]);
+                self.push(&a.octets());
+            }
+            IpAddr::V6(a) => {
+                self.push(&[6]);
+                self.push(&a.octets());
+            }
         }
     }
-}
 
-fn write_sock(h: &mut SipHasher24, s: SocketAddr) {
-    write_ip(h, s.ip());
-    h.write(&s.port().to_be_bytes());
+    /// The address, then the port big-endian.
+    fn sock(&mut self, s: SocketAddr) {
+        self.ip(s.ip());
+        self.push(&s.port().to_be_bytes());
+    }
+
+    fn hash(&self, key: &[u8; 16]) -> u32 {
+        let mut h = SipHasher24::new_with_key(key);
+        h.write(&self.buf[..self.len]);
+        h.finish() as u32
+    }
 }
 
 impl IsnGenerator {
@@ -240,18 +272,12 @@ impl IsnGenerator {
         None
     }
 
-    fn hasher(&self, domain: &[u8]) -> SipHasher24 {
-        let mut h = SipHasher24::new_with_key(&self.key);
-        h.write(domain);
-        h
-    }
-
     /// F(local, remote, secret): the keyed, clock-free part of the ISN (SHLD-1, MUST-9).
     fn isn_offset(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
-        let mut h = self.hasher(DOMAIN_ISN);
-        write_sock(&mut h, local);
-        write_sock(&mut h, remote);
-        h.finish() as u32
+        let mut b = Input::new(DOMAIN_ISN);
+        b.sock(local);
+        b.sock(remote);
+        b.hash(&self.key)
     }
 
     /// The initial sequence number for a connection `local` <-> `remote` opened at `now`:
@@ -268,20 +294,20 @@ impl IsnGenerator {
     /// `min + (offset + counter) % range`, stepping the counter past ports in use, so that
     /// each destination sees its own unpredictable port sequence.
     pub fn port_offset(&self, local_ip: IpAddr, remote: SocketAddr) -> u32 {
-        let mut h = self.hasher(DOMAIN_PORT);
-        write_ip(&mut h, local_ip);
-        write_sock(&mut h, remote);
-        h.finish() as u32
+        let mut b = Input::new(DOMAIN_PORT);
+        b.ip(local_ip);
+        b.sock(remote);
+        b.hash(&self.key)
     }
 
     /// Random-looking per-connection offset to add to the timestamp clock (TS-8, RFC 7323
     /// §7.1), so TSval reveals neither uptime nor links connections together. Fixed for a
     /// 4-tuple, so every segment of a connection uses the same offset.
     pub fn ts_offset(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
-        let mut h = self.hasher(DOMAIN_TS);
-        write_sock(&mut h, local);
-        write_sock(&mut h, remote);
-        h.finish() as u32
+        let mut b = Input::new(DOMAIN_TS);
+        b.sock(local);
+        b.sock(remote);
+        b.hash(&self.key)
     }
 }
 

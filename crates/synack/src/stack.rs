@@ -537,10 +537,12 @@ impl Stack {
 
     /// Current state of a connection.
     pub fn state(&self, c: ConnId) -> Option<State> {
-        match self.tcb(c) {
-            Some(t) => Some(t.state),
-            None => self.status(c).map(|i| i.state),
+        let s = self.slots.get(c.index as usize)?;
+        if s.generation() == c.generation {
+            return s.tcb.as_deref().map(|t| t.state);
         }
+        // A released handle whose connection is now a TIME-WAIT record (see `status`).
+        (s.tcb.is_none() && self.tw.get(s.tw_serial, c).is_some()).then_some(State::TimeWait)
     }
 
     /// Every connection, for an `ss`-like table.
