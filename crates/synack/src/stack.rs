@@ -449,7 +449,7 @@ impl Stack {
     ) -> Result<(), Error> {
         let idx = self.index_of(c)?;
         self.with_tcb(idx, now, |t, _| {
-            t.user_timeout = timeout;
+            t.user_timeout = timeout.into();
             if let Some(since) = t.unacked_since.get() {
                 t.mark_unacked_since(since);
             }

@@ -124,6 +124,35 @@ impl fmt::Debug for OptInstant {
     }
 }
 
+/// An `Option<Duration>` in 8 bytes instead of 16, in whole microseconds (the core's time
+/// unit): `u64::MAX` means none, and longer durations saturate one below it (584,000 years).
+/// For per-connection settings such as the user timeout (issue 3's memory budget).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OptDuration(u64);
+
+impl OptDuration {
+    pub const NONE: OptDuration = OptDuration(u64::MAX);
+
+    pub fn some(d: Duration) -> Self {
+        OptDuration(d.as_micros().min(u128::from(u64::MAX - 1)) as u64)
+    }
+    pub fn get(self) -> Option<Duration> {
+        (self.0 != u64::MAX).then(|| Duration::from_micros(self.0))
+    }
+}
+
+impl From<Option<Duration>> for OptDuration {
+    fn from(o: Option<Duration>) -> Self {
+        o.map_or(OptDuration::NONE, OptDuration::some)
+    }
+}
+
+impl fmt::Debug for OptDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.get(), f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +177,21 @@ mod tests {
         assert!(OptInstant::some(Instant::ZERO).is_some());
         assert!(OptInstant::NONE.raw() > OptInstant::some(t).raw());
         assert_eq!(OptInstant::default(), OptInstant::NONE);
+    }
+
+    #[test]
+    fn opt_duration_round_trips() {
+        assert_eq!(core::mem::size_of::<OptDuration>(), 8);
+        let d = Duration::from_micros(1_500);
+        assert_eq!(OptDuration::some(d).get(), Some(d));
+        assert_eq!(
+            OptDuration::some(Duration::ZERO).get(),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(OptDuration::NONE.get(), None);
+        assert_eq!(OptDuration::from(None).get(), None);
+        // Beyond u64 microseconds: saturates, still some.
+        let huge = OptDuration::some(Duration::MAX).get().unwrap();
+        assert_eq!(huge, Duration::from_micros(u64::MAX - 1));
     }
 }

@@ -493,7 +493,8 @@ impl Tcb {
             if ts.tsecr != 0 && !stale {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ts.tsecr);
                 if (ms as i32) >= 0 && ms < 3_600_000 {
-                    self.rtt.sample(Duration::from_millis(ms as u64));
+                    self.rtt
+                        .sample(Duration::from_millis(ms as u64), ctx.config.rto_min);
                     self.rtt_timing.1 = OptInstant::NONE;
                     return;
                 }
@@ -501,7 +502,8 @@ impl Tcb {
         }
         if let (end, Some(at)) = (self.rtt_timing.0, self.rtt_timing.1.get()) {
             if h.ack.ge(end) {
-                self.rtt.sample(ctx.now.saturating_since(at));
+                self.rtt
+                    .sample(ctx.now.saturating_since(at), ctx.config.rto_min);
                 self.rtt_timing.1 = OptInstant::NONE;
             }
         }

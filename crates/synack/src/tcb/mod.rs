@@ -23,7 +23,7 @@ use crate::counters::Counters;
 use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId, TimerKind};
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::{Duration, Instant, OptInstant};
+use crate::time::{Duration, Instant, OptDuration, OptInstant};
 use crate::tuple::Tuple;
 use crate::wire::{TcpFlags, TcpHeader};
 use recv_buf::RecvBuf;
@@ -106,10 +106,8 @@ impl CtlQueue {
     }
 }
 
-/// Number of timers; indexed by `TimerKind as usize`.
-const TIMERS: usize = 7;
-
-const TIMER_KINDS: [TimerKind; TIMERS] = [
+/// Every timer kind, in the order `on_timeout` runs them.
+const TIMER_KINDS: [TimerKind; 7] = [
     TimerKind::Retransmit,
     TimerKind::Persist,
     TimerKind::DelayedAck,
@@ -118,6 +116,28 @@ const TIMER_KINDS: [TimerKind; TIMERS] = [
     TimerKind::UserTimeout,
     TimerKind::KeepAlive,
 ];
+
+/// Deadline slots a TCB stores: fewer than timer kinds, because two kinds need no slot of
+/// their own (issue 3's memory budget, 8 bytes a slot on every connection):
+/// - TIME-WAIT's 2·MSL (MUST-13) and the orphan FIN-WAIT-2 timeout (LX-6) share
+///   [`CLOSE_SLOT`]: each is armed only in its own state, the slot reads as that kind only in
+///   that state, and it is emptied whenever either state is left;
+/// - the user timeout (UI-8, MUST-21) is not stored at all: it is `unacked_since +
+///   user_timeout`, both of which the TCB keeps anyway.
+const SLOTS: usize = 5;
+const CLOSE_SLOT: usize = 3;
+
+/// The slot of a stored timer kind (`None` for the derived user timeout).
+const fn slot(k: TimerKind) -> Option<usize> {
+    match k {
+        TimerKind::Retransmit => Some(0),
+        TimerKind::Persist => Some(1),
+        TimerKind::DelayedAck => Some(2),
+        TimerKind::TimeWait | TimerKind::FinWait2 => Some(CLOSE_SLOT),
+        TimerKind::KeepAlive => Some(4),
+        TimerKind::UserTimeout => None,
+    }
+}
 
 /// The MSS we advertise: MTU - 40 (IPv4) or MTU - 60 (IPv6), never less options (MUST-67).
 pub(crate) fn our_mss(config: &Config, local: SocketAddr) -> u16 {
@@ -255,7 +275,8 @@ pub(crate) struct Tcb {
     pub recv_buf: RecvBuf,
 
     // Timers and retransmission.
-    pub timers: [OptInstant; TIMERS],
+    /// Deadlines, by [`slot`]; read and write them with `timer` / `set_timer`.
+    timers: [OptInstant; SLOTS],
     /// The earliest deadline the stack has scheduled for us (lazy timer heap).
     pub scheduled: OptInstant,
     pub rtt: RttEstimator,
@@ -270,8 +291,9 @@ pub(crate) struct Tcb {
     pub last_synack: OptInstant,
     /// Since when data has been waiting for an acknowledgment (user timeout).
     pub unacked_since: OptInstant,
-    /// Abort when data stays unacknowledged this long (UI-8, MUST-21); `None` = no limit.
-    pub user_timeout: Option<Duration>,
+    /// Abort when data stays unacknowledged this long (UI-8, MUST-21); none = no limit.
+    /// The user-timeout deadline is `unacked_since + user_timeout`.
+    pub user_timeout: OptDuration,
     /// Time the last segment was sent (slow start after idle).
     pub last_send: Instant,
 
@@ -392,15 +414,15 @@ impl Tcb {
             rcv_mss: 536,
             send_buf: SendBuf::new(config.send_buffer),
             recv_buf: RecvBuf::new(config.recv_buffer),
-            timers: [OptInstant::NONE; TIMERS],
+            timers: [OptInstant::NONE; SLOTS],
             scheduled: OptInstant::NONE,
-            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
+            rtt: RttEstimator::new(config.rto_initial, config.rto_max),
             retries: 0,
             rtt_timing: (SeqNum(0), OptInstant::NONE),
             syn_retransmitted: false,
             last_synack: OptInstant::NONE,
             unacked_since: OptInstant::NONE,
-            user_timeout: config.user_timeout,
+            user_timeout: config.user_timeout.into(),
             last_send: now,
             cc: Controller::new(config.congestion_control, 536, 536),
             dupacks: 0,
@@ -577,6 +599,10 @@ impl Tcb {
             _ => {}
         }
         self.state = to;
+        if matches!(from, State::TimeWait | State::FinWait2) {
+            // The shared slot belonged to the state being left (see `SLOTS`).
+            self.timers[CLOSE_SLOT] = OptInstant::NONE;
+        }
         ctx.events.push(Event::StateChanged {
             conn: self.id,
             from,
@@ -586,7 +612,7 @@ impl Tcb {
         match to {
             State::TimeWait => {
                 // MUST-13: 2*MSL; every other timer stops (EP-22).
-                self.timers = [OptInstant::NONE; TIMERS];
+                self.clear_timers();
                 self.set_timer(TimerKind::TimeWait, ctx.now + ctx.config.time_wait);
                 if ctx.counters.curr_time_wait > ctx.config.max_time_wait as u64 {
                     // The table is full: like Linux, this connection skips TIME-WAIT. The ACK
@@ -617,7 +643,7 @@ impl Tcb {
 
     /// Enter CLOSED for good, telling the application why (MUST-12).
     pub fn terminate(&mut self, ctx: &mut Ctx, reason: CloseReason, cause: Cause) {
-        self.timers = [OptInstant::NONE; TIMERS];
+        self.clear_timers();
         self.ack_now = false;
         if reason != CloseReason::Normal {
             // RST-5: a reset or failed connection flushes its queues.
@@ -635,7 +661,7 @@ impl Tcb {
     /// Passive SYN-RECEIVED returning to LISTEN (MUST-11, RST-5): the child is simply gone;
     /// the listener stays, and the application is told nothing.
     pub fn back_to_listen(&mut self, ctx: &mut Ctx, cause: Cause) {
-        self.timers = [OptInstant::NONE; TIMERS];
+        self.clear_timers();
         self.ack_now = false;
         self.close_reason = Some(CloseReason::Reset);
         self.set_state(ctx, State::Listen, cause);
@@ -650,22 +676,49 @@ impl Tcb {
         }
     }
 
+    /// Arm timer `k` for `at`. The user timeout is not armed this way: it follows
+    /// `unacked_since` ([`Tcb::mark_unacked_since`]). TIME-WAIT and FIN-WAIT-2 are armed only
+    /// in their own state (their shared slot reads as neither elsewhere).
     pub fn set_timer(&mut self, k: TimerKind, at: Instant) {
-        self.timers[k as usize] = OptInstant::some(at);
+        debug_assert!(k != TimerKind::UserTimeout);
+        debug_assert!(k != TimerKind::TimeWait || self.state == State::TimeWait);
+        debug_assert!(k != TimerKind::FinWait2 || self.state == State::FinWait2);
+        if let Some(i) = slot(k) {
+            self.timers[i] = OptInstant::some(at);
+        }
     }
+    /// Disarm timer `k`; disarming the user timeout forgets `unacked_since`.
     pub fn clear_timer(&mut self, k: TimerKind) {
-        self.timers[k as usize] = OptInstant::NONE;
+        match k {
+            TimerKind::UserTimeout => self.unacked_since = OptInstant::NONE,
+            // Only in its own state does the shared slot hold this kind.
+            TimerKind::TimeWait | TimerKind::FinWait2 if self.timer(k).is_none() => {}
+            _ => {
+                if let Some(i) = slot(k) {
+                    self.timers[i] = OptInstant::NONE;
+                }
+            }
+        }
     }
     pub fn timer(&self, k: TimerKind) -> Option<Instant> {
-        self.timers[k as usize].get()
+        match k {
+            TimerKind::UserTimeout => {
+                let d = self.user_timeout.get()?;
+                Some(self.unacked_since.get()? + d)
+            }
+            TimerKind::TimeWait if self.state != State::TimeWait => None,
+            TimerKind::FinWait2 if self.state != State::FinWait2 => None,
+            _ => self.timers[slot(k)?].get(),
+        }
+    }
+    /// Stop every timer (the user timeout too: nothing counts as unacknowledged any more).
+    pub fn clear_timers(&mut self) {
+        self.timers = [OptInstant::NONE; SLOTS];
+        self.unacked_since = OptInstant::NONE;
     }
     /// The earliest armed timer.
     pub fn next_deadline(&self) -> Option<Instant> {
-        // NONE is u64::MAX, so the minimum raw value is the earliest armed timer, if any.
-        self.timers
-            .iter()
-            .min_by_key(|t| t.raw())
-            .and_then(|t| t.get())
+        TIMER_KINDS.iter().filter_map(|&k| self.timer(k)).min()
     }
 
     /// Arm the orphan FIN-WAIT-2 timer (LX-6): only for connections the application closed;
@@ -676,19 +729,15 @@ impl Tcb {
         }
     }
 
-    /// Data (or SYN/FIN) is outstanding since `since`: (re)arm the user timeout from then.
+    /// Data (or SYN/FIN) is outstanding since `since`: the user timeout, if any, now runs
+    /// from then (its deadline is derived, see `SLOTS`).
     pub fn mark_unacked_since(&mut self, since: Instant) {
         self.unacked_since = OptInstant::some(since);
-        match self.user_timeout {
-            Some(d) => self.set_timer(TimerKind::UserTimeout, since + d),
-            None => self.clear_timer(TimerKind::UserTimeout),
-        }
     }
 
-    /// Nothing is outstanding any more.
+    /// Nothing is outstanding any more (which also disarms the user timeout).
     pub fn clear_unacked(&mut self) {
         self.unacked_since = OptInstant::NONE;
-        self.clear_timer(TimerKind::UserTimeout);
     }
 
     /// Sequence number our FIN occupies (valid once `fin_queued`).

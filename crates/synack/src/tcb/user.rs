@@ -1,11 +1,10 @@
 //! The user calls on an existing connection (RFC 9293 §3.10.2-5): SEND, RECEIVE, CLOSE
 //! (`shutdown` for the write side, `close` to also release the handle) and ABORT.
 
-use super::{Ctx, Tcb, TIMERS};
+use super::{Ctx, Tcb};
 use crate::error::Error;
 use crate::event::{Cause, CloseReason};
 use crate::state::State;
-use crate::time::OptInstant;
 
 impl Tcb {
     fn closed_error(&self) -> Error {
@@ -120,7 +119,7 @@ impl Tcb {
             | State::CloseWait => self.send_rst(ctx),
             _ => {}
         }
-        self.timers = [OptInstant::NONE; TIMERS];
+        self.clear_timers();
         self.terminate(ctx, CloseReason::Aborted, Cause::Abort);
         Ok(())
     }
