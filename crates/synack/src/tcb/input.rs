@@ -159,8 +159,7 @@ impl Tcb {
                 // entry), rate-limited (LX-15) so it does not double the timer's own
                 // retransmissions.
                 let recent = self
-                    .last_synack
-                    .get()
+                    .last_synack()
                     .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit);
                 if !recent {
                     self.snd_nxt = self.iss;
@@ -425,11 +424,11 @@ impl Tcb {
             self.take_rtt_sample(ctx, h);
             self.retries = 0;
             // RTO-10: stop the timer when all is acknowledged, otherwise restart it.
-            self.tlp.armed = false; // the slot holds the RTO again; a PTO is rescheduled below
+            self.flags.set_tlp_armed(false); // the slot holds the RTO again; a PTO is rescheduled below
             if self.snd_una == self.snd_max {
                 self.clear_timer(TimerKind::Retransmit);
                 self.clear_unacked();
-                self.rtx_tsval = None;
+                self.set_rtx_tsval(None);
             } else {
                 self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
                 self.mark_unacked_since(ctx.now);
@@ -488,7 +487,7 @@ impl Tcb {
     fn take_rtt_sample(&mut self, ctx: &mut Ctx, h: &TcpHeader) {
         if let (true, Some(ts)) = (self.ts_ok, h.options.timestamps) {
             let stale = self
-                .rtx_tsval
+                .rtx_tsval()
                 .is_some_and(|r| (ts.tsecr.wrapping_sub(r) as i32) < 0);
             if ts.tsecr != 0 && !stale {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ts.tsecr);

@@ -8,7 +8,7 @@
 //! because the sequence number is old. Probes repeat every `interval`; after `probes`
 //! unanswered ones (MUST-29: one lost ACK never kills a connection) the connection is reset
 //! and reported timed out, as Linux does: 7200 + 9 × 75 = 7875 s after the last segment.
-//! The state is kept in 7 bytes, at Linux's one-second resolution.
+//! The state is kept in 6 bytes and a flag bit, at Linux's one-second resolution.
 use super::{Ctx, Tcb};
 use crate::config::KeepAlive;
 use crate::event::{Cause, CloseReason, TimerKind};
@@ -29,8 +29,8 @@ pub struct KaState {
     limit: u8,
     /// Probes sent since the peer was last heard from.
     sent: u8,
-    /// Send a probe at the next poll.
-    pub probe_now: bool,
+    // "Send a probe at the next poll" is a bit of `Tcb::flags` (ka_probe): 6 bytes here, not
+    // 8 (issue 3's memory budget).
 }
 
 /// Whole seconds, rounded up, within 1..=MAX_SECS.
@@ -49,7 +49,6 @@ impl KaState {
                 interval: secs(k.interval),
                 limit: k.probes.clamp(1, MAX_PROBES) as u8,
                 sent: 0,
-                probe_now: false,
             },
         }
     }
@@ -81,6 +80,7 @@ impl Tcb {
     /// SO_KEEPALIVE and its timing, per connection (MUST-24, MUST-27).
     pub fn set_keepalive(&mut self, ctx: &mut Ctx, k: Option<KeepAlive>) {
         self.ka = KaState::new(k);
+        self.flags.set_ka_probe(false); // a new setting starts with no probe pending
         if self.ka.enabled() && probed(self.state) {
             self.set_timer(TimerKind::KeepAlive, ctx.now + self.ka.idle());
         } else {
@@ -129,7 +129,7 @@ impl Tcb {
             return;
         }
         self.ka.sent += 1;
-        self.ka.probe_now = true;
+        self.flags.set_ka_probe(true);
         ctx.counters.keepalive_probes += 1;
         self.set_timer(
             TimerKind::KeepAlive,

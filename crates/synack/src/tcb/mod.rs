@@ -205,6 +205,47 @@ impl OptOffset {
     }
 }
 
+/// Defines the bits of [`Flags`] with a getter and a setter each.
+macro_rules! flags {
+    ($($(#[$doc:meta])* $bit:literal $get:ident $set:ident;)*) => {
+        impl Flags {
+            $(
+                $(#[$doc])*
+                pub fn $get(self) -> bool {
+                    self.0 & (1 << $bit) != 0
+                }
+                pub fn $set(&mut self, on: bool) {
+                    if on {
+                        self.0 |= 1 << $bit;
+                    } else {
+                        self.0 &= !(1 << $bit);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// One-bit TCB state in a byte: a `bool` field costs a byte of every connection, these cost
+/// a bit (issue 3's memory budget).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Flags(u8);
+
+flags! {
+    /// The retransmission timer's slot holds a tail loss probe's PTO, not an RTO (tlp.rs).
+    0 tlp_armed set_tlp_armed;
+    /// Send the tail loss probe at the next poll.
+    1 tlp_send set_tlp_send;
+    /// A tail loss probe is outstanding up to `Tcb::tlp_end` (RFC 8985 TLP.end_seq).
+    2 tlp_outstanding set_tlp_outstanding;
+    /// The outstanding probe was a retransmission (RFC 8985 TLP.is_retrans).
+    3 tlp_retrans set_tlp_retrans;
+    /// Send a keep-alive probe at the next poll (keepalive.rs).
+    4 ka_probe set_ka_probe;
+    /// `Tcb::rtx_tsval` holds a value.
+    5 rtx_tsval_set set_rtx_tsval_set;
+}
+
 /// The transmission control block of one connection.
 pub(crate) struct Tcb {
     pub id: ConnId,
@@ -287,14 +328,13 @@ pub(crate) struct Tcb {
     pub rtt_timing: (SeqNum, OptInstant),
     /// Our SYN or SYN,ACK was retransmitted (RTO-12, Karn).
     pub syn_retransmitted: bool,
-    /// Last time a SYN,ACK was sent (rate-limits answers to retransmitted SYNs).
-    pub last_synack: OptInstant,
     /// Since when data has been waiting for an acknowledgment (user timeout).
     pub unacked_since: OptInstant,
     /// Abort when data stays unacknowledged this long (UI-8, MUST-21); none = no limit.
     /// The user-timeout deadline is `unacked_since + user_timeout`.
     pub user_timeout: OptDuration,
-    /// Time the last segment was sent (slow start after idle).
+    /// Time the last segment was sent (slow start after idle; in SYN-RECEIVED, the last
+    /// SYN,ACK: see [`Tcb::last_synack`]).
     pub last_send: Instant,
 
     /// Congestion control (CUBIC or NewReno, `cc/`); recovery is driven from here.
@@ -340,8 +380,9 @@ pub(crate) struct Tcb {
     /// Last ACK sent in answer to an out-of-window pure ACK (LX-15 rate limit).
     pub last_oow_ack: OptInstant,
     /// Our TSval when data was last retransmitted: an ACK echoing anything older measures
-    /// a stale transmission, not the path, and gives no RTT sample.
-    pub rtx_tsval: Option<u32>,
+    /// a stale transmission, not the path, and gives no RTT sample. Valid while
+    /// `flags.rtx_tsval_set()`; read and write it with `rtx_tsval` / `set_rtx_tsval`.
+    rtx_tsval: u32,
     /// The last soft ICMP error (Linux sk_err_soft): a connect that then times out reports
     /// "unreachable" rather than "timed out".
     pub soft_error: Option<crate::wire::icmp::IcmpError>,
@@ -349,8 +390,10 @@ pub(crate) struct Tcb {
     /// length 0 = none (SK-12, RFC 2883).
     pub dsack_start: SeqNum,
     pub dsack_len: u16,
-    /// Tail loss probe state (tlp.rs, RK-3, RK-4).
-    pub tlp: tlp::TlpState,
+    /// Tail loss probe (tlp.rs, RK-3, RK-4): TLP.end_seq; the rest is in `flags`.
+    pub tlp_end: SeqNum,
+    /// Single-bit state packed into one byte (issue 3's memory budget).
+    pub flags: Flags,
     /// Keep-alive, compactly (keepalive.rs): idle seconds (0 = off), interval seconds,
     /// probe limit, probes sent without an answer; and a probe to send now.
     pub ka: keepalive::KaState,
@@ -420,7 +463,6 @@ impl Tcb {
             retries: 0,
             rtt_timing: (SeqNum(0), OptInstant::NONE),
             syn_retransmitted: false,
-            last_synack: OptInstant::NONE,
             unacked_since: OptInstant::NONE,
             user_timeout: config.user_timeout.into(),
             last_send: now,
@@ -444,11 +486,12 @@ impl Tcb {
             sws_override: false,
             last_challenge: OptInstant::NONE,
             last_oow_ack: OptInstant::NONE,
-            rtx_tsval: None,
+            rtx_tsval: 0,
             soft_error: None,
             dsack_start: SeqNum(0),
             dsack_len: 0,
-            tlp: tlp::TlpState::default(),
+            tlp_end: SeqNum(0),
+            flags: Flags::default(),
             ka: keepalive::KaState::new(config.keepalive),
         }
     }
@@ -727,6 +770,25 @@ impl Tcb {
         if self.state == State::FinWait2 && self.orphan {
             self.set_timer(TimerKind::FinWait2, ctx.now + ctx.config.fin_wait_2_timeout);
         }
+    }
+
+    /// Our TSval when data was last retransmitted, if any since everything was acknowledged.
+    pub fn rtx_tsval(&self) -> Option<u32> {
+        self.flags.rtx_tsval_set().then_some(self.rtx_tsval)
+    }
+    pub fn set_rtx_tsval(&mut self, v: Option<u32>) {
+        self.flags.set_rtx_tsval_set(v.is_some());
+        self.rtx_tsval = v.unwrap_or(0);
+    }
+
+    /// Last time a SYN,ACK was sent, for rate-limiting the answers to retransmitted SYNs in a
+    /// passive SYN-RECEIVED (S-3, LX-15). Not stored (issue 3's memory budget, 8 bytes): a
+    /// connection that is not synchronized sends nothing but its SYN or SYN,ACK
+    /// (`poll_segment` runs the data path only once synchronized), so in SYN-RECEIVED the last
+    /// send *is* the last SYN,ACK, once one has gone out (SND.MAX past ISS).
+    pub fn last_synack(&self) -> Option<Instant> {
+        debug_assert!(self.state == State::SynReceived);
+        self.snd_max.gt(self.iss).then_some(self.last_send)
     }
 
     /// Data (or SYN/FIN) is outstanding since `since`: the user timeout, if any, now runs

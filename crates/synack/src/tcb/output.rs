@@ -51,10 +51,10 @@ impl Tcb {
                     data_len: 0,
                 });
             }
-            if self.ka.probe_now {
+            if self.flags.ka_probe() {
                 // SHLD-12: a keep-alive probe carries no data and the sequence number just
                 // below SND.NXT, so the peer answers with an ACK.
-                self.ka.probe_now = false;
+                self.flags.set_ka_probe(false);
                 let hdr = self.header(ctx, self.snd_nxt - 1, TcpFlags::ACK);
                 ctx.counters.out_segs += 1;
                 return Some(Outgoing {
@@ -116,7 +116,6 @@ impl Tcb {
         let (flags, ack) = if synack {
             self.rcv_adv = self.rcv_nxt + window;
             self.last_ack_sent = self.rcv_nxt;
-            self.last_synack = OptInstant::some(ctx.now);
             self.ack_now = false;
             (TcpFlags::SYN | TcpFlags::ACK, self.rcv_nxt)
         } else {
@@ -167,7 +166,7 @@ impl Tcb {
                 return Some(self.emit_data(ctx, self.snd_una, len, fin));
             }
         }
-        if self.tlp.send {
+        if self.flags.tlp_send() {
             // RK-3: the tail loss probe, ahead of the windows' usual rules.
             if let Some((seq, len, fin)) = self.probe_segment(data_end) {
                 let out = self.emit_data(ctx, seq, len, fin);
@@ -291,7 +290,7 @@ impl Tcb {
         let new_data = !seq.lt(self.snd_max);
         if seq.lt(self.snd_max) {
             ctx.counters.retrans_segs += 1;
-            self.rtx_tsval = Some(self.ts_now(ctx.now));
+            self.set_rtx_tsval(Some(self.ts_now(ctx.now)));
             if let (timed_end, true) = (self.rtt_timing.0, self.rtt_timing.1.is_some()) {
                 if seq.lt(timed_end) {
                     self.rtt_timing.1 = OptInstant::NONE; // Karn (RTO-6)

@@ -28,7 +28,7 @@ impl Tcb {
     fn fire(&mut self, ctx: &mut Ctx, kind: TimerKind) {
         match kind {
             // The slot holds either the RTO or a tail loss probe's PTO (tlp.rs).
-            TimerKind::Retransmit if self.tlp.armed => self.on_probe_timeout(ctx),
+            TimerKind::Retransmit if self.flags.tlp_armed() => self.on_probe_timeout(ctx),
             TimerKind::Retransmit => self.on_retransmit_timeout(ctx),
             TimerKind::Persist => self.on_persist_timeout(ctx),
             TimerKind::DelayedAck => {
@@ -98,7 +98,7 @@ impl Tcb {
         }
         self.retries += 1;
         ctx.counters.timeouts += 1;
-        self.tlp = Default::default(); // an RTO ends any probe episode (RFC 8985 §7.4)
+        self.end_probe_episode(); // an RTO ends any probe episode (RFC 8985 §7.4)
         if self.retries == ctx.config.retries1 && ctx.config.soft_errors && self.accepted {
             // MUST-20a / SHLD-9: R1 reached; tell the application the path is in trouble.
             ctx.events.push(crate::event::Event::SoftError {
