@@ -510,7 +510,7 @@ impl Tcb {
 
     /// RTO-12: after retransmitted SYNs, data starts with a 3 s RTO unless a sample exists.
     fn after_handshake_rtt(&mut self, ctx: &mut Ctx) {
-        if self.syn_retransmitted && self.rtt.srtt().is_none() {
+        if self.flags.syn_retransmitted() && self.rtt.srtt().is_none() {
             self.rtt.reset_backoff();
             self.rtt.ensure_at_least(ctx.config.rto_fallback);
         }

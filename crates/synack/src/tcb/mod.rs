@@ -244,6 +244,10 @@ flags! {
     4 ka_probe set_ka_probe;
     /// `Tcb::rtx_tsval` holds a value.
     5 rtx_tsval_set set_rtx_tsval_set;
+    /// Our SYN or SYN,ACK was retransmitted (RTO-12, Karn).
+    6 syn_retransmitted set_syn_retransmitted;
+    /// The sender-SWS override timer fired: send what the window allows (MUST-38 (4)).
+    7 sws_override set_sws_override;
 }
 
 /// The transmission control block of one connection.
@@ -321,13 +325,12 @@ pub(crate) struct Tcb {
     /// The earliest deadline the stack has scheduled for us (lazy timer heap).
     pub scheduled: OptInstant,
     pub rtt: RttEstimator,
-    /// Consecutive expiries of the retransmission (or persist) timer without progress.
-    pub retries: u32,
+    /// Consecutive expiries of the retransmission timer without progress. A u16 (issue 3):
+    /// a retry limit is compared as at most `u16::MAX` (91 days of 120 s RTOs).
+    pub retries: u16,
     /// Segment being timed for an RTT sample without timestamps: (end seq, sent at); the
     /// time is none when nothing is timed.
     pub rtt_timing: (SeqNum, OptInstant),
-    /// Our SYN or SYN,ACK was retransmitted (RTO-12, Karn).
-    pub syn_retransmitted: bool,
     /// Since when data has been waiting for an acknowledgment (user timeout).
     pub unacked_since: OptInstant,
     /// Abort when data stays unacknowledged this long (UI-8, MUST-21); none = no limit.
@@ -365,16 +368,15 @@ pub(crate) struct Tcb {
     pub nodelay: bool,
     /// `send` came up short; say `Writable` when room appears.
     pub want_writable: bool,
-    /// Unanswered zero-window probes in a row.
-    pub probes: u32,
-    /// Exponent of the persist-timer backoff (SHLD-30).
-    pub persist_backoff: u16,
+    /// Unanswered zero-window probes in a row (u16 like `retries`, issue 3).
+    pub probes: u16,
+    /// Exponent of the persist-timer backoff (SHLD-30); only its first 16 steps matter
+    /// (`persist_interval`), so a byte holds it.
+    pub persist_backoff: u8,
     /// Send a zero-window probe now.
     pub probe_now: bool,
     /// Retransmit the segment at SND.UNA now (fast retransmit).
     pub fast_rtx: bool,
-    /// The sender-SWS override timer fired: send what the window allows (MUST-38 (4)).
-    pub sws_override: bool,
     /// Last challenge ACK (BI-6 rate limit).
     pub last_challenge: OptInstant,
     /// Last ACK sent in answer to an out-of-window pure ACK (LX-15 rate limit).
@@ -462,7 +464,6 @@ impl Tcb {
             rtt: RttEstimator::new(config.rto_initial, config.rto_max),
             retries: 0,
             rtt_timing: (SeqNum(0), OptInstant::NONE),
-            syn_retransmitted: false,
             unacked_since: OptInstant::NONE,
             user_timeout: config.user_timeout.into(),
             last_send: now,
@@ -483,7 +484,6 @@ impl Tcb {
             persist_backoff: 0,
             probe_now: false,
             fast_rtx: false,
-            sws_override: false,
             last_challenge: OptInstant::NONE,
             last_oow_ack: OptInstant::NONE,
             rtx_tsval: 0,
@@ -770,6 +770,12 @@ impl Tcb {
         if self.state == State::FinWait2 && self.orphan {
             self.set_timer(TimerKind::FinWait2, ctx.now + ctx.config.fin_wait_2_timeout);
         }
+    }
+
+    /// Whether `count` expiries (retries, probes) reach the limit `limit` from `Config`;
+    /// counts are u16 (issue 3), so a limit above `u16::MAX` acts as `u16::MAX`.
+    pub fn limit_reached(count: u16, limit: u32) -> bool {
+        u32::from(count) >= limit.min(u32::from(u16::MAX))
     }
 
     /// Our TSval when data was last retransmitted, if any since everything was acknowledged.

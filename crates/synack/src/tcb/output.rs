@@ -85,7 +85,7 @@ impl Tcb {
     fn syn_segment(&mut self, ctx: &mut Ctx, synack: bool) -> Outgoing {
         let retransmission = self.snd_max.gt(self.iss);
         if retransmission {
-            self.syn_retransmitted = true;
+            self.flags.set_syn_retransmitted(true);
             self.rtt_timing.1 = OptInstant::NONE; // Karn (RTO-6)
             ctx.counters.retrans_segs += 1;
             if synack {
@@ -194,8 +194,8 @@ impl Tcb {
             let edge = self.snd_una + self.snd_wnd.min(self.cwnd().max(self.mss) + limited);
             let usable = edge.diff(self.snd_nxt).max(0) as usize;
             let len = unsent.min(usable).min(self.seg_mss() as usize);
-            if len > 0 && (self.may_send(len, unsent) || self.sws_override) {
-                self.sws_override = false;
+            if len > 0 && (self.may_send(len, unsent) || self.flags.sws_override()) {
+                self.flags.set_sws_override(false);
                 if limited > 0 {
                     self.limited_sent += len as u32;
                 }

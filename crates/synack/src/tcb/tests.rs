@@ -11,11 +11,12 @@ use crate::time::{Duration, Instant};
 /// the remembered ICMP soft error brought it to 560 B, tail loss probe state (8 B) to 568 B.
 /// u32 RTT fields, two fewer timer slots and CUBIC's idle stamp moved into its epoch brought
 /// it to 512 B; the SYN,ACK stamp read from `last_send`, 4-byte-aligned optional instants and
-/// one-bit flags to 488 B. This fails if fields grow it further.
+/// one-bit flags to 488 B; u16 retry/probe counts, a u8 persist exponent and two more bools
+/// as flag bits to 480 B. This fails if fields grow it further.
 #[test]
 fn tcb_stays_compact() {
     assert!(
-        std::mem::size_of::<super::Tcb>() <= 488,
+        std::mem::size_of::<super::Tcb>() <= 480,
         "{}",
         std::mem::size_of::<super::Tcb>()
     );
@@ -27,13 +28,15 @@ fn flags_are_independent_bits() {
     use super::Flags;
     type Get = fn(Flags) -> bool;
     type Set = fn(&mut Flags, bool);
-    let all: [(Get, Set); 6] = [
+    let all: [(Get, Set); 8] = [
         (Flags::tlp_armed, Flags::set_tlp_armed),
         (Flags::tlp_send, Flags::set_tlp_send),
         (Flags::tlp_outstanding, Flags::set_tlp_outstanding),
         (Flags::tlp_retrans, Flags::set_tlp_retrans),
         (Flags::ka_probe, Flags::set_ka_probe),
         (Flags::rtx_tsval_set, Flags::set_rtx_tsval_set),
+        (Flags::syn_retransmitted, Flags::set_syn_retransmitted),
+        (Flags::sws_override, Flags::set_sws_override),
     ];
     for (i, &(_, set)) in all.iter().enumerate() {
         for base in [false, true] {
@@ -61,6 +64,17 @@ fn rtx_tsval_round_trips() {
     }
     t.set_rtx_tsval(None);
     assert_eq!(t.rtx_tsval(), None);
+}
+
+/// Retry and probe counts are u16: a configured limit beyond `u16::MAX` acts as `u16::MAX`
+/// (and so is still reached), every smaller limit exactly as before.
+#[test]
+fn retry_limits_compare_as_u16() {
+    assert!(!Tcb::limit_reached(14, 15));
+    assert!(Tcb::limit_reached(15, 15));
+    assert!(Tcb::limit_reached(0, 0));
+    assert!(!Tcb::limit_reached(u16::MAX - 1, u32::MAX));
+    assert!(Tcb::limit_reached(u16::MAX, u32::MAX));
 }
 
 /// What a TCB needs to run outside a stack.

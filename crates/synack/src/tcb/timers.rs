@@ -77,7 +77,7 @@ impl Tcb {
         if self.snd_una == self.snd_max && self.state.is_synchronized() {
             return; // nothing outstanding
         }
-        if self.retries >= limit {
+        if Tcb::limit_reached(self.retries, limit) {
             if passive_half_open {
                 // LX-2: the half-open entry is dropped silently, no RST.
                 ctx.counters.synack_timeouts += 1;
@@ -99,7 +99,8 @@ impl Tcb {
         self.retries += 1;
         ctx.counters.timeouts += 1;
         self.end_probe_episode(); // an RTO ends any probe episode (RFC 8985 §7.4)
-        if self.retries == ctx.config.retries1 && ctx.config.soft_errors && self.accepted {
+        if u32::from(self.retries) == ctx.config.retries1 && ctx.config.soft_errors && self.accepted
+        {
             // MUST-20a / SHLD-9: R1 reached; tell the application the path is in trouble.
             ctx.events.push(crate::event::Event::SoftError {
                 conn: self.id,
@@ -139,7 +140,7 @@ impl Tcb {
         } else {
             ctx.config.retries2
         };
-        if self.probes >= limit {
+        if Tcb::limit_reached(self.probes, limit) {
             ctx.counters.abort_on_timeout += 1;
             self.terminate(ctx, CloseReason::TimedOut, Cause::RetriesExhausted);
             return;
@@ -147,7 +148,7 @@ impl Tcb {
         if self.snd_wnd > 0 {
             // The window is open but too small for SWS avoidance: the override timer
             // (MUST-38 (4)) sends what fits rather than holding data for ever (MUST-60).
-            self.sws_override = true;
+            self.flags.set_sws_override(true);
             return;
         }
         self.probes += 1;
