@@ -28,10 +28,10 @@ impl Tcb {
         };
         let peer_mss = opts.mss.map(u32::from).unwrap_or(default_mss).max(64);
         match opts.window_scale {
-            Some(shift) if self.ws_ok => self.snd_wscale = shift.min(14), // WS-3
+            Some(shift) if self.flags.ws_ok() => self.snd_wscale = shift.min(14), // WS-3
             _ => {
                 // WS-2: scaling only when both SYNs carried the option.
-                self.ws_ok = false;
+                self.flags.set_ws_ok(false);
                 self.snd_wscale = 0;
                 self.rcv_wscale = 0;
             }
@@ -380,7 +380,7 @@ impl Tcb {
         // Step 8: FIN (EP-22), possibly one that arrived earlier above a hole.
         if fin {
             self.accept_fin(ctx, seq + payload.len() as u32);
-        } else if self.ooo_fin.get() == Some(self.recv_buf.next()) {
+        } else if self.ooo_fin() == Some(self.rcv_nxt) {
             self.receive_fin(ctx);
         }
     }
@@ -434,8 +434,8 @@ impl Tcb {
                 self.mark_unacked_since(ctx.now);
             }
             self.on_new_ack_cc(ctx, data_acked as u32); // SYN and FIN are not data (CC-4)
-            if self.want_writable && self.send_buf.free() > 0 {
-                self.want_writable = false;
+            if self.flags.want_writable() && self.send_buf.free() > 0 {
+                self.flags.set_want_writable(false);
                 ctx.events.push(Event::Writable { conn: self.id });
             }
         } else if h.ack == self.snd_una
@@ -560,7 +560,7 @@ impl Tcb {
         if fin_seq == self.rcv_nxt {
             self.receive_fin(ctx);
         } else if fin_seq.gt(self.rcv_nxt) {
-            self.ooo_fin = OptOffset::some(self.rcv_offset(fin_seq));
+            self.set_ooo_fin(Some(fin_seq));
             self.ack_now = true;
         }
     }
@@ -569,7 +569,7 @@ impl Tcb {
     fn receive_fin(&mut self, ctx: &mut Ctx) {
         self.rcv_nxt += 1;
         self.fin_received = true;
-        self.ooo_fin = OptOffset::NONE;
+        self.set_ooo_fin(None);
         self.ack_now = true;
         if self.accepted {
             ctx.events.push(Event::Readable { conn: self.id });

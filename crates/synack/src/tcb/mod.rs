@@ -226,10 +226,19 @@ macro_rules! flags {
     };
 }
 
-/// One-bit TCB state in a byte: a `bool` field costs a byte of every connection, these cost
-/// a bit (issue 3's memory budget).
+/// One-bit TCB state: a `bool` field costs a byte of every connection, these cost a bit
+/// (issue 3's memory budget).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Flags(u8);
+pub(crate) struct Flags(u16);
+
+impl Flags {
+    /// The flags of a fresh TCB: window scaling offered as configured, nothing else set.
+    fn new(config: &Config) -> Flags {
+        let mut f = Flags::default();
+        f.set_ws_ok(config.window_scaling);
+        f
+    }
+}
 
 flags! {
     /// The retransmission timer's slot holds a tail loss probe's PTO, not an RTO (tlp.rs).
@@ -248,6 +257,16 @@ flags! {
     6 syn_retransmitted set_syn_retransmitted;
     /// The sender-SWS override timer fired: send what the window allows (MUST-38 (4)).
     7 sws_override set_sws_override;
+    /// Send a zero-window probe now.
+    8 probe_now set_probe_now;
+    /// Retransmit the segment at SND.UNA now (fast retransmit).
+    9 fast_rtx set_fast_rtx;
+    /// `send` came up short; say `Writable` when room appears.
+    10 want_writable set_want_writable;
+    /// Whether we offer / use window scaling.
+    11 ws_ok set_ws_ok;
+    /// `Tcb::ooo_fin` holds a FIN's sequence number.
+    12 ooo_fin_set set_ooo_fin_set;
 }
 
 /// The transmission control block of one connection.
@@ -293,16 +312,18 @@ pub(crate) struct Tcb {
     pub fin_received: bool,
     /// RCV.UP as a stream offset: the byte after the last urgent byte announced (EP-20).
     pub rcv_up: OptOffset,
-    /// Stream offset of a FIN that arrived above a hole.
-    pub ooo_fin: OptOffset,
+    /// Sequence number of a FIN that arrived above a hole, valid while
+    /// `flags.ooo_fin_set()` (read it with `ooo_fin`). A sequence number rather than a
+    /// stream offset (4 bytes, issue 3): the FIN lies within the window, so it is reached
+    /// exactly when RCV.NXT equals it.
+    ooo_fin: SeqNum,
 
     // Negotiated options.
     /// Shift applied to the peer's window field (Snd.Wind.Shift, WS-2).
     pub snd_wscale: u8,
     /// Shift applied to our window field (Rcv.Wind.Shift).
     pub rcv_wscale: u8,
-    /// Whether we offer / use window scaling.
-    pub ws_ok: bool,
+    /// Whether we offer / use window scaling: `flags.ws_ok()`.
     pub ts_ok: bool,
     pub sack_ok: bool,
     pub ts_recent: u32,
@@ -361,22 +382,18 @@ pub(crate) struct Tcb {
     /// Duplicate ACKs still owed for out-of-order segments of the last batch: one each, so
     /// a sender without SACK can count three (RFC 5681 §4.2, ACK-1); bounded.
     pub dup_acks_owed: u8,
-    pub quick_acks: u16,
+    /// ACKs still to send at once rather than delayed (quick-ACK mode). A byte (issue 3):
+    /// `Config::quick_acks` above 255 acts as 255 (Linux's own limit is 16).
+    pub quick_acks: u8,
     /// Bytes received since we last sent an ACK.
     pub rcv_unacked: u32,
 
     pub nodelay: bool,
-    /// `send` came up short; say `Writable` when room appears.
-    pub want_writable: bool,
     /// Unanswered zero-window probes in a row (u16 like `retries`, issue 3).
     pub probes: u16,
     /// Exponent of the persist-timer backoff (SHLD-30); only its first 16 steps matter
     /// (`persist_interval`), so a byte holds it.
     pub persist_backoff: u8,
-    /// Send a zero-window probe now.
-    pub probe_now: bool,
-    /// Retransmit the segment at SND.UNA now (fast retransmit).
-    pub fast_rtx: bool,
     /// Last challenge ACK (BI-6 rate limit).
     pub last_challenge: OptInstant,
     /// Last ACK sent in answer to an out-of-window pure ACK (LX-15 rate limit).
@@ -440,10 +457,9 @@ impl Tcb {
             rcv_adv: SeqNum(0),
             fin_received: false,
             rcv_up: OptOffset::NONE,
-            ooo_fin: OptOffset::NONE,
+            ooo_fin: SeqNum(0),
             snd_wscale: 0,
             rcv_wscale: if config.window_scaling { rcv_wscale } else { 0 },
-            ws_ok: config.window_scaling,
             ts_ok: config.timestamps,
             sack_ok: config.sack,
             ts_recent: 0,
@@ -476,14 +492,11 @@ impl Tcb {
             high_rxt: iss,
             ack_now: false,
             dup_acks_owed: 0,
-            quick_acks: config.quick_acks.min(u32::from(u16::MAX)) as u16,
+            quick_acks: config.quick_acks.min(u32::from(u8::MAX)) as u8,
             rcv_unacked: 0,
             nodelay: !config.nagle,
-            want_writable: false,
             probes: 0,
             persist_backoff: 0,
-            probe_now: false,
-            fast_rtx: false,
             last_challenge: OptInstant::NONE,
             last_oow_ack: OptInstant::NONE,
             rtx_tsval: 0,
@@ -491,7 +504,7 @@ impl Tcb {
             dsack_start: SeqNum(0),
             dsack_len: 0,
             tlp_end: SeqNum(0),
-            flags: Flags::default(),
+            flags: Flags::new(config),
             ka: keepalive::KaState::new(config.keepalive),
         }
     }
@@ -514,8 +527,8 @@ impl Tcb {
             && (self.listener.is_none() || self.queued)
             && !self.ack_now
             && self.dup_acks_owed == 0
-            && !self.probe_now
-            && !self.fast_rtx
+            && !self.flags.probe_now()
+            && !self.flags.fast_rtx()
             && self.send_buf.is_empty()
             && self.recv_buf.readable() == 0
             && !self.recv_buf.has_out_of_order()
@@ -550,7 +563,9 @@ impl Tcb {
             mss: self.mss.min(u16::MAX as u32) as u16,
             snd_wscale: self.snd_wscale,
             rcv_wscale: self.rcv_wscale,
-            opts: u8::from(self.ws_ok) | u8::from(self.ts_ok) << 1 | u8::from(self.sack_ok) << 2,
+            opts: u8::from(self.flags.ws_ok())
+                | u8::from(self.ts_ok) << 1
+                | u8::from(self.sack_ok) << 2,
         }
     }
 
@@ -586,7 +601,7 @@ impl Tcb {
         t.fin_received = true;
         t.snd_wscale = tw.snd_wscale;
         t.rcv_wscale = tw.rcv_wscale;
-        t.ws_ok = tw.opts & 1 != 0;
+        t.flags.set_ws_ok(tw.opts & 1 != 0);
         t.ts_ok = tw.opts & 2 != 0;
         t.sack_ok = tw.opts & 4 != 0;
         t.ts_recent = tw.ts_recent;
@@ -776,6 +791,15 @@ impl Tcb {
     /// counts are u16 (issue 3), so a limit above `u16::MAX` acts as `u16::MAX`.
     pub fn limit_reached(count: u16, limit: u32) -> bool {
         u32::from(count) >= limit.min(u32::from(u16::MAX))
+    }
+
+    /// The sequence number of a FIN that arrived above a hole, if one did.
+    pub fn ooo_fin(&self) -> Option<SeqNum> {
+        self.flags.ooo_fin_set().then_some(self.ooo_fin)
+    }
+    pub fn set_ooo_fin(&mut self, fin: Option<SeqNum>) {
+        self.flags.set_ooo_fin_set(fin.is_some());
+        self.ooo_fin = fin.unwrap_or(SeqNum(0));
     }
 
     /// Our TSval when data was last retransmitted, if any since everything was acknowledged.

@@ -40,10 +40,10 @@ impl Tcb {
             if let Some(seg) = self.data_segment(ctx) {
                 return Some(seg);
             }
-            if self.probe_now {
+            if self.flags.probe_now() {
                 // Zero-window probe, Linux style: an old sequence number that the peer must
                 // answer with an ACK carrying its current window (MUST-36).
-                self.probe_now = false;
+                self.flags.set_probe_now(false);
                 let hdr = self.header(ctx, self.snd_una - 1, TcpFlags::ACK);
                 return Some(Outgoing {
                     hdr,
@@ -102,7 +102,7 @@ impl Tcb {
             sack_permitted: self.sack_ok,
             ..TcpOptions::default()
         };
-        if self.ws_ok {
+        if self.flags.ws_ok() {
             options.window_scale = Some(self.rcv_wscale); // WS-7: even a shift of 0
         }
         if self.ts_ok {
@@ -149,8 +149,8 @@ impl Tcb {
             return None;
         }
         let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
-        if self.fast_rtx {
-            self.fast_rtx = false;
+        if self.flags.fast_rtx() {
+            self.flags.set_fast_rtx(false);
             if self.in_recovery {
                 let end = self.snd_una + self.seg_mss();
                 self.high_rxt = self.high_rxt.max(end.min(data_end));
@@ -490,7 +490,7 @@ impl Tcb {
             // (4.2): ssthresh and cwnd from the controller (FlightSize/2 for NewReno, 0.7
             // of it for CUBIC, CUB-2).
             self.cc.on_congestion_event(ctx.now, self.loss_flight());
-            self.fast_rtx = true; // (4.3): the segment at SND.UNA goes at once
+            self.flags.set_fast_rtx(true); // (4.3): the segment at SND.UNA goes at once
         }
     }
 
@@ -524,7 +524,7 @@ impl Tcb {
             } else {
                 // CC-11: deflate by what was acknowledged, adding one SMSS back only if the
                 // partial ACK covered at least one.
-                self.fast_rtx = true;
+                self.flags.set_fast_rtx(true);
                 let mut cwnd = self.cwnd().saturating_sub(acked);
                 if acked >= self.mss {
                     cwnd += self.mss;
@@ -552,7 +552,7 @@ impl Tcb {
             let inflated = self.cc.ssthresh().saturating_add(3 * self.mss);
             self.cc.set_cwnd(inflated);
             self.recover = self.snd_max - 1; // the highest sequence number sent
-            self.fast_rtx = true;
+            self.flags.set_fast_rtx(true);
         } else if self.dupacks > 3 {
             let inflated = self.cwnd().saturating_add(self.mss); // CC-9 (4)
             self.cc.set_cwnd(inflated);

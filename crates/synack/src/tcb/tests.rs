@@ -12,11 +12,12 @@ use crate::time::{Duration, Instant};
 /// u32 RTT fields, two fewer timer slots and CUBIC's idle stamp moved into its epoch brought
 /// it to 512 B; the SYN,ACK stamp read from `last_send`, 4-byte-aligned optional instants and
 /// one-bit flags to 488 B; u16 retry/probe counts, a u8 persist exponent and two more bools
-/// as flag bits to 480 B. This fails if fields grow it further.
+/// as flag bits to 480 B; the out-of-order FIN as a sequence number, four more bools as bits
+/// and quick_acks as a byte to 472 B. This fails if fields grow it further.
 #[test]
 fn tcb_stays_compact() {
     assert!(
-        std::mem::size_of::<super::Tcb>() <= 480,
+        std::mem::size_of::<super::Tcb>() <= 472,
         "{}",
         std::mem::size_of::<super::Tcb>()
     );
@@ -28,7 +29,7 @@ fn flags_are_independent_bits() {
     use super::Flags;
     type Get = fn(Flags) -> bool;
     type Set = fn(&mut Flags, bool);
-    let all: [(Get, Set); 8] = [
+    let all: [(Get, Set); 13] = [
         (Flags::tlp_armed, Flags::set_tlp_armed),
         (Flags::tlp_send, Flags::set_tlp_send),
         (Flags::tlp_outstanding, Flags::set_tlp_outstanding),
@@ -37,6 +38,11 @@ fn flags_are_independent_bits() {
         (Flags::rtx_tsval_set, Flags::set_rtx_tsval_set),
         (Flags::syn_retransmitted, Flags::set_syn_retransmitted),
         (Flags::sws_override, Flags::set_sws_override),
+        (Flags::probe_now, Flags::set_probe_now),
+        (Flags::fast_rtx, Flags::set_fast_rtx),
+        (Flags::want_writable, Flags::set_want_writable),
+        (Flags::ws_ok, Flags::set_ws_ok),
+        (Flags::ooo_fin_set, Flags::set_ooo_fin_set),
     ];
     for (i, &(_, set)) in all.iter().enumerate() {
         for base in [false, true] {
@@ -64,6 +70,19 @@ fn rtx_tsval_round_trips() {
     }
     t.set_rtx_tsval(None);
     assert_eq!(t.rtx_tsval(), None);
+}
+
+/// `ooo_fin` likewise: any sequence number, and none.
+#[test]
+fn ooo_fin_round_trips() {
+    let mut t = tcb(&Config::default());
+    assert_eq!(t.ooo_fin(), None);
+    for v in [0, 1, u32::MAX] {
+        t.set_ooo_fin(Some(SeqNum(v)));
+        assert_eq!(t.ooo_fin(), Some(SeqNum(v)));
+    }
+    t.set_ooo_fin(None);
+    assert_eq!(t.ooo_fin(), None);
 }
 
 /// Retry and probe counts are u16: a configured limit beyond `u16::MAX` acts as `u16::MAX`

@@ -117,7 +117,7 @@ impl Tcb {
                 let flight = self.flight_size();
                 self.cc.on_rto(ctx.now, flight, self.retries == 1);
                 self.end_dup_run();
-                self.fast_rtx = false;
+                self.flags.set_fast_rtx(false);
                 self.recover = self.snd_max - 1; // CC-12: an RTO ends recovery
                 self.in_recovery = false; // SK-11
                 self.sb.clear(); // SK-5: the receiver may have reneged
@@ -152,7 +152,7 @@ impl Tcb {
             return;
         }
         self.probes += 1;
-        self.probe_now = true;
+        self.flags.set_probe_now(true);
         self.persist_backoff = self.persist_backoff.saturating_add(1);
         let at = ctx.now + self.persist_interval(ctx);
         self.set_timer(TimerKind::Persist, at);

@@ -20,7 +20,7 @@ impl Tcb {
             {
                 let n = self.send_buf.push(data);
                 if n < data.len() {
-                    self.want_writable = true;
+                    self.flags.set_want_writable(true);
                 }
                 if n == 0 && !data.is_empty() {
                     Err(Error::WouldBlock)
