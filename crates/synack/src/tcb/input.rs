@@ -3,7 +3,6 @@
 //! processing (EP-10). LISTEN is handled by the stack, which owns the listeners; the TCB
 //! takes over from the SYN (`on_syn_in_listen`).
 
-use super::OptOffset;
 use super::{CtlSegment, Ctx, Tcb};
 use crate::cc::Controller;
 use crate::counters::DropReason;
@@ -47,7 +46,7 @@ impl Tcb {
         self.mss = (peer_mss.min(self.our_mss as u32))
             .saturating_sub(opt_overhead)
             .max(32);
-        self.rcv_mss = self.mss.min(536);
+        self.rcv_mss = self.mss.min(536) as u16;
         let iw = self.initial_window(ctx);
         self.cc = Controller::new(ctx.config.congestion_control, self.mss, iw);
     }
@@ -354,8 +353,8 @@ impl Tcb {
         // urgent data; it never moves back. Urgent bytes are delivered inline (decision 7).
         if h.flags.urg() && self.state.can_receive_data() && !self.fin_received {
             let up = self.rcv_offset(seq) + h.urgent as u64;
-            if self.rcv_up.get().is_none_or(|old| up > old) && up > self.recv_buf.next() {
-                self.rcv_up = OptOffset::some(up);
+            if self.rcv_up().is_none_or(|old| up > old) && up > self.recv_buf.next() {
+                self.set_rcv_up(Some(up));
                 if self.accepted {
                     ctx.events.push(Event::Urgent { conn: self.id });
                 }
@@ -525,8 +524,8 @@ impl Tcb {
         let r = self.recv_buf.insert(self.rcv_offset(seq), payload);
         self.rcv_mss = self
             .rcv_mss
-            .max(payload.len() as u32)
-            .min(self.our_mss as u32);
+            .max(payload.len().min(usize::from(u16::MAX)) as u16)
+            .min(self.our_mss);
         if r.advanced > 0 {
             self.rcv_nxt += r.advanced as u32;
             if self.accepted && self.state.is_synchronized() {
@@ -591,7 +590,7 @@ impl Tcb {
     /// every second full segment, otherwise within `Config::delayed_ack`.
     fn schedule_ack(&mut self, ctx: &mut Ctx, bytes: u32) {
         self.rcv_unacked += bytes;
-        if self.rcv_unacked >= 2 * self.rcv_mss {
+        if self.rcv_unacked >= 2 * u32::from(self.rcv_mss) {
             self.ack_now = true;
         } else if self.quick_acks > 0 {
             self.quick_acks -= 1;

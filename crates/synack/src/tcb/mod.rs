@@ -190,21 +190,6 @@ pub(crate) struct TimeWait {
     pub opts: u8,
 }
 
-/// An `Option<u64>` stream offset in 8 bytes: `u64::MAX` (an offset no stream reaches) is
-/// none. Saves 8 bytes per field on every connection (issue 3's memory budget).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct OptOffset(u64);
-
-impl OptOffset {
-    pub const NONE: OptOffset = OptOffset(u64::MAX);
-    pub fn some(o: u64) -> OptOffset {
-        OptOffset(o.min(u64::MAX - 1))
-    }
-    pub fn get(self) -> Option<u64> {
-        (self.0 != u64::MAX).then_some(self.0)
-    }
-}
-
 /// Defines the bits of [`Flags`] with a getter and a setter each.
 macro_rules! flags {
     ($($(#[$doc:meta])* $bit:literal $get:ident $set:ident;)*) => {
@@ -267,6 +252,8 @@ flags! {
     11 ws_ok set_ws_ok;
     /// `Tcb::ooo_fin` holds a FIN's sequence number.
     12 ooo_fin_set set_ooo_fin_set;
+    /// `Tcb::rcv_up` holds the urgent pointer.
+    13 rcv_up_set set_rcv_up_set;
 }
 
 /// The transmission control block of one connection.
@@ -310,8 +297,12 @@ pub(crate) struct Tcb {
     pub rcv_adv: SeqNum,
     /// Peer's FIN has been received and processed.
     pub fin_received: bool,
-    /// RCV.UP as a stream offset: the byte after the last urgent byte announced (EP-20).
-    pub rcv_up: OptOffset,
+    /// RCV.UP as a stream offset: the byte after the last urgent byte announced (EP-20),
+    /// valid while `flags.rcv_up_set()`; read and write it with `rcv_up` / `set_rcv_up`.
+    /// Only the low 32 bits are kept (issue 3: 4 bytes, not 8): while urgent data is unread
+    /// the pointer lies within a buffer or a window of the receive point (far inside 2^31),
+    /// and once all of it has been read `recv` forgets the pointer.
+    rcv_up: u32,
     /// Sequence number of a FIN that arrived above a hole, valid while
     /// `flags.ooo_fin_set()` (read it with `ooo_fin`). A sequence number rather than a
     /// stream offset (4 bytes, issue 3): the FIN lies within the window, so it is reached
@@ -335,7 +326,8 @@ pub(crate) struct Tcb {
     /// MSS we advertise (MUST-67).
     pub our_mss: u16,
     /// Largest segment seen from the peer (receiver's estimate of its MSS).
-    pub rcv_mss: u32,
+    /// At most `our_mss`, so 16 bits hold it (issue 3).
+    pub rcv_mss: u16,
 
     pub send_buf: SendBuf,
     pub recv_buf: RecvBuf,
@@ -346,9 +338,9 @@ pub(crate) struct Tcb {
     /// The earliest deadline the stack has scheduled for us (lazy timer heap).
     pub scheduled: OptInstant,
     pub rtt: RttEstimator,
-    /// Consecutive expiries of the retransmission timer without progress. A u16 (issue 3):
-    /// a retry limit is compared as at most `u16::MAX` (91 days of 120 s RTOs).
-    pub retries: u16,
+    /// Consecutive expiries of the retransmission timer without progress. A byte, as in
+    /// Linux (icsk_retransmits, issue 3): a retry limit is compared as at most 255.
+    pub retries: u8,
     /// Segment being timed for an RTT sample without timestamps: (end seq, sent at); the
     /// time is none when nothing is timed.
     pub rtt_timing: (SeqNum, OptInstant),
@@ -389,8 +381,9 @@ pub(crate) struct Tcb {
     pub rcv_unacked: u32,
 
     pub nodelay: bool,
-    /// Unanswered zero-window probes in a row (u16 like `retries`, issue 3).
-    pub probes: u16,
+    /// Unanswered zero-window probes in a row (a byte like `retries` and Linux's
+    /// icsk_probes_out, issue 3).
+    pub probes: u8,
     /// Exponent of the persist-timer backoff (SHLD-30); only its first 16 steps matter
     /// (`persist_interval`), so a byte holds it.
     pub persist_backoff: u8,
@@ -456,7 +449,7 @@ impl Tcb {
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             fin_received: false,
-            rcv_up: OptOffset::NONE,
+            rcv_up: 0,
             ooo_fin: SeqNum(0),
             snd_wscale: 0,
             rcv_wscale: if config.window_scaling { rcv_wscale } else { 0 },
@@ -536,7 +529,7 @@ impl Tcb {
             && self.snd_nxt == self.snd_max
             && self.fin_acked()
             && self.fin_received
-            && self.rcv_up.get().is_none()
+            && self.rcv_up().is_none()
             && self.close_reason.is_none()
             && TIMER_KINDS
                 .iter()
@@ -788,9 +781,25 @@ impl Tcb {
     }
 
     /// Whether `count` expiries (retries, probes) reach the limit `limit` from `Config`;
-    /// counts are u16 (issue 3), so a limit above `u16::MAX` acts as `u16::MAX`.
-    pub fn limit_reached(count: u16, limit: u32) -> bool {
-        u32::from(count) >= limit.min(u32::from(u16::MAX))
+    /// counts are bytes (issue 3), so a limit above 255 acts as 255 (Linux's retry counters
+    /// are bytes too; 255 expiries of a 120 s RTO are 8.5 hours).
+    pub fn limit_reached(count: u8, limit: u32) -> bool {
+        u32::from(count) >= limit.min(u32::from(u8::MAX))
+    }
+
+    /// RCV.UP, the stream offset after the last urgent byte, if urgent data was announced
+    /// and not all read: the offset nearest the receive point with the low 32 bits kept.
+    pub fn rcv_up(&self) -> Option<u64> {
+        if !self.flags.rcv_up_set() {
+            return None;
+        }
+        let next = self.recv_buf.next();
+        let delta = self.rcv_up.wrapping_sub(next as u32) as i32;
+        Some((next as i64 + i64::from(delta)).max(0) as u64)
+    }
+    pub fn set_rcv_up(&mut self, up: Option<u64>) {
+        self.flags.set_rcv_up_set(up.is_some());
+        self.rcv_up = up.unwrap_or(0) as u32;
     }
 
     /// The sequence number of a FIN that arrived above a hole, if one did.
@@ -888,7 +897,7 @@ impl Tcb {
     pub fn urgent_pending(&self) -> usize {
         let readable = self.recv_buf.readable() as u64;
         let unread_start = self.recv_buf.next() - readable;
-        match self.rcv_up.get() {
+        match self.rcv_up() {
             Some(up) if up > unread_start => (up - unread_start).min(readable) as usize,
             _ => 0,
         }

@@ -13,11 +13,12 @@ use crate::time::{Duration, Instant};
 /// it to 512 B; the SYN,ACK stamp read from `last_send`, 4-byte-aligned optional instants and
 /// one-bit flags to 488 B; u16 retry/probe counts, a u8 persist exponent and two more bools
 /// as flag bits to 480 B; the out-of-order FIN as a sequence number, four more bools as bits
-/// and quick_acks as a byte to 472 B. This fails if fields grow it further.
+/// and quick_acks as a byte to 472 B; RCV.UP in 32 bits, byte retry counters and a 16-bit
+/// rcv_mss to 464 B. This fails if fields grow it further.
 #[test]
 fn tcb_stays_compact() {
     assert!(
-        std::mem::size_of::<super::Tcb>() <= 472,
+        std::mem::size_of::<super::Tcb>() <= 464,
         "{}",
         std::mem::size_of::<super::Tcb>()
     );
@@ -29,7 +30,7 @@ fn flags_are_independent_bits() {
     use super::Flags;
     type Get = fn(Flags) -> bool;
     type Set = fn(&mut Flags, bool);
-    let all: [(Get, Set); 13] = [
+    let all: [(Get, Set); 14] = [
         (Flags::tlp_armed, Flags::set_tlp_armed),
         (Flags::tlp_send, Flags::set_tlp_send),
         (Flags::tlp_outstanding, Flags::set_tlp_outstanding),
@@ -43,6 +44,7 @@ fn flags_are_independent_bits() {
         (Flags::want_writable, Flags::set_want_writable),
         (Flags::ws_ok, Flags::set_ws_ok),
         (Flags::ooo_fin_set, Flags::set_ooo_fin_set),
+        (Flags::rcv_up_set, Flags::set_rcv_up_set),
     ];
     for (i, &(_, set)) in all.iter().enumerate() {
         for base in [false, true] {
@@ -85,15 +87,36 @@ fn ooo_fin_round_trips() {
     assert_eq!(t.ooo_fin(), None);
 }
 
-/// Retry and probe counts are u16: a configured limit beyond `u16::MAX` acts as `u16::MAX`
-/// (and so is still reached), every smaller limit exactly as before.
+/// Retry and probe counts are bytes: a configured limit beyond 255 acts as 255 (and so is
+/// still reached), every smaller limit exactly as before.
 #[test]
-fn retry_limits_compare_as_u16() {
+fn retry_limits_compare_as_bytes() {
     assert!(!Tcb::limit_reached(14, 15));
     assert!(Tcb::limit_reached(15, 15));
     assert!(Tcb::limit_reached(0, 0));
-    assert!(!Tcb::limit_reached(u16::MAX - 1, u32::MAX));
-    assert!(Tcb::limit_reached(u16::MAX, u32::MAX));
+    assert!(!Tcb::limit_reached(254, 255));
+    assert!(!Tcb::limit_reached(254, u32::MAX));
+    assert!(Tcb::limit_reached(u8::MAX, u32::MAX));
+}
+
+/// RCV.UP keeps 32 bits and is rebuilt around the receive point; `recv` forgets it once
+/// every urgent byte has been read, so it is never compared after the stream moved on.
+#[test]
+fn urgent_pointer_is_forgotten_once_read() {
+    let mut t = tcb(&Config::default());
+    t.state = State::Established;
+    t.recv_buf.insert(0, b"abcdef");
+    assert_eq!(t.recv_buf.next(), 6);
+    t.set_rcv_up(Some(1006));
+    assert_eq!(t.rcv_up(), Some(1006), "ahead of the receive point");
+    t.set_rcv_up(Some(4));
+    assert_eq!(t.rcv_up(), Some(4));
+    assert_eq!(t.urgent_pending(), 4);
+    let mut buf = [0u8; 2];
+    assert_eq!(t.recv(&mut buf), Ok(2));
+    assert_eq!((t.rcv_up(), t.urgent_pending()), (Some(4), 2));
+    assert_eq!(t.recv(&mut buf), Ok(2));
+    assert_eq!((t.rcv_up(), t.urgent_pending()), (None, 0));
 }
 
 /// What a TCB needs to run outside a stack.

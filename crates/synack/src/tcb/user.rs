@@ -37,6 +37,13 @@ impl Tcb {
         if self.state.is_synchronized() || self.state == State::Closed {
             if self.recv_buf.readable() > 0 {
                 let n = self.recv_buf.read(buf);
+                let unread_start = self.recv_buf.next() - self.recv_buf.readable() as u64;
+                if self.rcv_up().is_some_and(|up| up <= unread_start) {
+                    // Every urgent byte has been read: forget the pointer, which is kept
+                    // in 32 bits and must not be compared once the stream has moved 2^31
+                    // past it (issue 3).
+                    self.set_rcv_up(None);
+                }
                 if self.window_update_due() {
                     self.ack_now = true;
                 }
