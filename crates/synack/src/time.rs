@@ -128,30 +128,32 @@ impl fmt::Debug for OptInstant {
     }
 }
 
-/// An `Option<Duration>` in 8 bytes instead of 16, in whole microseconds (the core's time
-/// unit): `u64::MAX` means none, and longer durations saturate one below it (584,000 years).
-/// For per-connection settings such as the user timeout (issue 3's memory budget).
+/// An `Option<Duration>` in 4 bytes instead of 16, in whole milliseconds rounded up (so
+/// never shorter than asked): `u32::MAX` means none, and longer durations saturate one below
+/// it (49.7 days). For per-connection settings such as the user timeout, which Linux keeps
+/// in milliseconds too (TCP_USER_TIMEOUT); issue 3's memory budget.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct OptDuration(u64);
+pub struct OptMillis(u32);
 
-impl OptDuration {
-    pub const NONE: OptDuration = OptDuration(u64::MAX);
+impl OptMillis {
+    pub const NONE: OptMillis = OptMillis(u32::MAX);
 
     pub fn some(d: Duration) -> Self {
-        OptDuration(d.as_micros().min(u128::from(u64::MAX - 1)) as u64)
+        let ms = d.as_micros().div_ceil(1_000);
+        OptMillis(ms.min(u128::from(u32::MAX - 1)) as u32)
     }
     pub fn get(self) -> Option<Duration> {
-        (self.0 != u64::MAX).then(|| Duration::from_micros(self.0))
+        (self.0 != u32::MAX).then(|| Duration::from_millis(self.0.into()))
     }
 }
 
-impl From<Option<Duration>> for OptDuration {
+impl From<Option<Duration>> for OptMillis {
     fn from(o: Option<Duration>) -> Self {
-        o.map_or(OptDuration::NONE, OptDuration::some)
+        o.map_or(OptMillis::NONE, OptMillis::some)
     }
 }
 
-impl fmt::Debug for OptDuration {
+impl fmt::Debug for OptMillis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.get(), f)
     }
@@ -184,18 +186,20 @@ mod tests {
     }
 
     #[test]
-    fn opt_duration_round_trips() {
-        assert_eq!(core::mem::size_of::<OptDuration>(), 8);
-        let d = Duration::from_micros(1_500);
-        assert_eq!(OptDuration::some(d).get(), Some(d));
+    fn opt_millis_round_trips() {
+        assert_eq!(core::mem::size_of::<OptMillis>(), 4);
+        let d = Duration::from_millis(1_500);
+        assert_eq!(OptMillis::some(d).get(), Some(d));
+        assert_eq!(OptMillis::some(Duration::ZERO).get(), Some(Duration::ZERO));
+        // A fraction of a millisecond rounds up: never shorter than asked.
         assert_eq!(
-            OptDuration::some(Duration::ZERO).get(),
-            Some(Duration::ZERO)
+            OptMillis::some(Duration::from_micros(1_001)).get(),
+            Some(Duration::from_millis(2))
         );
-        assert_eq!(OptDuration::NONE.get(), None);
-        assert_eq!(OptDuration::from(None).get(), None);
-        // Beyond u64 microseconds: saturates, still some.
-        let huge = OptDuration::some(Duration::MAX).get().unwrap();
-        assert_eq!(huge, Duration::from_micros(u64::MAX - 1));
+        assert_eq!(OptMillis::NONE.get(), None);
+        assert_eq!(OptMillis::from(None).get(), None);
+        // Beyond u32 milliseconds: saturates, still some.
+        let huge = OptMillis::some(Duration::MAX).get().unwrap();
+        assert_eq!(huge, Duration::from_millis(u64::from(u32::MAX - 1)));
     }
 }

@@ -56,7 +56,6 @@ impl Tcb {
     pub fn on_syn_in_listen(&mut self, ctx: &mut Ctx, seg: &Packet) {
         let h = &seg.tcp;
         self.state = State::Listen;
-        self.irs = h.seq;
         self.rcv_nxt = h.seq + 1;
         self.negotiate(ctx, &h.options);
         self.rcv_adv = self.rcv_nxt;
@@ -108,7 +107,6 @@ impl Tcb {
             ctx.counters.count_drop(DropReason::Ignored);
             return;
         }
-        self.irs = h.seq;
         self.rcv_nxt = h.seq + 1;
         self.negotiate(ctx, &h.options);
         self.rcv_adv = self.rcv_nxt + self.rcv_space();
@@ -152,7 +150,7 @@ impl Tcb {
         let mut fin = h.flags.fin();
         let mut payload = seg.payload;
 
-        if self.state == State::SynReceived && syn && seq == self.irs {
+        if self.state == State::SynReceived && syn && seq == self.irs() {
             if self.listener.is_some() && !h.flags.ack() && !rst {
                 // S-3: a retransmission of the SYN we answered draws the SYN,ACK again (no new
                 // entry), rate-limited (LX-15) so it does not double the timer's own

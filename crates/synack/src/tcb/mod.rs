@@ -23,7 +23,7 @@ use crate::counters::Counters;
 use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId, TimerKind};
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::{Duration, Instant, OptDuration, OptInstant};
+use crate::time::{Duration, Instant, OptInstant, OptMillis};
 use crate::tuple::Tuple;
 use crate::wire::{TcpFlags, TcpHeader};
 use recv_buf::RecvBuf;
@@ -290,8 +290,7 @@ pub(crate) struct Tcb {
     /// The application is done sending: FIN goes after the queued data.
     pub fin_queued: bool,
 
-    // Receive sequence space.
-    pub irs: SeqNum,
+    // Receive sequence space (IRS is not stored: see `Tcb::irs`).
     pub rcv_nxt: SeqNum,
     /// Right edge we advertised (never moves left: SHLD-14).
     pub rcv_adv: SeqNum,
@@ -348,7 +347,8 @@ pub(crate) struct Tcb {
     pub unacked_since: OptInstant,
     /// Abort when data stays unacknowledged this long (UI-8, MUST-21); none = no limit.
     /// The user-timeout deadline is `unacked_since + user_timeout`.
-    pub user_timeout: OptDuration,
+    /// Kept in milliseconds, rounded up (4 bytes, issue 3), as Linux keeps TCP_USER_TIMEOUT.
+    pub user_timeout: OptMillis,
     /// Time the last segment was sent (slow start after idle; in SYN-RECEIVED, the last
     /// SYN,ACK: see [`Tcb::last_synack`]).
     pub last_send: Instant,
@@ -445,7 +445,6 @@ impl Tcb {
             snd_wl2: iss,
             snd_buf_seq: iss + 1,
             fin_queued: false,
-            irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             fin_received: false,
@@ -588,7 +587,6 @@ impl Tcb {
         t.snd_wnd = tw.snd_wnd;
         t.max_snd_wnd = tw.snd_wnd;
         t.snd_wl1 = tw.rcv_nxt;
-        t.irs = tw.rcv_nxt - 1;
         t.rcv_nxt = tw.rcv_nxt;
         t.rcv_adv = tw.rcv_adv;
         t.fin_received = true;
@@ -800,6 +798,14 @@ impl Tcb {
     pub fn set_rcv_up(&mut self, up: Option<u64>) {
         self.flags.set_rcv_up_set(up.is_some());
         self.rcv_up = up.unwrap_or(0) as u32;
+    }
+
+    /// IRS, the peer's initial sequence number. Not stored (issue 3, 4 bytes): RCV.NXT is
+    /// IRS + 1 (the SYN) + the bytes taken in (the stream offset of RCV.NXT) + 1 once the
+    /// FIN is in. Only SYN-RECEIVED asks (a retransmitted SYN, S-3, EP-23), where the
+    /// receive buffer is never replaced, so the count is exact.
+    pub fn irs(&self) -> SeqNum {
+        self.rcv_nxt - 1 - self.recv_buf.next() as u32 - u32::from(self.fin_received)
     }
 
     /// The sequence number of a FIN that arrived above a hole, if one did.

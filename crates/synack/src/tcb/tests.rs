@@ -14,11 +14,12 @@ use crate::time::{Duration, Instant};
 /// one-bit flags to 488 B; u16 retry/probe counts, a u8 persist exponent and two more bools
 /// as flag bits to 480 B; the out-of-order FIN as a sequence number, four more bools as bits
 /// and quick_acks as a byte to 472 B; RCV.UP in 32 bits, byte retry counters and a 16-bit
-/// rcv_mss to 464 B. This fails if fields grow it further.
+/// rcv_mss to 464 B; IRS derived and the user timeout in milliseconds to 456 B. This fails
+/// if fields grow it further.
 #[test]
 fn tcb_stays_compact() {
     assert!(
-        std::mem::size_of::<super::Tcb>() <= 464,
+        std::mem::size_of::<super::Tcb>() <= 456,
         "{}",
         std::mem::size_of::<super::Tcb>()
     );
@@ -117,6 +118,23 @@ fn urgent_pointer_is_forgotten_once_read() {
     assert_eq!((t.rcv_up(), t.urgent_pending()), (Some(4), 2));
     assert_eq!(t.recv(&mut buf), Ok(2));
     assert_eq!((t.rcv_up(), t.urgent_pending()), (None, 0));
+}
+
+/// IRS is derived from RCV.NXT, the bytes taken in and the FIN: it stays put as data and
+/// the FIN arrive, across the sequence-number wrap too.
+#[test]
+fn irs_is_derived_exactly() {
+    for irs in [1000, u32::MAX - 2] {
+        let mut t = tcb(&Config::default());
+        t.rcv_nxt = SeqNum(irs) + 1;
+        assert_eq!(t.irs(), SeqNum(irs));
+        let r = t.recv_buf.insert(0, b"abcdef");
+        t.rcv_nxt += r.advanced as u32;
+        assert_eq!(t.irs(), SeqNum(irs));
+        t.rcv_nxt += 1;
+        t.fin_received = true;
+        assert_eq!(t.irs(), SeqNum(irs));
+    }
 }
 
 /// What a TCB needs to run outside a stack.
