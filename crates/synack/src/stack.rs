@@ -477,7 +477,10 @@ impl Stack {
 
     /// Switch Nagle off (true) or on (MUST-17).
     pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), Error> {
-        self.tcb_mut(c).ok_or(Error::InvalidHandle)?.nodelay = nodelay;
+        self.tcb_mut(c)
+            .ok_or(Error::InvalidHandle)?
+            .flags
+            .set_nodelay(nodelay);
         Ok(())
     }
 

@@ -601,11 +601,10 @@ impl Tcb {
     /// RFC 5961 challenge ACK (BI-3, BI-4), at most one per `Config::invalid_ratelimit` (BI-6).
     fn challenge_ack(&mut self, ctx: &mut Ctx) {
         let recent = self
-            .last_challenge
-            .get()
+            .last_challenge()
             .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit);
         if !recent {
-            self.last_challenge = OptInstant::some(ctx.now);
+            self.set_last_challenge(ctx.now);
             self.ack_now = true;
             ctx.counters.challenge_acks += 1;
         }
@@ -615,13 +614,12 @@ impl Tcb {
     /// tcp_invalid_ratelimit); otherwise records this answer.
     fn oow_rate_limited(&mut self, ctx: &mut Ctx) -> bool {
         if self
-            .last_oow_ack
-            .get()
+            .last_oow_ack()
             .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit)
         {
             return true;
         }
-        self.last_oow_ack = OptInstant::some(ctx.now);
+        self.set_last_oow_ack(ctx.now);
         false
     }
 

@@ -190,6 +190,88 @@ pub(crate) struct TimeWait {
     pub opts: u8,
 }
 
+/// Which rate-limit stamp of [`RateStamps`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stamp {
+    /// The last challenge ACK (BI-6).
+    Challenge,
+    /// The last answer to an out-of-window segment (LX-15).
+    OutOfWindow,
+}
+
+/// Two rate-limit stamps in 12 bytes instead of 16 (issue 3's memory budget): the later one
+/// in full, the earlier as microseconds before it. An earlier stamp more than 2^31 µs
+/// (35.8 minutes) before the later one is dropped, which changes no answer as long as
+/// `Config::invalid_ratelimit`, the only interval they are compared with, is shorter than
+/// that (it is 500 ms by default, as in Linux).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RateStamps {
+    /// The later of the two stamps.
+    latest: OptInstant,
+    /// Bit 31: `latest` is the challenge-ACK stamp. Bits 0..=30: how long before `latest`
+    /// the other stamp is, in µs; all ones = there is none.
+    other: u32,
+}
+
+impl RateStamps {
+    const LATEST_IS_CHALLENGE: u32 = 1 << 31;
+    const NO_OTHER: u32 = Self::LATEST_IS_CHALLENGE - 1;
+    pub const NONE: RateStamps = RateStamps {
+        latest: OptInstant::NONE,
+        other: Self::NO_OTHER,
+    };
+
+    fn latest_kind(&self) -> Stamp {
+        if self.other & Self::LATEST_IS_CHALLENGE != 0 {
+            Stamp::Challenge
+        } else {
+            Stamp::OutOfWindow
+        }
+    }
+
+    pub fn get(&self, k: Stamp) -> Option<Instant> {
+        let latest = self.latest.get()?;
+        if k == self.latest_kind() {
+            return Some(latest);
+        }
+        let before = self.other & Self::NO_OTHER;
+        (before != Self::NO_OTHER)
+            .then(|| Instant::from_micros(latest.as_micros().saturating_sub(before.into())))
+    }
+
+    /// Record stamp `k` at `now` (no earlier than either stamp: time runs forward).
+    pub fn set(&mut self, k: Stamp, now: Instant) {
+        let other_kind = match k {
+            Stamp::Challenge => Stamp::OutOfWindow,
+            Stamp::OutOfWindow => Stamp::Challenge,
+        };
+        let before = self.get(other_kind).map_or(Self::NO_OTHER, |t| {
+            let us = now.saturating_since(t).as_micros();
+            us.min(u128::from(Self::NO_OTHER)) as u32
+        });
+        let which = if k == Stamp::Challenge {
+            Self::LATEST_IS_CHALLENGE
+        } else {
+            0
+        };
+        self.latest = OptInstant::some(now);
+        self.other = before | which;
+    }
+
+    /// The stamps of a TIME-WAIT record.
+    pub fn from_pair(challenge: Option<Instant>, oow: Option<Instant>) -> RateStamps {
+        let mut s = RateStamps::NONE;
+        let mut pairs = [(Stamp::Challenge, challenge), (Stamp::OutOfWindow, oow)];
+        pairs.sort_by_key(|&(_, t)| t);
+        for (k, t) in pairs {
+            if let Some(t) = t {
+                s.set(k, t);
+            }
+        }
+        s
+    }
+}
+
 /// Defines the bits of [`Flags`] with a getter and a setter each.
 macro_rules! flags {
     ($($(#[$doc:meta])* $bit:literal $get:ident $set:ident;)*) => {
@@ -221,6 +303,7 @@ impl Flags {
     fn new(config: &Config) -> Flags {
         let mut f = Flags::default();
         f.set_ws_ok(config.window_scaling);
+        f.set_nodelay(!config.nagle);
         f
     }
 }
@@ -254,6 +337,8 @@ flags! {
     12 ooo_fin_set set_ooo_fin_set;
     /// `Tcb::rcv_up` holds the urgent pointer.
     13 rcv_up_set set_rcv_up_set;
+    /// Nagle's algorithm is off (SHLD-7, TCP_NODELAY).
+    14 nodelay set_nodelay;
 }
 
 /// The transmission control block of one connection.
@@ -355,7 +440,9 @@ pub(crate) struct Tcb {
 
     /// Congestion control (CUBIC or NewReno, `cc/`); recovery is driven from here.
     pub cc: Controller,
-    pub dupacks: u32,
+    /// Duplicate ACKs in a row, saturating: a byte (issue 3), since only counts up to
+    /// DupThresh matter.
+    pub dupacks: u8,
     /// Bytes sent by limited transmit in this run of duplicate ACKs: not part of the
     /// FlightSize that sets ssthresh (RFC 5681 §3.2).
     pub limited_sent: u32,
@@ -380,17 +467,17 @@ pub(crate) struct Tcb {
     /// Bytes received since we last sent an ACK.
     pub rcv_unacked: u32,
 
-    pub nodelay: bool,
+    // Nagle off (TCP_NODELAY) is `flags.nodelay()`.
     /// Unanswered zero-window probes in a row (a byte like `retries` and Linux's
     /// icsk_probes_out, issue 3).
     pub probes: u8,
     /// Exponent of the persist-timer backoff (SHLD-30); only its first 16 steps matter
     /// (`persist_interval`), so a byte holds it.
     pub persist_backoff: u8,
-    /// Last challenge ACK (BI-6 rate limit).
-    pub last_challenge: OptInstant,
-    /// Last ACK sent in answer to an out-of-window pure ACK (LX-15 rate limit).
-    pub last_oow_ack: OptInstant,
+    /// The last challenge ACK (BI-6 rate limit) and the last ACK sent in answer to an
+    /// out-of-window pure ACK (LX-15 rate limit); read them with `last_challenge` /
+    /// `last_oow_ack`.
+    stamps: RateStamps,
     /// Our TSval when data was last retransmitted: an ACK echoing anything older measures
     /// a stale transmission, not the path, and gives no RTT sample. Valid while
     /// `flags.rtx_tsval_set()`; read and write it with `rtx_tsval` / `set_rtx_tsval`.
@@ -486,11 +573,9 @@ impl Tcb {
             dup_acks_owed: 0,
             quick_acks: config.quick_acks.min(u32::from(u8::MAX)) as u8,
             rcv_unacked: 0,
-            nodelay: !config.nagle,
             probes: 0,
             persist_backoff: 0,
-            last_challenge: OptInstant::NONE,
-            last_oow_ack: OptInstant::NONE,
+            stamps: RateStamps::NONE,
             rtx_tsval: 0,
             soft_error: None,
             dsack_start: SeqNum(0),
@@ -550,8 +635,8 @@ impl Tcb {
             listener: self.listener.map_or(0, |l| l.0.wrapping_add(1)),
             ts_recent_at: self.ts_recent_at,
             expires: self.timer(TimerKind::TimeWait).unwrap_or(Instant::ZERO),
-            last_challenge: self.last_challenge,
-            last_oow_ack: self.last_oow_ack,
+            last_challenge: self.last_challenge().into(),
+            last_oow_ack: self.last_oow_ack().into(),
             mss: self.mss.min(u16::MAX as u32) as u16,
             snd_wscale: self.snd_wscale,
             rcv_wscale: self.rcv_wscale,
@@ -599,8 +684,7 @@ impl Tcb {
         t.ts_recent_at = tw.ts_recent_at;
         t.last_ack_sent = tw.last_ack_sent;
         t.mss = u32::from(tw.mss);
-        t.last_challenge = tw.last_challenge;
-        t.last_oow_ack = tw.last_oow_ack;
+        t.stamps = RateStamps::from_pair(tw.last_challenge.get(), tw.last_oow_ack.get());
         t.set_timer(TimerKind::TimeWait, tw.expires);
         t.scheduled = OptInstant::some(tw.expires);
         t
@@ -815,6 +899,21 @@ impl Tcb {
     pub fn set_ooo_fin(&mut self, fin: Option<SeqNum>) {
         self.flags.set_ooo_fin_set(fin.is_some());
         self.ooo_fin = fin.unwrap_or(SeqNum(0));
+    }
+
+    /// The last challenge ACK (BI-6 rate limit), if any.
+    pub fn last_challenge(&self) -> Option<Instant> {
+        self.stamps.get(Stamp::Challenge)
+    }
+    pub fn set_last_challenge(&mut self, now: Instant) {
+        self.stamps.set(Stamp::Challenge, now);
+    }
+    /// The last ACK sent in answer to an out-of-window segment (LX-15 rate limit), if any.
+    pub fn last_oow_ack(&self) -> Option<Instant> {
+        self.stamps.get(Stamp::OutOfWindow)
+    }
+    pub fn set_last_oow_ack(&mut self, now: Instant) {
+        self.stamps.set(Stamp::OutOfWindow, now);
     }
 
     /// Our TSval when data was last retransmitted, if any since everything was acknowledged.

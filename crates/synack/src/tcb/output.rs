@@ -186,7 +186,7 @@ impl Tcb {
             // CC-8 (RFC 3042 limited transmit): each of the first two duplicate ACKs lets
             // one new segment out beyond cwnd.
             let limited = if ctx.config.limited_transmit && (1..=2).contains(&self.dupacks) {
-                self.dupacks * self.mss
+                u32::from(self.dupacks) * self.mss
             } else {
                 0
             };
@@ -269,7 +269,7 @@ impl Tcb {
         if len >= self.seg_mss() as usize || self.snd_nxt.lt(self.snd_max) {
             return true; // a full segment, or a retransmission
         }
-        let nagle_ok = self.nodelay || self.snd_una == self.snd_nxt || self.fin_queued;
+        let nagle_ok = self.flags.nodelay() || self.snd_una == self.snd_nxt || self.fin_queued;
         if !nagle_ok {
             return false;
         }
@@ -482,7 +482,8 @@ impl Tcb {
             return;
         }
         let outstanding = self.snd_una != self.snd_max;
-        let triggered = self.dupacks >= sack::DUP_THRESH || self.sb.is_lost(self.snd_una, self.mss);
+        let triggered =
+            u32::from(self.dupacks) >= sack::DUP_THRESH || self.sb.is_lost(self.snd_una, self.mss);
         if outstanding && triggered && self.snd_una.gt(self.recover) {
             self.in_recovery = true;
             self.recover = self.snd_max - 1; // RecoveryPoint = HighData
@@ -541,7 +542,7 @@ impl Tcb {
 
     /// A duplicate ACK (CC-7): fast retransmit on the third (CC-9, CC-10).
     pub(super) fn on_dup_ack(&mut self, ctx: &mut Ctx) {
-        self.dupacks += 1;
+        self.dupacks = self.dupacks.saturating_add(1);
         if self.sack_ok {
             return; // RFC 6675 recovery instead (sack_recovery_check)
         }

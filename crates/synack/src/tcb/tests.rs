@@ -14,12 +14,13 @@ use crate::time::{Duration, Instant};
 /// one-bit flags to 488 B; u16 retry/probe counts, a u8 persist exponent and two more bools
 /// as flag bits to 480 B; the out-of-order FIN as a sequence number, four more bools as bits
 /// and quick_acks as a byte to 472 B; RCV.UP in 32 bits, byte retry counters and a 16-bit
-/// rcv_mss to 464 B; IRS derived and the user timeout in milliseconds to 456 B. This fails
+/// rcv_mss to 464 B; IRS derived and the user timeout in milliseconds to 456 B; the two
+/// rate-limit stamps in 12 bytes, nodelay as a bit and dupacks as a byte to 448 B. This fails
 /// if fields grow it further.
 #[test]
 fn tcb_stays_compact() {
     assert!(
-        std::mem::size_of::<super::Tcb>() <= 456,
+        std::mem::size_of::<super::Tcb>() <= 448,
         "{}",
         std::mem::size_of::<super::Tcb>()
     );
@@ -31,7 +32,7 @@ fn flags_are_independent_bits() {
     use super::Flags;
     type Get = fn(Flags) -> bool;
     type Set = fn(&mut Flags, bool);
-    let all: [(Get, Set); 14] = [
+    let all: [(Get, Set); 15] = [
         (Flags::tlp_armed, Flags::set_tlp_armed),
         (Flags::tlp_send, Flags::set_tlp_send),
         (Flags::tlp_outstanding, Flags::set_tlp_outstanding),
@@ -46,6 +47,7 @@ fn flags_are_independent_bits() {
         (Flags::ws_ok, Flags::set_ws_ok),
         (Flags::ooo_fin_set, Flags::set_ooo_fin_set),
         (Flags::rcv_up_set, Flags::set_rcv_up_set),
+        (Flags::nodelay, Flags::set_nodelay),
     ];
     for (i, &(_, set)) in all.iter().enumerate() {
         for base in [false, true] {
@@ -134,6 +136,93 @@ fn irs_is_derived_exactly() {
         t.rcv_nxt += 1;
         t.fin_received = true;
         assert_eq!(t.irs(), SeqNum(irs));
+    }
+}
+
+/// The two rate-limit stamps share 12 bytes: each reads back exactly as set, whichever was
+/// set last, and an earlier stamp more than 2^31 µs before the later one reads as none.
+#[test]
+fn rate_stamps_read_back_exactly() {
+    use super::{RateStamps, Stamp};
+    let mut r = RateStamps::NONE;
+    assert_eq!(
+        (r.get(Stamp::Challenge), r.get(Stamp::OutOfWindow)),
+        (None, None)
+    );
+    r.set(Stamp::OutOfWindow, s(10));
+    assert_eq!(
+        (r.get(Stamp::Challenge), r.get(Stamp::OutOfWindow)),
+        (None, Some(s(10)))
+    );
+    let t = s(10) + Duration::from_micros(1);
+    r.set(Stamp::Challenge, t);
+    assert_eq!(
+        (r.get(Stamp::Challenge), r.get(Stamp::OutOfWindow)),
+        (Some(t), Some(s(10)))
+    );
+    r.set(Stamp::Challenge, s(20));
+    assert_eq!(
+        (r.get(Stamp::Challenge), r.get(Stamp::OutOfWindow)),
+        (Some(s(20)), Some(s(10)))
+    );
+    r.set(Stamp::OutOfWindow, s(25));
+    assert_eq!(
+        (r.get(Stamp::Challenge), r.get(Stamp::OutOfWindow)),
+        (Some(s(20)), Some(s(25)))
+    );
+    // 2^31 - 2 µs apart still reads back; 2^31 - 1 apart is too far and reads as none.
+    let far = Duration::from_micros((1 << 31) - 2);
+    r.set(Stamp::Challenge, s(25) + far);
+    assert_eq!(r.get(Stamp::OutOfWindow), Some(s(25)));
+    r.set(Stamp::Challenge, s(25) + far + Duration::from_micros(1));
+    assert_eq!(r.get(Stamp::OutOfWindow), None);
+    assert_eq!(
+        r.get(Stamp::Challenge),
+        Some(s(25) + far + Duration::from_micros(1))
+    );
+    // A TIME-WAIT record's pair, in either order.
+    for (c, o) in [
+        (Some(s(3)), Some(s(4))),
+        (Some(s(4)), Some(s(3))),
+        (None, Some(s(1))),
+    ] {
+        let r = RateStamps::from_pair(c, o);
+        assert_eq!((r.get(Stamp::Challenge), r.get(Stamp::OutOfWindow)), (c, o));
+    }
+}
+
+/// Against two plain stamps, over a pseudo-random run: every "answered within the limit?"
+/// question gets the same answer.
+#[test]
+fn rate_stamps_answer_like_two_plain_stamps() {
+    use super::{RateStamps, Stamp};
+    let limit = Config::default().invalid_ratelimit;
+    let mut r = RateStamps::NONE;
+    let (mut plain_c, mut plain_o): (Option<Instant>, Option<Instant>) = (None, None);
+    let mut now = Instant::ZERO;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..20_000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let step = match x >> 62 {
+            0 => (x >> 20) % 1_000,         // µs
+            1 => (x >> 20) % 2_000_000,     // up to 2 s
+            2 => (x >> 20) % 4_000_000_000, // up to ~67 min
+            _ => 0,
+        };
+        now += Duration::from_micros(step);
+        let recent = |t: Option<Instant>| t.is_some_and(|t| now.saturating_since(t) < limit);
+        assert_eq!(recent(r.get(Stamp::Challenge)), recent(plain_c));
+        assert_eq!(recent(r.get(Stamp::OutOfWindow)), recent(plain_o));
+        let pick = (x >> 33) % 3;
+        if pick == 0 {
+            r.set(Stamp::Challenge, now);
+            plain_c = Some(now);
+        } else if pick == 1 {
+            r.set(Stamp::OutOfWindow, now);
+            plain_o = Some(now);
+        }
     }
 }
 
