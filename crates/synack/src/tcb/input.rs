@@ -489,8 +489,11 @@ impl Tcb {
             if ts.tsecr != 0 && !stale {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ts.tsecr);
                 if (ms as i32) >= 0 && ms < 3_600_000 {
-                    self.rtt
-                        .sample(Duration::from_millis(ms as u64), ctx.config.rto_min);
+                    self.rtt.sample(
+                        Duration::from_millis(ms as u64),
+                        ctx.config.rto_min,
+                        ctx.config.rto_max,
+                    );
                     self.rtt_timing.1 = OptInstant::NONE;
                     return;
                 }
@@ -498,8 +501,11 @@ impl Tcb {
         }
         if let (end, Some(at)) = (self.rtt_timing.0, self.rtt_timing.1.get()) {
             if h.ack.ge(end) {
-                self.rtt
-                    .sample(ctx.now.saturating_since(at), ctx.config.rto_min);
+                self.rtt.sample(
+                    ctx.now.saturating_since(at),
+                    ctx.config.rto_min,
+                    ctx.config.rto_max,
+                );
                 self.rtt_timing.1 = OptInstant::NONE;
             }
         }
@@ -509,7 +515,8 @@ impl Tcb {
     fn after_handshake_rtt(&mut self, ctx: &mut Ctx) {
         if self.flags.syn_retransmitted() && self.rtt.srtt().is_none() {
             self.rtt.reset_backoff();
-            self.rtt.ensure_at_least(ctx.config.rto_fallback);
+            self.rtt
+                .ensure_at_least(ctx.config.rto_fallback, ctx.config.rto_max);
         }
     }
 

@@ -117,25 +117,26 @@ const TIMER_KINDS: [TimerKind; 7] = [
     TimerKind::KeepAlive,
 ];
 
-/// Deadline slots a TCB stores: fewer than timer kinds, because two kinds need no slot of
+/// Deadline slots a TCB stores: fewer than timer kinds, because three kinds need no slot of
 /// their own (issue 3's memory budget, 8 bytes a slot on every connection):
 /// - TIME-WAIT's 2·MSL (MUST-13) and the orphan FIN-WAIT-2 timeout (LX-6) share
 ///   [`CLOSE_SLOT`]: each is armed only in its own state, the slot reads as that kind only in
 ///   that state, and it is emptied whenever either state is left;
 /// - the user timeout (UI-8, MUST-21) is not stored at all: it is `unacked_since +
-///   user_timeout`, both of which the TCB keeps anyway.
-const SLOTS: usize = 5;
+///   user_timeout`, both of which the TCB keeps anyway;
+/// - the keep-alive timer lives with the keep-alive state, which exists only while
+///   keep-alive is on (keepalive.rs).
+const SLOTS: usize = 4;
 const CLOSE_SLOT: usize = 3;
 
-/// The slot of a stored timer kind (`None` for the derived user timeout).
+/// The slot of a stored timer kind (`None` for the derived user timeout and keep-alive).
 const fn slot(k: TimerKind) -> Option<usize> {
     match k {
         TimerKind::Retransmit => Some(0),
         TimerKind::Persist => Some(1),
         TimerKind::DelayedAck => Some(2),
         TimerKind::TimeWait | TimerKind::FinWait2 => Some(CLOSE_SLOT),
-        TimerKind::KeepAlive => Some(4),
-        TimerKind::UserTimeout => None,
+        TimerKind::KeepAlive | TimerKind::UserTimeout => None,
     }
 }
 
@@ -491,10 +492,10 @@ pub(crate) struct Tcb {
     pub dsack_len: u16,
     /// Tail loss probe (tlp.rs, RK-3, RK-4): TLP.end_seq; the rest is in `flags`.
     pub tlp_end: SeqNum,
-    /// Single-bit state packed into one byte (issue 3's memory budget).
+    /// Single-bit state packed into two bytes (issue 3's memory budget).
     pub flags: Flags,
-    /// Keep-alive, compactly (keepalive.rs): idle seconds (0 = off), interval seconds,
-    /// probe limit, probes sent without an answer; and a probe to send now.
+    /// Keep-alive (keepalive.rs): its timing, probes sent without an answer and its timer,
+    /// boxed, present only while keep-alive is on; the probe to send now is a flag.
     pub ka: keepalive::KaState,
 }
 
@@ -811,19 +812,27 @@ impl Tcb {
 
     /// Arm timer `k` for `at`. The user timeout is not armed this way: it follows
     /// `unacked_since` ([`Tcb::mark_unacked_since`]). TIME-WAIT and FIN-WAIT-2 are armed only
-    /// in their own state (their shared slot reads as neither elsewhere).
+    /// in their own state (their shared slot reads as neither elsewhere), keep-alive only
+    /// while it is on.
     pub fn set_timer(&mut self, k: TimerKind, at: Instant) {
         debug_assert!(k != TimerKind::UserTimeout);
         debug_assert!(k != TimerKind::TimeWait || self.state == State::TimeWait);
         debug_assert!(k != TimerKind::FinWait2 || self.state == State::FinWait2);
-        if let Some(i) = slot(k) {
-            self.timers[i] = OptInstant::some(at);
+        debug_assert!(k != TimerKind::KeepAlive || self.ka.enabled());
+        match k {
+            TimerKind::KeepAlive => self.ka.set_deadline(OptInstant::some(at)),
+            _ => {
+                if let Some(i) = slot(k) {
+                    self.timers[i] = OptInstant::some(at);
+                }
+            }
         }
     }
     /// Disarm timer `k`; disarming the user timeout forgets `unacked_since`.
     pub fn clear_timer(&mut self, k: TimerKind) {
         match k {
             TimerKind::UserTimeout => self.unacked_since = OptInstant::NONE,
+            TimerKind::KeepAlive => self.ka.set_deadline(OptInstant::NONE),
             // Only in its own state does the shared slot hold this kind.
             TimerKind::TimeWait | TimerKind::FinWait2 if self.timer(k).is_none() => {}
             _ => {
@@ -839,6 +848,7 @@ impl Tcb {
                 let d = self.user_timeout.get()?;
                 Some(self.unacked_since.get()? + d)
             }
+            TimerKind::KeepAlive => self.ka.deadline(),
             TimerKind::TimeWait if self.state != State::TimeWait => None,
             TimerKind::FinWait2 if self.state != State::FinWait2 => None,
             _ => self.timers[slot(k)?].get(),
@@ -848,6 +858,7 @@ impl Tcb {
     pub fn clear_timers(&mut self) {
         self.timers = [OptInstant::NONE; SLOTS];
         self.unacked_since = OptInstant::NONE;
+        self.ka.set_deadline(OptInstant::NONE);
     }
     /// The earliest armed timer.
     pub fn next_deadline(&self) -> Option<Instant> {

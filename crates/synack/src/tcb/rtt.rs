@@ -29,8 +29,10 @@ fn micros(d: Duration) -> u32 {
 
 /// The RFC 6298 round-trip estimator and retransmission timeout.
 ///
-/// The floor on the variance term (`Config::rto_min`) is not stored: it is only needed when a
-/// sample recomputes the RTO, and the caller passes it in (issue 3's memory budget).
+/// The configured floor and ceiling (`Config::rto_min`, `Config::rto_max`) are not stored:
+/// the caller passes them to the calls that recompute the RTO, and the current, backed-off
+/// RTO is kept instead of a backoff count, so reading it needs neither (issue 3's memory
+/// budget: 16 bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RttEstimator {
     /// Smoothed RTT in µs; `NO_SAMPLE` until the first sample (RTO-1). A sentinel rather
@@ -38,13 +40,12 @@ pub struct RttEstimator {
     srtt: u32,
     /// RTT variation in µs (meaningful only once `srtt` is set).
     rttvar: u32,
-    /// RTO before backoff, in µs, never above `max` (so [`RttEstimator::base_rto`] needs no
-    /// further cap).
+    /// RTO before backoff, in µs, capped at the ceiling.
     base: u32,
-    /// Ceiling on the RTO, in µs (RTO-5).
-    max: u32,
-    /// Expiries since the last sample (RTO-11, RTO-13).
-    backoffs: u32,
+    /// The RTO in force, in µs: `base` doubled once per expiry since the last sample,
+    /// capped at the ceiling (RTO-5, RTO-11). Doubling the capped value step by step gives
+    /// the same result as capping `base · 2^n`.
+    rto: u32,
 }
 
 /// `RttEstimator::srtt` before the first sample.
@@ -57,24 +58,24 @@ impl RttEstimator {
 
     /// An estimator with no sample yet: the RTO is `initial` (RTO-1), capped at `max`.
     pub fn new(initial: Duration, max: Duration) -> Self {
-        let max = micros(max);
+        let base = micros(initial).min(micros(max));
         RttEstimator {
             srtt: NO_SAMPLE,
             rttvar: 0,
-            base: micros(initial).min(max),
-            max,
-            backoffs: 0,
+            base,
+            rto: base,
         }
     }
 
     /// Feeds one RTT measurement `r` (the caller has applied Karn's rule, RTO-6); `min` is
-    /// the floor on the variance term (`Config::rto_min`, decision 2, LX-4).
+    /// the floor on the variance term (`Config::rto_min`, decision 2, LX-4), `max` the
+    /// ceiling (`Config::rto_max`, RTO-5).
     ///
     /// First sample (RTO-2): SRTT = R, RTTVAR = R/2. Later samples (RTO-3): RTTVAR =
     /// 3/4·RTTVAR + 1/4·|SRTT − R| using the old SRTT, then SRTT = 7/8·SRTT + 1/8·R.
     /// Then the base RTO is recomputed and the backoff is cleared (RTO-13: a fresh sample
     /// ends the backed-off RTO).
-    pub fn sample(&mut self, r: Duration, min: Duration) {
+    pub fn sample(&mut self, r: Duration, min: Duration, max: Duration) {
         // Samples stop one short of the sentinel (71 minutes: see `micros`).
         let r = micros(r).min(NO_SAMPLE - 1);
         match self.srtt_us() {
@@ -94,27 +95,24 @@ impl RttEstimator {
                 self.srtt = srtt as u32; // a weighted mean of two values below the sentinel
             }
         }
-        self.base = self.compute_base(micros(min));
-        self.backoffs = 0;
+        self.base = self.compute_base(micros(min), micros(max));
+        self.rto = self.base;
     }
 
     /// `SRTT + max(max(4·RTTVAR, G), rto_min)` (RTO-2, RTO-8, decision 2 / LX-4), capped at
     /// the ceiling.
-    fn compute_base(&self, min: u32) -> u32 {
+    fn compute_base(&self, min: u32, max: u32) -> u32 {
         let srtt = u64::from(self.srtt_us().unwrap_or(0));
         let var_term = (4 * u64::from(self.rttvar))
             .max(u64::from(micros(CLOCK_GRANULARITY)))
             .max(u64::from(min));
-        (srtt + var_term).min(u64::from(self.max)) as u32
+        (srtt + var_term).min(u64::from(max)) as u32
     }
 
     /// The current RTO: the base RTO doubled once per backoff, capped at `rto_max` (RTO-5,
     /// RTO-11).
     pub fn rto(&self) -> Duration {
-        let rto = 1u64
-            .checked_shl(self.backoffs)
-            .map_or(u64::MAX, |f| u64::from(self.base).saturating_mul(f));
-        Duration::from_micros(rto.min(u64::from(self.max)))
+        Duration::from_micros(self.rto.into())
     }
 
     /// The RTO before backoff, capped at `rto_max`.
@@ -122,20 +120,15 @@ impl RttEstimator {
         Duration::from_micros(self.base.into())
     }
 
-    /// The timer expired (RTO-11): double the RTO, capped at `rto_max`. The count keeps
-    /// growing past the cap, so [`RttEstimator::backoffs`] still counts every expiry.
-    pub fn backoff(&mut self) {
-        self.backoffs = self.backoffs.saturating_add(1);
-    }
-
-    /// Number of backoffs since the last sample (or the last [`RttEstimator::reset_backoff`]).
-    pub fn backoffs(&self) -> u32 {
-        self.backoffs
+    /// The timer expired (RTO-11): double the RTO, capped at `max` (`Config::rto_max`,
+    /// RTO-5).
+    pub fn backoff(&mut self, max: Duration) {
+        self.rto = (2 * u64::from(self.rto)).min(u64::from(micros(max))) as u32;
     }
 
     /// Forgets the backoff, returning the RTO to its base value.
     pub fn reset_backoff(&mut self) {
-        self.backoffs = 0;
+        self.rto = self.base;
     }
 
     /// Smoothed RTT, once there has been a sample.
@@ -150,11 +143,13 @@ impl RttEstimator {
     }
 
     /// Raises the base RTO to at least `d` (RTO-12: the 3 s fallback once data transfer starts
-    /// after our SYN or SYN-ACK was retransmitted, LX-3), within the ceiling. The raised value
-    /// stays until the next sample recomputes the RTO from SRTT and RTTVAR. Backoff is left as
-    /// it is.
-    pub fn ensure_at_least(&mut self, d: Duration) {
-        self.base = self.base.max(micros(d)).min(self.max);
+    /// after our SYN or SYN-ACK was retransmitted, LX-3), within the ceiling `max`. The raised
+    /// value stays until the next sample recomputes the RTO from SRTT and RTTVAR. The RTO in
+    /// force is raised to the new base if below it; RTO-12 clears the backoff first
+    /// ([`RttEstimator::reset_backoff`]), so that is exactly the new base.
+    pub fn ensure_at_least(&mut self, d: Duration, max: Duration) {
+        self.base = self.base.max(micros(d).min(micros(max)));
+        self.rto = self.rto.max(self.base);
     }
 }
 
@@ -166,10 +161,11 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    /// An estimator with the `rto_min` its owner would pass to every sample.
+    /// An estimator with the `rto_min` and `rto_max` its owner would pass to it.
     struct Est {
         e: RttEstimator,
         min: Duration,
+        max: Duration,
     }
 
     impl Est {
@@ -177,10 +173,17 @@ mod tests {
             Est {
                 e: RttEstimator::new(initial, max),
                 min,
+                max,
             }
         }
         fn sample(&mut self, r: Duration) {
-            self.e.sample(r, self.min);
+            self.e.sample(r, self.min, self.max);
+        }
+        fn backoff(&mut self) {
+            self.e.backoff(self.max);
+        }
+        fn ensure_at_least(&mut self, d: Duration) {
+            self.e.ensure_at_least(d, self.max);
         }
     }
 
@@ -213,7 +216,6 @@ mod tests {
         assert_eq!(e.rto(), ms(1_000));
         assert_eq!(e.srtt(), None);
         assert_eq!(e.rttvar(), None);
-        assert_eq!(e.backoffs(), 0);
         // The initial value is capped by the ceiling too (RTO-5).
         let e = Est::new(ms(5_000), ms(200), ms(2_000));
         assert_eq!(e.rto(), ms(2_000));
@@ -334,16 +336,23 @@ mod tests {
                 120_000
             ]
         );
-        assert_eq!(e.backoffs(), 10);
         // Far more backoffs than bits in a u64: still capped, no overflow.
         for _ in 0..200 {
             e.backoff();
         }
         assert_eq!(e.rto(), ms(120_000));
-        assert_eq!(e.backoffs(), 210);
+        assert_eq!(e.base_rto(), ms(1_000));
         e.reset_backoff();
-        assert_eq!(e.backoffs(), 0);
         assert_eq!(e.rto(), ms(1_000));
+        // Doubling the capped value step by step equals capping base · 2^n: a ceiling that
+        // is not a power-of-two multiple of the base is met exactly, never overshot.
+        let mut e = Est::new(ms(300), ms(200), ms(1_000));
+        let mut seen = vec![];
+        for _ in 0..4 {
+            e.backoff();
+            seen.push(e.rto().as_millis());
+        }
+        assert_eq!(seen, [600, 1_000, 1_000, 1_000]);
     }
 
     #[test]
@@ -353,11 +362,15 @@ mod tests {
         e.backoff();
         e.backoff();
         assert_eq!(e.rto(), ms(1_200));
-        assert_eq!(e.backoffs(), 2);
         // The backed-off RTO stays until a fresh sample recomputes it (RTO-13).
         e.sample(ms(100)); // RTTVAR 3/4·50 = 37.5, 4·RTTVAR = 150 < 200
-        assert_eq!(e.backoffs(), 0);
         assert_eq!(e.rto(), ms(300));
+        e.backoff();
+        assert_eq!(
+            e.rto(),
+            ms(600),
+            "the backoff starts again from the new base"
+        );
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl Tcb {
                 error: crate::event::SoftError::ExcessiveRetransmission,
             });
         }
-        self.rtt.backoff();
+        self.rtt.backoff(ctx.config.rto_max);
         self.rtt_timing.1 = OptInstant::NONE;
         match self.state {
             State::SynSent | State::SynReceived => self.snd_nxt = self.iss,
