@@ -485,12 +485,8 @@ impl Stack {
         timeout: Option<Duration>,
     ) -> Result<(), Error> {
         let idx = self.index_of(c)?;
-        self.with_tcb(idx, now, |t, _| {
-            t.user_timeout = timeout;
-            if let Some(since) = t.unacked_since.get() {
-                t.mark_unacked_since(since);
-            }
-        });
+        // The deadline is unacked_since + user_timeout: settle() reschedules it.
+        self.with_tcb(idx, now, |t, _| t.user_timeout = timeout.into());
         Ok(())
     }
 
@@ -514,7 +510,10 @@ impl Stack {
 
     /// Switch Nagle off (true) or on (MUST-17).
     pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), Error> {
-        self.tcb_mut(c).ok_or(Error::InvalidHandle)?.nodelay = nodelay;
+        self.tcb_mut(c)
+            .ok_or(Error::InvalidHandle)?
+            .flags
+            .set_nodelay(nodelay);
         Ok(())
     }
 

@@ -9,7 +9,7 @@
 //! Slow start is RFC 5681's (CC-4); HyStart++ (RFC 9406) is not implemented.
 
 use super::{clamp_cwnd, reduced_ssthresh, sane_mss, CongestionControl, MAX_CWND};
-use crate::time::{Duration, Instant, OptInstant};
+use crate::time::{Duration, Instant};
 
 /// C, segments / s³ (RFC 9438 §4.1, CUB-1).
 pub const C: f64 = 0.4;
@@ -43,11 +43,9 @@ pub struct Cubic {
     /// cwnd_epoch with K = 0 (§4.8).
     after_rto: bool,
     /// The current congestion-avoidance stage; `None` until its first ACK. Boxed: only a
-    /// connection in congestion avoidance needs it, and inline it would be 40 of every idle
+    /// connection in congestion avoidance needs it, and inline it would be 48 of every idle
     /// connection's bytes (issue 3's per-connection budget); one allocation per epoch.
     epoch: Option<Box<Epoch>>,
-    /// Time of the last ACK: the start of an idle period, for [`Cubic::on_idle_restart`].
-    last_ack: OptInstant,
 }
 
 /// One congestion-avoidance stage ("epoch", §4.2).
@@ -64,6 +62,11 @@ struct Epoch {
     /// Fraction of a byte of growth carried from one ACK to the next, in [0, 1); it belongs
     /// to the epoch (a new epoch starts without one).
     carry: f64,
+    /// Time of the last ACK (or idle restart): the start of an idle period, for
+    /// [`Cubic::on_idle_restart`]. Only an epoch is ever shifted by idle time, so the stamp
+    /// lives here rather than in every connection (issue 3); an epoch begins on an ACK, so
+    /// it is always as fresh as a stamp kept outside would be.
+    last_ack: Instant,
 }
 
 impl Epoch {
@@ -87,7 +90,6 @@ impl Cubic {
             cwnd_prior: 0,
             after_rto: false,
             epoch: None,
-            last_ack: OptInstant::NONE,
         }
     }
 
@@ -133,6 +135,7 @@ impl Cubic {
             // §4.3: W_est starts at cwnd_epoch.
             w_est: cwnd_epoch,
             carry: 0.0,
+            last_ack: now,
         }
     }
 
@@ -208,7 +211,9 @@ impl CongestionControl for Cubic {
     }
 
     fn on_ack(&mut self, now: Instant, acked: u32, _flight: u32, srtt: Option<Duration>) {
-        self.last_ack = OptInstant::some(now);
+        if let Some(epoch) = self.epoch.as_deref_mut() {
+            epoch.last_ack = now;
+        }
         if acked == 0 {
             return;
         }
@@ -251,10 +256,10 @@ impl CongestionControl for Cubic {
         if restart < self.cwnd {
             self.cwnd = clamp_cwnd(u64::from(restart), self.mss);
             self.end_epoch();
-        } else if let (Some(epoch), Some(last)) = (self.epoch.as_deref_mut(), self.last_ack.get()) {
-            epoch.start += now.saturating_since(last);
+        } else if let Some(epoch) = self.epoch.as_deref_mut() {
+            epoch.start += now.saturating_since(epoch.last_ack);
+            epoch.last_ack = now;
         }
-        self.last_ack = OptInstant::some(now);
     }
 
     fn set_cwnd(&mut self, cwnd: u32) {

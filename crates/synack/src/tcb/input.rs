@@ -3,7 +3,6 @@
 //! processing (EP-10). LISTEN is handled by the stack, which owns the listeners; the TCB
 //! takes over from the SYN (`on_syn_in_listen`).
 
-use super::OptOffset;
 use super::{CtlSegment, Ctx, Tcb};
 use crate::cc::Controller;
 use crate::counters::DropReason;
@@ -28,10 +27,10 @@ impl Tcb {
         };
         let peer_mss = opts.mss.map(u32::from).unwrap_or(default_mss).max(64);
         match opts.window_scale {
-            Some(shift) if self.ws_ok => self.snd_wscale = shift.min(14), // WS-3
+            Some(shift) if self.flags.ws_ok() => self.snd_wscale = shift.min(14), // WS-3
             _ => {
                 // WS-2: scaling only when both SYNs carried the option.
-                self.ws_ok = false;
+                self.flags.set_ws_ok(false);
                 self.snd_wscale = 0;
                 self.rcv_wscale = 0;
             }
@@ -47,7 +46,7 @@ impl Tcb {
         self.mss = (peer_mss.min(self.our_mss as u32))
             .saturating_sub(opt_overhead)
             .max(32);
-        self.rcv_mss = self.mss.min(536);
+        self.rcv_mss = self.mss.min(536) as u16;
         let iw = self.initial_window(ctx);
         self.cc = Controller::new(ctx.config.congestion_control, self.mss, iw);
     }
@@ -57,7 +56,6 @@ impl Tcb {
     pub fn on_syn_in_listen(&mut self, ctx: &mut Ctx, seg: &Packet) {
         let h = &seg.tcp;
         self.state = State::Listen;
-        self.irs = h.seq;
         self.rcv_nxt = h.seq + 1;
         self.negotiate(ctx, &h.options);
         self.rcv_adv = self.rcv_nxt;
@@ -109,7 +107,6 @@ impl Tcb {
             ctx.counters.count_drop(DropReason::Ignored);
             return;
         }
-        self.irs = h.seq;
         self.rcv_nxt = h.seq + 1;
         self.negotiate(ctx, &h.options);
         self.rcv_adv = self.rcv_nxt + self.rcv_space();
@@ -153,14 +150,13 @@ impl Tcb {
         let mut fin = h.flags.fin();
         let mut payload = seg.payload;
 
-        if self.state == State::SynReceived && syn && seq == self.irs {
+        if self.state == State::SynReceived && syn && seq == self.irs() {
             if self.listener.is_some() && !h.flags.ack() && !rst {
                 // S-3: a retransmission of the SYN we answered draws the SYN,ACK again (no new
                 // entry), rate-limited (LX-15) so it does not double the timer's own
                 // retransmissions.
                 let recent = self
-                    .last_synack
-                    .get()
+                    .last_synack()
                     .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit);
                 if !recent {
                     self.snd_nxt = self.iss;
@@ -355,8 +351,8 @@ impl Tcb {
         // urgent data; it never moves back. Urgent bytes are delivered inline (decision 7).
         if h.flags.urg() && self.state.can_receive_data() && !self.fin_received {
             let up = self.rcv_offset(seq) + h.urgent as u64;
-            if self.rcv_up.get().is_none_or(|old| up > old) && up > self.recv_buf.next() {
-                self.rcv_up = OptOffset::some(up);
+            if self.rcv_up().is_none_or(|old| up > old) && up > self.recv_buf.next() {
+                self.set_rcv_up(Some(up));
                 if self.accepted {
                     ctx.events.push(Event::Urgent { conn: self.id });
                 }
@@ -381,7 +377,7 @@ impl Tcb {
         // Step 8: FIN (EP-22), possibly one that arrived earlier above a hole.
         if fin {
             self.accept_fin(ctx, seq + payload.len() as u32);
-        } else if self.ooo_fin.get() == Some(self.recv_buf.next()) {
+        } else if self.ooo_fin() == Some(self.rcv_nxt) {
             self.receive_fin(ctx);
         }
     }
@@ -425,18 +421,18 @@ impl Tcb {
             self.take_rtt_sample(ctx, h);
             self.retries = 0;
             // RTO-10: stop the timer when all is acknowledged, otherwise restart it.
-            self.tlp.armed = false; // the slot holds the RTO again; a PTO is rescheduled below
+            self.flags.set_tlp_armed(false); // the slot holds the RTO again; a PTO is rescheduled below
             if self.snd_una == self.snd_max {
                 self.clear_timer(TimerKind::Retransmit);
                 self.clear_unacked();
-                self.rtx_tsval = None;
+                self.set_rtx_tsval(None);
             } else {
                 self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
                 self.mark_unacked_since(ctx.now);
             }
             self.on_new_ack_cc(ctx, data_acked as u32); // SYN and FIN are not data (CC-4)
-            if self.want_writable && self.send_buf.free() > 0 {
-                self.want_writable = false;
+            if self.flags.want_writable() && self.send_buf.free() > 0 {
+                self.flags.set_want_writable(false);
                 ctx.events.push(Event::Writable { conn: self.id });
             }
         } else if h.ack == self.snd_una
@@ -488,12 +484,16 @@ impl Tcb {
     fn take_rtt_sample(&mut self, ctx: &mut Ctx, h: &TcpHeader) {
         if let (true, Some(ts)) = (self.ts_ok, h.options.timestamps) {
             let stale = self
-                .rtx_tsval
+                .rtx_tsval()
                 .is_some_and(|r| (ts.tsecr.wrapping_sub(r) as i32) < 0);
             if ts.tsecr != 0 && !stale {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ts.tsecr);
                 if (ms as i32) >= 0 && ms < 3_600_000 {
-                    self.rtt.sample(Duration::from_millis(ms as u64));
+                    self.rtt.sample(
+                        Duration::from_millis(ms as u64),
+                        ctx.config.rto_min,
+                        ctx.config.rto_max,
+                    );
                     self.rtt_timing.1 = OptInstant::NONE;
                     return;
                 }
@@ -501,7 +501,11 @@ impl Tcb {
         }
         if let (end, Some(at)) = (self.rtt_timing.0, self.rtt_timing.1.get()) {
             if h.ack.ge(end) {
-                self.rtt.sample(ctx.now.saturating_since(at));
+                self.rtt.sample(
+                    ctx.now.saturating_since(at),
+                    ctx.config.rto_min,
+                    ctx.config.rto_max,
+                );
                 self.rtt_timing.1 = OptInstant::NONE;
             }
         }
@@ -509,9 +513,10 @@ impl Tcb {
 
     /// RTO-12: after retransmitted SYNs, data starts with a 3 s RTO unless a sample exists.
     fn after_handshake_rtt(&mut self, ctx: &mut Ctx) {
-        if self.syn_retransmitted && self.rtt.srtt().is_none() {
+        if self.flags.syn_retransmitted() && self.rtt.srtt().is_none() {
             self.rtt.reset_backoff();
-            self.rtt.ensure_at_least(ctx.config.rto_fallback);
+            self.rtt
+                .ensure_at_least(ctx.config.rto_fallback, ctx.config.rto_max);
         }
     }
 
@@ -524,8 +529,8 @@ impl Tcb {
         let r = self.recv_buf.insert(self.rcv_offset(seq), payload);
         self.rcv_mss = self
             .rcv_mss
-            .max(payload.len() as u32)
-            .min(self.our_mss as u32);
+            .max(payload.len().min(usize::from(u16::MAX)) as u16)
+            .min(self.our_mss);
         if r.advanced > 0 {
             self.rcv_nxt += r.advanced as u32;
             if self.accepted && self.state.is_synchronized() {
@@ -559,7 +564,7 @@ impl Tcb {
         if fin_seq == self.rcv_nxt {
             self.receive_fin(ctx);
         } else if fin_seq.gt(self.rcv_nxt) {
-            self.ooo_fin = OptOffset::some(self.rcv_offset(fin_seq));
+            self.set_ooo_fin(Some(fin_seq));
             self.ack_now = true;
         }
     }
@@ -568,7 +573,7 @@ impl Tcb {
     fn receive_fin(&mut self, ctx: &mut Ctx) {
         self.rcv_nxt += 1;
         self.fin_received = true;
-        self.ooo_fin = OptOffset::NONE;
+        self.set_ooo_fin(None);
         self.ack_now = true;
         if self.accepted {
             ctx.events.push(Event::Readable { conn: self.id });
@@ -590,7 +595,7 @@ impl Tcb {
     /// every second full segment, otherwise within `Config::delayed_ack`.
     fn schedule_ack(&mut self, ctx: &mut Ctx, bytes: u32) {
         self.rcv_unacked += bytes;
-        if self.rcv_unacked >= 2 * self.rcv_mss {
+        if self.rcv_unacked >= 2 * u32::from(self.rcv_mss) {
             self.ack_now = true;
         } else if self.quick_acks > 0 {
             self.quick_acks -= 1;
@@ -603,11 +608,10 @@ impl Tcb {
     /// RFC 5961 challenge ACK (BI-3, BI-4), at most one per `Config::invalid_ratelimit` (BI-6).
     fn challenge_ack(&mut self, ctx: &mut Ctx) {
         let recent = self
-            .last_challenge
-            .get()
+            .last_challenge()
             .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit);
         if !recent {
-            self.last_challenge = OptInstant::some(ctx.now);
+            self.set_last_challenge(ctx.now);
             self.ack_now = true;
             ctx.counters.challenge_acks += 1;
         }
@@ -617,13 +621,12 @@ impl Tcb {
     /// tcp_invalid_ratelimit); otherwise records this answer.
     fn oow_rate_limited(&mut self, ctx: &mut Ctx) -> bool {
         if self
-            .last_oow_ack
-            .get()
+            .last_oow_ack()
             .is_some_and(|t| ctx.now.saturating_since(t) < ctx.config.invalid_ratelimit)
         {
             return true;
         }
-        self.last_oow_ack = OptInstant::some(ctx.now);
+        self.set_last_oow_ack(ctx.now);
         false
     }
 

@@ -8,20 +8,22 @@
 //! because the sequence number is old. Probes repeat every `interval`; after `probes`
 //! unanswered ones (MUST-29: one lost ACK never kills a connection) the connection is reset
 //! and reported timed out, as Linux does: 7200 + 9 × 75 = 7875 s after the last segment.
-//! The state is kept in 7 bytes, at Linux's one-second resolution.
+//! The state is kept at Linux's one-second resolution, behind a box that exists only while
+//! keep-alive is on.
 use super::{Ctx, Tcb};
 use crate::config::KeepAlive;
 use crate::event::{Cause, CloseReason, TimerKind};
 use crate::state::State;
-use crate::time::Duration;
+use crate::time::{Duration, Instant, OptInstant};
 
 /// Linux's limits: TCP_KEEPIDLE and TCP_KEEPINTVL up to 32767 s, TCP_KEEPCNT up to 127.
 const MAX_SECS: u64 = 32767;
 const MAX_PROBES: u32 = 127;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct KaState {
-    /// Idle seconds before the first probe; 0 = keep-alive off.
+/// Keep-alive state of a connection that has it on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KaOn {
+    /// Idle seconds before the first probe.
     idle: u16,
     /// Seconds between probes.
     interval: u16,
@@ -29,9 +31,17 @@ pub struct KaState {
     limit: u8,
     /// Probes sent since the peer was last heard from.
     sent: u8,
-    /// Send a probe at the next poll.
-    pub probe_now: bool,
+    /// The keep-alive timer (`TimerKind::KeepAlive`).
+    deadline: OptInstant,
 }
+
+/// Keep-alive: off unless asked for (MUST-24), so its state, timer included, is kept behind
+/// a box that exists only while it is on. A connection without keep-alive pays 8 bytes
+/// instead of 6 bytes of state and an 8-byte timer slot (issue 3's memory budget); one with
+/// it pays a 16-byte allocation more. "Send a probe at the next poll" is a bit of
+/// `Tcb::flags` (ka_probe).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KaState(Option<Box<KaOn>>);
 
 /// Whole seconds, rounded up, within 1..=MAX_SECS.
 fn secs(d: Duration) -> u16 {
@@ -42,33 +52,63 @@ fn secs(d: Duration) -> u16 {
 
 impl KaState {
     pub fn new(k: Option<KeepAlive>) -> KaState {
-        match k {
-            None => KaState::default(),
-            Some(k) => KaState {
+        KaState(k.map(|k| {
+            Box::new(KaOn {
                 idle: secs(k.idle),
                 interval: secs(k.interval),
                 limit: k.probes.clamp(1, MAX_PROBES) as u8,
                 sent: 0,
-                probe_now: false,
-            },
-        }
+                deadline: OptInstant::NONE,
+            })
+        }))
     }
 
     pub fn enabled(&self) -> bool {
-        self.idle != 0
+        self.0.is_some()
     }
 
     /// The timing in force, if keep-alive is on.
     pub fn get(&self) -> Option<KeepAlive> {
-        self.enabled().then(|| KeepAlive {
-            idle: Duration::from_secs(self.idle.into()),
-            interval: Duration::from_secs(self.interval.into()),
-            probes: self.limit.into(),
+        self.0.as_deref().map(|o| KeepAlive {
+            idle: Duration::from_secs(o.idle.into()),
+            interval: Duration::from_secs(o.interval.into()),
+            probes: o.limit.into(),
         })
     }
 
     fn idle(&self) -> Duration {
-        Duration::from_secs(self.idle.into())
+        self.0
+            .as_deref()
+            .map_or(Duration::ZERO, |o| Duration::from_secs(o.idle.into()))
+    }
+
+    fn interval(&self) -> Duration {
+        self.0
+            .as_deref()
+            .map_or(Duration::ZERO, |o| Duration::from_secs(o.interval.into()))
+    }
+
+    /// Probes sent without an answer, and the number that ends the connection.
+    fn sent_and_limit(&self) -> (u8, u8) {
+        self.0.as_deref().map_or((0, 0), |o| (o.sent, o.limit))
+    }
+
+    fn set_sent(&mut self, n: u8) {
+        if let Some(o) = self.0.as_deref_mut() {
+            o.sent = n;
+        }
+    }
+
+    /// The keep-alive timer, if armed.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.0.as_deref()?.deadline.get()
+    }
+
+    /// Arm or stop the keep-alive timer; with keep-alive off there is none to arm.
+    pub(super) fn set_deadline(&mut self, at: OptInstant) {
+        if let Some(o) = self.0.as_deref_mut() {
+            o.deadline = at;
+        }
     }
 }
 
@@ -81,6 +121,7 @@ impl Tcb {
     /// SO_KEEPALIVE and its timing, per connection (MUST-24, MUST-27).
     pub fn set_keepalive(&mut self, ctx: &mut Ctx, k: Option<KeepAlive>) {
         self.ka = KaState::new(k);
+        self.flags.set_ka_probe(false); // a new setting starts with no probe pending
         if self.ka.enabled() && probed(self.state) {
             self.set_timer(TimerKind::KeepAlive, ctx.now + self.ka.idle());
         } else {
@@ -91,7 +132,7 @@ impl Tcb {
     /// An acceptable segment arrived: the peer is alive; the idle time starts again.
     pub(super) fn keepalive_heard(&mut self, ctx: &Ctx) {
         if self.ka.enabled() {
-            self.ka.sent = 0;
+            self.ka.set_sent(0);
             self.set_timer(TimerKind::KeepAlive, ctx.now + self.ka.idle());
         }
     }
@@ -115,7 +156,8 @@ impl Tcb {
             self.set_timer(TimerKind::KeepAlive, ctx.now + self.ka.idle());
             return;
         }
-        if u32::from(self.ka.sent) >= u32::from(self.ka.limit) {
+        let (sent, limit) = self.ka.sent_and_limit();
+        if sent >= limit {
             // MUST-29 satisfied: `limit` probes went unanswered. Linux resets the peer
             // (in case only the return path is dead) and reports ETIMEDOUT.
             ctx.counters.keepalive_timeouts += 1;
@@ -128,12 +170,9 @@ impl Tcb {
             );
             return;
         }
-        self.ka.sent += 1;
-        self.ka.probe_now = true;
+        self.ka.set_sent(sent + 1);
+        self.flags.set_ka_probe(true);
         ctx.counters.keepalive_probes += 1;
-        self.set_timer(
-            TimerKind::KeepAlive,
-            ctx.now + Duration::from_secs(self.ka.interval.into()),
-        );
+        self.set_timer(TimerKind::KeepAlive, ctx.now + self.ka.interval());
     }
 }

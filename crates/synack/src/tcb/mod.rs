@@ -23,7 +23,7 @@ use crate::counters::Counters;
 use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId, TimerKind};
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::{Duration, Instant, OptInstant};
+use crate::time::{Duration, Instant, OptInstant, OptMillis};
 use crate::tuple::Tuple;
 use crate::wire::{TcpFlags, TcpHeader};
 use recv_buf::RecvBuf;
@@ -106,10 +106,8 @@ impl CtlQueue {
     }
 }
 
-/// Number of timers; indexed by `TimerKind as usize`.
-const TIMERS: usize = 7;
-
-const TIMER_KINDS: [TimerKind; TIMERS] = [
+/// Every timer kind, in the order `on_timeout` runs them.
+const TIMER_KINDS: [TimerKind; 7] = [
     TimerKind::Retransmit,
     TimerKind::Persist,
     TimerKind::DelayedAck,
@@ -118,6 +116,29 @@ const TIMER_KINDS: [TimerKind; TIMERS] = [
     TimerKind::UserTimeout,
     TimerKind::KeepAlive,
 ];
+
+/// Deadline slots a TCB stores: fewer than timer kinds, because three kinds need no slot of
+/// their own (issue 3's memory budget, 8 bytes a slot on every connection):
+/// - TIME-WAIT's 2·MSL (MUST-13) and the orphan FIN-WAIT-2 timeout (LX-6) share
+///   [`CLOSE_SLOT`]: each is armed only in its own state, the slot reads as that kind only in
+///   that state, and it is emptied whenever either state is left;
+/// - the user timeout (UI-8, MUST-21) is not stored at all: it is `unacked_since +
+///   user_timeout`, both of which the TCB keeps anyway;
+/// - the keep-alive timer lives with the keep-alive state, which exists only while
+///   keep-alive is on (keepalive.rs).
+const SLOTS: usize = 4;
+const CLOSE_SLOT: usize = 3;
+
+/// The slot of a stored timer kind (`None` for the derived user timeout and keep-alive).
+const fn slot(k: TimerKind) -> Option<usize> {
+    match k {
+        TimerKind::Retransmit => Some(0),
+        TimerKind::Persist => Some(1),
+        TimerKind::DelayedAck => Some(2),
+        TimerKind::TimeWait | TimerKind::FinWait2 => Some(CLOSE_SLOT),
+        TimerKind::KeepAlive | TimerKind::UserTimeout => None,
+    }
+}
 
 /// The MSS we advertise: MTU - 40 (IPv4) or MTU - 60 (IPv6), never less options (MUST-67).
 pub(crate) fn our_mss(config: &Config, local: SocketAddr) -> u16 {
@@ -170,19 +191,155 @@ pub(crate) struct TimeWait {
     pub opts: u8,
 }
 
-/// An `Option<u64>` stream offset in 8 bytes: `u64::MAX` (an offset no stream reaches) is
-/// none. Saves 8 bytes per field on every connection (issue 3's memory budget).
+/// Which rate-limit stamp of [`RateStamps`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct OptOffset(u64);
+pub(crate) enum Stamp {
+    /// The last challenge ACK (BI-6).
+    Challenge,
+    /// The last answer to an out-of-window segment (LX-15).
+    OutOfWindow,
+}
 
-impl OptOffset {
-    pub const NONE: OptOffset = OptOffset(u64::MAX);
-    pub fn some(o: u64) -> OptOffset {
-        OptOffset(o.min(u64::MAX - 1))
+/// Two rate-limit stamps in 12 bytes instead of 16 (issue 3's memory budget): the later one
+/// in full, the earlier as microseconds before it. An earlier stamp more than 2^31 µs
+/// (35.8 minutes) before the later one is dropped, which changes no answer as long as
+/// `Config::invalid_ratelimit`, the only interval they are compared with, is shorter than
+/// that (it is 500 ms by default, as in Linux).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RateStamps {
+    /// The later of the two stamps.
+    latest: OptInstant,
+    /// Bit 31: `latest` is the challenge-ACK stamp. Bits 0..=30: how long before `latest`
+    /// the other stamp is, in µs; all ones = there is none.
+    other: u32,
+}
+
+impl RateStamps {
+    const LATEST_IS_CHALLENGE: u32 = 1 << 31;
+    const NO_OTHER: u32 = Self::LATEST_IS_CHALLENGE - 1;
+    pub const NONE: RateStamps = RateStamps {
+        latest: OptInstant::NONE,
+        other: Self::NO_OTHER,
+    };
+
+    fn latest_kind(&self) -> Stamp {
+        if self.other & Self::LATEST_IS_CHALLENGE != 0 {
+            Stamp::Challenge
+        } else {
+            Stamp::OutOfWindow
+        }
     }
-    pub fn get(self) -> Option<u64> {
-        (self.0 != u64::MAX).then_some(self.0)
+
+    pub fn get(&self, k: Stamp) -> Option<Instant> {
+        let latest = self.latest.get()?;
+        if k == self.latest_kind() {
+            return Some(latest);
+        }
+        let before = self.other & Self::NO_OTHER;
+        (before != Self::NO_OTHER)
+            .then(|| Instant::from_micros(latest.as_micros().saturating_sub(before.into())))
     }
+
+    /// Record stamp `k` at `now` (no earlier than either stamp: time runs forward).
+    pub fn set(&mut self, k: Stamp, now: Instant) {
+        let other_kind = match k {
+            Stamp::Challenge => Stamp::OutOfWindow,
+            Stamp::OutOfWindow => Stamp::Challenge,
+        };
+        let before = self.get(other_kind).map_or(Self::NO_OTHER, |t| {
+            let us = now.saturating_since(t).as_micros();
+            us.min(u128::from(Self::NO_OTHER)) as u32
+        });
+        let which = if k == Stamp::Challenge {
+            Self::LATEST_IS_CHALLENGE
+        } else {
+            0
+        };
+        self.latest = OptInstant::some(now);
+        self.other = before | which;
+    }
+
+    /// The stamps of a TIME-WAIT record.
+    pub fn from_pair(challenge: Option<Instant>, oow: Option<Instant>) -> RateStamps {
+        let mut s = RateStamps::NONE;
+        let mut pairs = [(Stamp::Challenge, challenge), (Stamp::OutOfWindow, oow)];
+        pairs.sort_by_key(|&(_, t)| t);
+        for (k, t) in pairs {
+            if let Some(t) = t {
+                s.set(k, t);
+            }
+        }
+        s
+    }
+}
+
+/// Defines the bits of [`Flags`] with a getter and a setter each.
+macro_rules! flags {
+    ($($(#[$doc:meta])* $bit:literal $get:ident $set:ident;)*) => {
+        impl Flags {
+            $(
+                $(#[$doc])*
+                pub fn $get(self) -> bool {
+                    self.0 & (1 << $bit) != 0
+                }
+                pub fn $set(&mut self, on: bool) {
+                    if on {
+                        self.0 |= 1 << $bit;
+                    } else {
+                        self.0 &= !(1 << $bit);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// One-bit TCB state: a `bool` field costs a byte of every connection, these cost a bit
+/// (issue 3's memory budget).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Flags(u16);
+
+impl Flags {
+    /// The flags of a fresh TCB: window scaling offered as configured, nothing else set.
+    fn new(config: &Config) -> Flags {
+        let mut f = Flags::default();
+        f.set_ws_ok(config.window_scaling);
+        f.set_nodelay(!config.nagle);
+        f
+    }
+}
+
+flags! {
+    /// The retransmission timer's slot holds a tail loss probe's PTO, not an RTO (tlp.rs).
+    0 tlp_armed set_tlp_armed;
+    /// Send the tail loss probe at the next poll.
+    1 tlp_send set_tlp_send;
+    /// A tail loss probe is outstanding up to `Tcb::tlp_end` (RFC 8985 TLP.end_seq).
+    2 tlp_outstanding set_tlp_outstanding;
+    /// The outstanding probe was a retransmission (RFC 8985 TLP.is_retrans).
+    3 tlp_retrans set_tlp_retrans;
+    /// Send a keep-alive probe at the next poll (keepalive.rs).
+    4 ka_probe set_ka_probe;
+    /// `Tcb::rtx_tsval` holds a value.
+    5 rtx_tsval_set set_rtx_tsval_set;
+    /// Our SYN or SYN,ACK was retransmitted (RTO-12, Karn).
+    6 syn_retransmitted set_syn_retransmitted;
+    /// The sender-SWS override timer fired: send what the window allows (MUST-38 (4)).
+    7 sws_override set_sws_override;
+    /// Send a zero-window probe now.
+    8 probe_now set_probe_now;
+    /// Retransmit the segment at SND.UNA now (fast retransmit).
+    9 fast_rtx set_fast_rtx;
+    /// `send` came up short; say `Writable` when room appears.
+    10 want_writable set_want_writable;
+    /// Whether we offer / use window scaling.
+    11 ws_ok set_ws_ok;
+    /// `Tcb::ooo_fin` holds a FIN's sequence number.
+    12 ooo_fin_set set_ooo_fin_set;
+    /// `Tcb::rcv_up` holds the urgent pointer.
+    13 rcv_up_set set_rcv_up_set;
+    /// Nagle's algorithm is off (SHLD-7, TCP_NODELAY).
+    14 nodelay set_nodelay;
 }
 
 /// The transmission control block of one connection.
@@ -219,25 +376,30 @@ pub(crate) struct Tcb {
     /// The application is done sending: FIN goes after the queued data.
     pub fin_queued: bool,
 
-    // Receive sequence space.
-    pub irs: SeqNum,
+    // Receive sequence space (IRS is not stored: see `Tcb::irs`).
     pub rcv_nxt: SeqNum,
     /// Right edge we advertised (never moves left: SHLD-14).
     pub rcv_adv: SeqNum,
     /// Peer's FIN has been received and processed.
     pub fin_received: bool,
-    /// RCV.UP as a stream offset: the byte after the last urgent byte announced (EP-20).
-    pub rcv_up: OptOffset,
-    /// Stream offset of a FIN that arrived above a hole.
-    pub ooo_fin: OptOffset,
+    /// RCV.UP as a stream offset: the byte after the last urgent byte announced (EP-20),
+    /// valid while `flags.rcv_up_set()`; read and write it with `rcv_up` / `set_rcv_up`.
+    /// Only the low 32 bits are kept (issue 3: 4 bytes, not 8): while urgent data is unread
+    /// the pointer lies within a buffer or a window of the receive point (far inside 2^31),
+    /// and once all of it has been read `recv` forgets the pointer.
+    rcv_up: u32,
+    /// Sequence number of a FIN that arrived above a hole, valid while
+    /// `flags.ooo_fin_set()` (read it with `ooo_fin`). A sequence number rather than a
+    /// stream offset (4 bytes, issue 3): the FIN lies within the window, so it is reached
+    /// exactly when RCV.NXT equals it.
+    ooo_fin: SeqNum,
 
     // Negotiated options.
     /// Shift applied to the peer's window field (Snd.Wind.Shift, WS-2).
     pub snd_wscale: u8,
     /// Shift applied to our window field (Rcv.Wind.Shift).
     pub rcv_wscale: u8,
-    /// Whether we offer / use window scaling.
-    pub ws_ok: bool,
+    /// Whether we offer / use window scaling: `flags.ws_ok()`.
     pub ts_ok: bool,
     pub sack_ok: bool,
     pub ts_recent: u32,
@@ -249,35 +411,39 @@ pub(crate) struct Tcb {
     /// MSS we advertise (MUST-67).
     pub our_mss: u16,
     /// Largest segment seen from the peer (receiver's estimate of its MSS).
-    pub rcv_mss: u32,
+    /// At most `our_mss`, so 16 bits hold it (issue 3).
+    pub rcv_mss: u16,
 
     pub send_buf: SendBuf,
     pub recv_buf: RecvBuf,
 
     // Timers and retransmission.
-    pub timers: [OptInstant; TIMERS],
+    /// Deadlines, by [`slot`]; read and write them with `timer` / `set_timer`.
+    timers: [OptInstant; SLOTS],
     /// The earliest deadline the stack has scheduled for us (lazy timer heap).
     pub scheduled: OptInstant,
     pub rtt: RttEstimator,
-    /// Consecutive expiries of the retransmission (or persist) timer without progress.
-    pub retries: u32,
+    /// Consecutive expiries of the retransmission timer without progress. A byte, as in
+    /// Linux (icsk_retransmits, issue 3): a retry limit is compared as at most 255.
+    pub retries: u8,
     /// Segment being timed for an RTT sample without timestamps: (end seq, sent at); the
     /// time is none when nothing is timed.
     pub rtt_timing: (SeqNum, OptInstant),
-    /// Our SYN or SYN,ACK was retransmitted (RTO-12, Karn).
-    pub syn_retransmitted: bool,
-    /// Last time a SYN,ACK was sent (rate-limits answers to retransmitted SYNs).
-    pub last_synack: OptInstant,
     /// Since when data has been waiting for an acknowledgment (user timeout).
     pub unacked_since: OptInstant,
-    /// Abort when data stays unacknowledged this long (UI-8, MUST-21); `None` = no limit.
-    pub user_timeout: Option<Duration>,
-    /// Time the last segment was sent (slow start after idle).
+    /// Abort when data stays unacknowledged this long (UI-8, MUST-21); none = no limit.
+    /// The user-timeout deadline is `unacked_since + user_timeout`.
+    /// Kept in milliseconds, rounded up (4 bytes, issue 3), as Linux keeps TCP_USER_TIMEOUT.
+    pub user_timeout: OptMillis,
+    /// Time the last segment was sent (slow start after idle; in SYN-RECEIVED, the last
+    /// SYN,ACK: see [`Tcb::last_synack`]).
     pub last_send: Instant,
 
     /// Congestion control (CUBIC or NewReno, `cc/`); recovery is driven from here.
     pub cc: Controller,
-    pub dupacks: u32,
+    /// Duplicate ACKs in a row, saturating: a byte (issue 3), since only counts up to
+    /// DupThresh matter.
+    pub dupacks: u8,
     /// Bytes sent by limited transmit in this run of duplicate ACKs: not part of the
     /// FlightSize that sets ssthresh (RFC 5681 §3.2).
     pub limited_sent: u32,
@@ -296,30 +462,27 @@ pub(crate) struct Tcb {
     /// Duplicate ACKs still owed for out-of-order segments of the last batch: one each, so
     /// a sender without SACK can count three (RFC 5681 §4.2, ACK-1); bounded.
     pub dup_acks_owed: u8,
-    pub quick_acks: u16,
+    /// ACKs still to send at once rather than delayed (quick-ACK mode). A byte (issue 3):
+    /// `Config::quick_acks` above 255 acts as 255 (Linux's own limit is 16).
+    pub quick_acks: u8,
     /// Bytes received since we last sent an ACK.
     pub rcv_unacked: u32,
 
-    pub nodelay: bool,
-    /// `send` came up short; say `Writable` when room appears.
-    pub want_writable: bool,
-    /// Unanswered zero-window probes in a row.
-    pub probes: u32,
-    /// Exponent of the persist-timer backoff (SHLD-30).
-    pub persist_backoff: u16,
-    /// Send a zero-window probe now.
-    pub probe_now: bool,
-    /// Retransmit the segment at SND.UNA now (fast retransmit).
-    pub fast_rtx: bool,
-    /// The sender-SWS override timer fired: send what the window allows (MUST-38 (4)).
-    pub sws_override: bool,
-    /// Last challenge ACK (BI-6 rate limit).
-    pub last_challenge: OptInstant,
-    /// Last ACK sent in answer to an out-of-window pure ACK (LX-15 rate limit).
-    pub last_oow_ack: OptInstant,
+    // Nagle off (TCP_NODELAY) is `flags.nodelay()`.
+    /// Unanswered zero-window probes in a row (a byte like `retries` and Linux's
+    /// icsk_probes_out, issue 3).
+    pub probes: u8,
+    /// Exponent of the persist-timer backoff (SHLD-30); only its first 16 steps matter
+    /// (`persist_interval`), so a byte holds it.
+    pub persist_backoff: u8,
+    /// The last challenge ACK (BI-6 rate limit) and the last ACK sent in answer to an
+    /// out-of-window pure ACK (LX-15 rate limit); read them with `last_challenge` /
+    /// `last_oow_ack`.
+    stamps: RateStamps,
     /// Our TSval when data was last retransmitted: an ACK echoing anything older measures
-    /// a stale transmission, not the path, and gives no RTT sample.
-    pub rtx_tsval: Option<u32>,
+    /// a stale transmission, not the path, and gives no RTT sample. Valid while
+    /// `flags.rtx_tsval_set()`; read and write it with `rtx_tsval` / `set_rtx_tsval`.
+    rtx_tsval: u32,
     /// The last soft ICMP error (Linux sk_err_soft): a connect that then times out reports
     /// "unreachable" rather than "timed out".
     pub soft_error: Option<crate::wire::icmp::IcmpError>,
@@ -327,10 +490,12 @@ pub(crate) struct Tcb {
     /// length 0 = none (SK-12, RFC 2883).
     pub dsack_start: SeqNum,
     pub dsack_len: u16,
-    /// Tail loss probe state (tlp.rs, RK-3, RK-4).
-    pub tlp: tlp::TlpState,
-    /// Keep-alive, compactly (keepalive.rs): idle seconds (0 = off), interval seconds,
-    /// probe limit, probes sent without an answer; and a probe to send now.
+    /// Tail loss probe (tlp.rs, RK-3, RK-4): TLP.end_seq; the rest is in `flags`.
+    pub tlp_end: SeqNum,
+    /// Single-bit state packed into two bytes (issue 3's memory budget).
+    pub flags: Flags,
+    /// Keep-alive (keepalive.rs): its timing, probes sent without an answer and its timer,
+    /// boxed, present only while keep-alive is on; the probe to send now is a flag.
     pub ka: keepalive::KaState,
 }
 
@@ -368,15 +533,13 @@ impl Tcb {
             snd_wl2: iss,
             snd_buf_seq: iss + 1,
             fin_queued: false,
-            irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             fin_received: false,
-            rcv_up: OptOffset::NONE,
-            ooo_fin: OptOffset::NONE,
+            rcv_up: 0,
+            ooo_fin: SeqNum(0),
             snd_wscale: 0,
             rcv_wscale: if config.window_scaling { rcv_wscale } else { 0 },
-            ws_ok: config.window_scaling,
             ts_ok: config.timestamps,
             sack_ok: config.sack,
             ts_recent: 0,
@@ -392,15 +555,13 @@ impl Tcb {
             rcv_mss: 536,
             send_buf: SendBuf::new(config.send_buffer),
             recv_buf: RecvBuf::new(config.recv_buffer),
-            timers: [OptInstant::NONE; TIMERS],
+            timers: [OptInstant::NONE; SLOTS],
             scheduled: OptInstant::NONE,
-            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
+            rtt: RttEstimator::new(config.rto_initial, config.rto_max),
             retries: 0,
             rtt_timing: (SeqNum(0), OptInstant::NONE),
-            syn_retransmitted: false,
-            last_synack: OptInstant::NONE,
             unacked_since: OptInstant::NONE,
-            user_timeout: config.user_timeout,
+            user_timeout: config.user_timeout.into(),
             last_send: now,
             cc: Controller::new(config.congestion_control, 536, 536),
             dupacks: 0,
@@ -411,22 +572,17 @@ impl Tcb {
             high_rxt: iss,
             ack_now: false,
             dup_acks_owed: 0,
-            quick_acks: config.quick_acks.min(u32::from(u16::MAX)) as u16,
+            quick_acks: config.quick_acks.min(u32::from(u8::MAX)) as u8,
             rcv_unacked: 0,
-            nodelay: !config.nagle,
-            want_writable: false,
             probes: 0,
             persist_backoff: 0,
-            probe_now: false,
-            fast_rtx: false,
-            sws_override: false,
-            last_challenge: OptInstant::NONE,
-            last_oow_ack: OptInstant::NONE,
-            rtx_tsval: None,
+            stamps: RateStamps::NONE,
+            rtx_tsval: 0,
             soft_error: None,
             dsack_start: SeqNum(0),
             dsack_len: 0,
-            tlp: tlp::TlpState::default(),
+            tlp_end: SeqNum(0),
+            flags: Flags::new(config),
             ka: keepalive::KaState::new(config.keepalive),
         }
     }
@@ -449,8 +605,8 @@ impl Tcb {
             && (self.listener.is_none() || self.queued)
             && !self.ack_now
             && self.dup_acks_owed == 0
-            && !self.probe_now
-            && !self.fast_rtx
+            && !self.flags.probe_now()
+            && !self.flags.fast_rtx()
             && self.send_buf.is_empty()
             && self.recv_buf.readable() == 0
             && !self.recv_buf.has_out_of_order()
@@ -458,7 +614,7 @@ impl Tcb {
             && self.snd_nxt == self.snd_max
             && self.fin_acked()
             && self.fin_received
-            && self.rcv_up.get().is_none()
+            && self.rcv_up().is_none()
             && self.close_reason.is_none()
             && TIMER_KINDS
                 .iter()
@@ -480,12 +636,14 @@ impl Tcb {
             listener: self.listener.map_or(0, |l| l.0.wrapping_add(1)),
             ts_recent_at: self.ts_recent_at,
             expires: self.timer(TimerKind::TimeWait).unwrap_or(Instant::ZERO),
-            last_challenge: self.last_challenge,
-            last_oow_ack: self.last_oow_ack,
+            last_challenge: self.last_challenge().into(),
+            last_oow_ack: self.last_oow_ack().into(),
             mss: self.mss.min(u16::MAX as u32) as u16,
             snd_wscale: self.snd_wscale,
             rcv_wscale: self.rcv_wscale,
-            opts: u8::from(self.ws_ok) | u8::from(self.ts_ok) << 1 | u8::from(self.sack_ok) << 2,
+            opts: u8::from(self.flags.ws_ok())
+                | u8::from(self.ts_ok) << 1
+                | u8::from(self.sack_ok) << 2,
         }
     }
 
@@ -515,21 +673,19 @@ impl Tcb {
         t.snd_wnd = tw.snd_wnd;
         t.max_snd_wnd = tw.snd_wnd;
         t.snd_wl1 = tw.rcv_nxt;
-        t.irs = tw.rcv_nxt - 1;
         t.rcv_nxt = tw.rcv_nxt;
         t.rcv_adv = tw.rcv_adv;
         t.fin_received = true;
         t.snd_wscale = tw.snd_wscale;
         t.rcv_wscale = tw.rcv_wscale;
-        t.ws_ok = tw.opts & 1 != 0;
+        t.flags.set_ws_ok(tw.opts & 1 != 0);
         t.ts_ok = tw.opts & 2 != 0;
         t.sack_ok = tw.opts & 4 != 0;
         t.ts_recent = tw.ts_recent;
         t.ts_recent_at = tw.ts_recent_at;
         t.last_ack_sent = tw.last_ack_sent;
         t.mss = u32::from(tw.mss);
-        t.last_challenge = tw.last_challenge;
-        t.last_oow_ack = tw.last_oow_ack;
+        t.stamps = RateStamps::from_pair(tw.last_challenge.get(), tw.last_oow_ack.get());
         t.set_timer(TimerKind::TimeWait, tw.expires);
         t.scheduled = OptInstant::some(tw.expires);
         t
@@ -577,6 +733,10 @@ impl Tcb {
             _ => {}
         }
         self.state = to;
+        if matches!(from, State::TimeWait | State::FinWait2) {
+            // The shared slot belonged to the state being left (see `SLOTS`).
+            self.timers[CLOSE_SLOT] = OptInstant::NONE;
+        }
         ctx.events.push(Event::StateChanged {
             conn: self.id,
             from,
@@ -586,7 +746,7 @@ impl Tcb {
         match to {
             State::TimeWait => {
                 // MUST-13: 2*MSL; every other timer stops (EP-22).
-                self.timers = [OptInstant::NONE; TIMERS];
+                self.clear_timers();
                 self.set_timer(TimerKind::TimeWait, ctx.now + ctx.config.time_wait);
                 if ctx.counters.curr_time_wait > ctx.config.max_time_wait as u64 {
                     // The table is full: like Linux, this connection skips TIME-WAIT. The ACK
@@ -617,7 +777,7 @@ impl Tcb {
 
     /// Enter CLOSED for good, telling the application why (MUST-12).
     pub fn terminate(&mut self, ctx: &mut Ctx, reason: CloseReason, cause: Cause) {
-        self.timers = [OptInstant::NONE; TIMERS];
+        self.clear_timers();
         self.ack_now = false;
         if reason != CloseReason::Normal {
             // RST-5: a reset or failed connection flushes its queues.
@@ -635,7 +795,7 @@ impl Tcb {
     /// Passive SYN-RECEIVED returning to LISTEN (MUST-11, RST-5): the child is simply gone;
     /// the listener stays, and the application is told nothing.
     pub fn back_to_listen(&mut self, ctx: &mut Ctx, cause: Cause) {
-        self.timers = [OptInstant::NONE; TIMERS];
+        self.clear_timers();
         self.ack_now = false;
         self.close_reason = Some(CloseReason::Reset);
         self.set_state(ctx, State::Listen, cause);
@@ -650,22 +810,59 @@ impl Tcb {
         }
     }
 
+    /// Arm timer `k` for `at`. The user timeout is not armed this way: it follows
+    /// `unacked_since` ([`Tcb::mark_unacked_since`]). TIME-WAIT and FIN-WAIT-2 are armed only
+    /// in their own state (their shared slot reads as neither elsewhere), keep-alive only
+    /// while it is on.
     pub fn set_timer(&mut self, k: TimerKind, at: Instant) {
-        self.timers[k as usize] = OptInstant::some(at);
+        debug_assert!(k != TimerKind::UserTimeout);
+        debug_assert!(k != TimerKind::TimeWait || self.state == State::TimeWait);
+        debug_assert!(k != TimerKind::FinWait2 || self.state == State::FinWait2);
+        debug_assert!(k != TimerKind::KeepAlive || self.ka.enabled());
+        match k {
+            TimerKind::KeepAlive => self.ka.set_deadline(OptInstant::some(at)),
+            _ => {
+                if let Some(i) = slot(k) {
+                    self.timers[i] = OptInstant::some(at);
+                }
+            }
+        }
     }
+    /// Disarm timer `k`; disarming the user timeout forgets `unacked_since`.
     pub fn clear_timer(&mut self, k: TimerKind) {
-        self.timers[k as usize] = OptInstant::NONE;
+        match k {
+            TimerKind::UserTimeout => self.unacked_since = OptInstant::NONE,
+            TimerKind::KeepAlive => self.ka.set_deadline(OptInstant::NONE),
+            // Only in its own state does the shared slot hold this kind.
+            TimerKind::TimeWait | TimerKind::FinWait2 if self.timer(k).is_none() => {}
+            _ => {
+                if let Some(i) = slot(k) {
+                    self.timers[i] = OptInstant::NONE;
+                }
+            }
+        }
     }
     pub fn timer(&self, k: TimerKind) -> Option<Instant> {
-        self.timers[k as usize].get()
+        match k {
+            TimerKind::UserTimeout => {
+                let d = self.user_timeout.get()?;
+                Some(self.unacked_since.get()? + d)
+            }
+            TimerKind::KeepAlive => self.ka.deadline(),
+            TimerKind::TimeWait if self.state != State::TimeWait => None,
+            TimerKind::FinWait2 if self.state != State::FinWait2 => None,
+            _ => self.timers[slot(k)?].get(),
+        }
+    }
+    /// Stop every timer (the user timeout too: nothing counts as unacknowledged any more).
+    pub fn clear_timers(&mut self) {
+        self.timers = [OptInstant::NONE; SLOTS];
+        self.unacked_since = OptInstant::NONE;
+        self.ka.set_deadline(OptInstant::NONE);
     }
     /// The earliest armed timer.
     pub fn next_deadline(&self) -> Option<Instant> {
-        // NONE is u64::MAX, so the minimum raw value is the earliest armed timer, if any.
-        self.timers
-            .iter()
-            .min_by_key(|t| t.raw())
-            .and_then(|t| t.get())
+        TIMER_KINDS.iter().filter_map(|&k| self.timer(k)).min()
     }
 
     /// Arm the orphan FIN-WAIT-2 timer (LX-6): only for connections the application closed;
@@ -676,19 +873,88 @@ impl Tcb {
         }
     }
 
-    /// Data (or SYN/FIN) is outstanding since `since`: (re)arm the user timeout from then.
-    pub fn mark_unacked_since(&mut self, since: Instant) {
-        self.unacked_since = OptInstant::some(since);
-        match self.user_timeout {
-            Some(d) => self.set_timer(TimerKind::UserTimeout, since + d),
-            None => self.clear_timer(TimerKind::UserTimeout),
-        }
+    /// Whether `count` expiries (retries, probes) reach the limit `limit` from `Config`;
+    /// counts are bytes (issue 3), so a limit above 255 acts as 255 (Linux's retry counters
+    /// are bytes too; 255 expiries of a 120 s RTO are 8.5 hours).
+    pub fn limit_reached(count: u8, limit: u32) -> bool {
+        u32::from(count) >= limit.min(u32::from(u8::MAX))
     }
 
-    /// Nothing is outstanding any more.
+    /// RCV.UP, the stream offset after the last urgent byte, if urgent data was announced
+    /// and not all read: the offset nearest the receive point with the low 32 bits kept.
+    pub fn rcv_up(&self) -> Option<u64> {
+        if !self.flags.rcv_up_set() {
+            return None;
+        }
+        let next = self.recv_buf.next();
+        let delta = self.rcv_up.wrapping_sub(next as u32) as i32;
+        Some((next as i64 + i64::from(delta)).max(0) as u64)
+    }
+    pub fn set_rcv_up(&mut self, up: Option<u64>) {
+        self.flags.set_rcv_up_set(up.is_some());
+        self.rcv_up = up.unwrap_or(0) as u32;
+    }
+
+    /// IRS, the peer's initial sequence number. Not stored (issue 3, 4 bytes): RCV.NXT is
+    /// IRS + 1 (the SYN) + the bytes taken in (the stream offset of RCV.NXT) + 1 once the
+    /// FIN is in. Only SYN-RECEIVED asks (a retransmitted SYN, S-3, EP-23), where the
+    /// receive buffer is never replaced, so the count is exact.
+    pub fn irs(&self) -> SeqNum {
+        self.rcv_nxt - 1 - self.recv_buf.next() as u32 - u32::from(self.fin_received)
+    }
+
+    /// The sequence number of a FIN that arrived above a hole, if one did.
+    pub fn ooo_fin(&self) -> Option<SeqNum> {
+        self.flags.ooo_fin_set().then_some(self.ooo_fin)
+    }
+    pub fn set_ooo_fin(&mut self, fin: Option<SeqNum>) {
+        self.flags.set_ooo_fin_set(fin.is_some());
+        self.ooo_fin = fin.unwrap_or(SeqNum(0));
+    }
+
+    /// The last challenge ACK (BI-6 rate limit), if any.
+    pub fn last_challenge(&self) -> Option<Instant> {
+        self.stamps.get(Stamp::Challenge)
+    }
+    pub fn set_last_challenge(&mut self, now: Instant) {
+        self.stamps.set(Stamp::Challenge, now);
+    }
+    /// The last ACK sent in answer to an out-of-window segment (LX-15 rate limit), if any.
+    pub fn last_oow_ack(&self) -> Option<Instant> {
+        self.stamps.get(Stamp::OutOfWindow)
+    }
+    pub fn set_last_oow_ack(&mut self, now: Instant) {
+        self.stamps.set(Stamp::OutOfWindow, now);
+    }
+
+    /// Our TSval when data was last retransmitted, if any since everything was acknowledged.
+    pub fn rtx_tsval(&self) -> Option<u32> {
+        self.flags.rtx_tsval_set().then_some(self.rtx_tsval)
+    }
+    pub fn set_rtx_tsval(&mut self, v: Option<u32>) {
+        self.flags.set_rtx_tsval_set(v.is_some());
+        self.rtx_tsval = v.unwrap_or(0);
+    }
+
+    /// Last time a SYN,ACK was sent, for rate-limiting the answers to retransmitted SYNs in a
+    /// passive SYN-RECEIVED (S-3, LX-15). Not stored (issue 3's memory budget, 8 bytes): a
+    /// connection that is not synchronized sends nothing but its SYN or SYN,ACK
+    /// (`poll_segment` runs the data path only once synchronized), so in SYN-RECEIVED the last
+    /// send *is* the last SYN,ACK, once one has gone out (SND.MAX past ISS).
+    pub fn last_synack(&self) -> Option<Instant> {
+        debug_assert!(self.state == State::SynReceived);
+        self.snd_max.gt(self.iss).then_some(self.last_send)
+    }
+
+    /// Data (or SYN/FIN) is outstanding since `since`: the user timeout, if any, now runs
+    /// from then (its deadline is derived, see `SLOTS`).
+    pub fn mark_unacked_since(&mut self, since: Instant) {
+        self.unacked_since = OptInstant::some(since);
+    }
+
+    /// Nothing is outstanding any more (which also disarms the user timeout).
     pub fn clear_unacked(&mut self) {
         self.unacked_since = OptInstant::NONE;
-        self.clear_timer(TimerKind::UserTimeout);
     }
 
     /// Sequence number our FIN occupies (valid once `fin_queued`).
@@ -747,7 +1013,7 @@ impl Tcb {
     pub fn urgent_pending(&self) -> usize {
         let readable = self.recv_buf.readable() as u64;
         let unread_start = self.recv_buf.next() - readable;
-        match self.rcv_up.get() {
+        match self.rcv_up() {
             Some(up) if up > unread_start => (up - unread_start).min(readable) as usize,
             _ => 0,
         }

@@ -40,10 +40,10 @@ impl Tcb {
             if let Some(seg) = self.data_segment(ctx) {
                 return Some(seg);
             }
-            if self.probe_now {
+            if self.flags.probe_now() {
                 // Zero-window probe, Linux style: an old sequence number that the peer must
                 // answer with an ACK carrying its current window (MUST-36).
-                self.probe_now = false;
+                self.flags.set_probe_now(false);
                 let hdr = self.header(ctx, self.snd_una - 1, TcpFlags::ACK);
                 return Some(Outgoing {
                     hdr,
@@ -51,10 +51,10 @@ impl Tcb {
                     data_len: 0,
                 });
             }
-            if self.ka.probe_now {
+            if self.flags.ka_probe() {
                 // SHLD-12: a keep-alive probe carries no data and the sequence number just
                 // below SND.NXT, so the peer answers with an ACK.
-                self.ka.probe_now = false;
+                self.flags.set_ka_probe(false);
                 let hdr = self.header(ctx, self.snd_nxt - 1, TcpFlags::ACK);
                 ctx.counters.out_segs += 1;
                 return Some(Outgoing {
@@ -85,7 +85,7 @@ impl Tcb {
     fn syn_segment(&mut self, ctx: &mut Ctx, synack: bool) -> Outgoing {
         let retransmission = self.snd_max.gt(self.iss);
         if retransmission {
-            self.syn_retransmitted = true;
+            self.flags.set_syn_retransmitted(true);
             self.rtt_timing.1 = OptInstant::NONE; // Karn (RTO-6)
             ctx.counters.retrans_segs += 1;
             if synack {
@@ -102,7 +102,7 @@ impl Tcb {
             sack_permitted: self.sack_ok,
             ..TcpOptions::default()
         };
-        if self.ws_ok {
+        if self.flags.ws_ok() {
             options.window_scale = Some(self.rcv_wscale); // WS-7: even a shift of 0
         }
         if self.ts_ok {
@@ -116,7 +116,6 @@ impl Tcb {
         let (flags, ack) = if synack {
             self.rcv_adv = self.rcv_nxt + window;
             self.last_ack_sent = self.rcv_nxt;
-            self.last_synack = OptInstant::some(ctx.now);
             self.ack_now = false;
             (TcpFlags::SYN | TcpFlags::ACK, self.rcv_nxt)
         } else {
@@ -150,8 +149,8 @@ impl Tcb {
             return None;
         }
         let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
-        if self.fast_rtx {
-            self.fast_rtx = false;
+        if self.flags.fast_rtx() {
+            self.flags.set_fast_rtx(false);
             if self.in_recovery {
                 let end = self.snd_una + self.seg_mss();
                 self.high_rxt = self.high_rxt.max(end.min(data_end));
@@ -167,7 +166,7 @@ impl Tcb {
                 return Some(self.emit_data(ctx, self.snd_una, len, fin));
             }
         }
-        if self.tlp.send {
+        if self.flags.tlp_send() {
             // RK-3: the tail loss probe, ahead of the windows' usual rules.
             if let Some((seq, len, fin)) = self.probe_segment(data_end) {
                 let out = self.emit_data(ctx, seq, len, fin);
@@ -187,7 +186,7 @@ impl Tcb {
             // CC-8 (RFC 3042 limited transmit): each of the first two duplicate ACKs lets
             // one new segment out beyond cwnd.
             let limited = if ctx.config.limited_transmit && (1..=2).contains(&self.dupacks) {
-                self.dupacks * self.mss
+                u32::from(self.dupacks) * self.mss
             } else {
                 0
             };
@@ -195,8 +194,8 @@ impl Tcb {
             let edge = self.snd_una + self.snd_wnd.min(self.cwnd().max(self.mss) + limited);
             let usable = edge.diff(self.snd_nxt).max(0) as usize;
             let len = unsent.min(usable).min(self.seg_mss() as usize);
-            if len > 0 && (self.may_send(len, unsent) || self.sws_override) {
-                self.sws_override = false;
+            if len > 0 && (self.may_send(len, unsent) || self.flags.sws_override()) {
+                self.flags.set_sws_override(false);
                 if limited > 0 {
                     self.limited_sent += len as u32;
                 }
@@ -270,7 +269,7 @@ impl Tcb {
         if len >= self.seg_mss() as usize || self.snd_nxt.lt(self.snd_max) {
             return true; // a full segment, or a retransmission
         }
-        let nagle_ok = self.nodelay || self.snd_una == self.snd_nxt || self.fin_queued;
+        let nagle_ok = self.flags.nodelay() || self.snd_una == self.snd_nxt || self.fin_queued;
         if !nagle_ok {
             return false;
         }
@@ -291,7 +290,7 @@ impl Tcb {
         let new_data = !seq.lt(self.snd_max);
         if seq.lt(self.snd_max) {
             ctx.counters.retrans_segs += 1;
-            self.rtx_tsval = Some(self.ts_now(ctx.now));
+            self.set_rtx_tsval(Some(self.ts_now(ctx.now)));
             if let (timed_end, true) = (self.rtt_timing.0, self.rtt_timing.1.is_some()) {
                 if seq.lt(timed_end) {
                     self.rtt_timing.1 = OptInstant::NONE; // Karn (RTO-6)
@@ -483,7 +482,8 @@ impl Tcb {
             return;
         }
         let outstanding = self.snd_una != self.snd_max;
-        let triggered = self.dupacks >= sack::DUP_THRESH || self.sb.is_lost(self.snd_una, self.mss);
+        let triggered =
+            u32::from(self.dupacks) >= sack::DUP_THRESH || self.sb.is_lost(self.snd_una, self.mss);
         if outstanding && triggered && self.snd_una.gt(self.recover) {
             self.in_recovery = true;
             self.recover = self.snd_max - 1; // RecoveryPoint = HighData
@@ -491,7 +491,7 @@ impl Tcb {
             // (4.2): ssthresh and cwnd from the controller (FlightSize/2 for NewReno, 0.7
             // of it for CUBIC, CUB-2).
             self.cc.on_congestion_event(ctx.now, self.loss_flight());
-            self.fast_rtx = true; // (4.3): the segment at SND.UNA goes at once
+            self.flags.set_fast_rtx(true); // (4.3): the segment at SND.UNA goes at once
         }
     }
 
@@ -525,7 +525,7 @@ impl Tcb {
             } else {
                 // CC-11: deflate by what was acknowledged, adding one SMSS back only if the
                 // partial ACK covered at least one.
-                self.fast_rtx = true;
+                self.flags.set_fast_rtx(true);
                 let mut cwnd = self.cwnd().saturating_sub(acked);
                 if acked >= self.mss {
                     cwnd += self.mss;
@@ -542,7 +542,7 @@ impl Tcb {
 
     /// A duplicate ACK (CC-7): fast retransmit on the third (CC-9, CC-10).
     pub(super) fn on_dup_ack(&mut self, ctx: &mut Ctx) {
-        self.dupacks += 1;
+        self.dupacks = self.dupacks.saturating_add(1);
         if self.sack_ok {
             return; // RFC 6675 recovery instead (sack_recovery_check)
         }
@@ -553,7 +553,7 @@ impl Tcb {
             let inflated = self.cc.ssthresh().saturating_add(3 * self.mss);
             self.cc.set_cwnd(inflated);
             self.recover = self.snd_max - 1; // the highest sequence number sent
-            self.fast_rtx = true;
+            self.flags.set_fast_rtx(true);
         } else if self.dupacks > 3 {
             let inflated = self.cwnd().saturating_add(self.mss); // CC-9 (4)
             self.cc.set_cwnd(inflated);

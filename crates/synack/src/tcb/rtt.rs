@@ -17,57 +17,66 @@ use crate::time::Duration;
 /// Clock granularity G of RFC 6298 §4 (RTO-8): the smallest variance term ever used.
 pub const CLOCK_GRANULARITY: Duration = Duration::from_millis(1);
 
-/// Converts a duration to whole microseconds, saturating at `u64::MAX`.
-fn micros(d: Duration) -> u64 {
-    d.as_micros().min(u64::MAX as u128) as u64
+/// Converts a duration to whole microseconds, saturating at `u32::MAX` (71.6 minutes).
+///
+/// Every quantity here is kept in a `u32` of microseconds: an RTT, a variance or an RTO of
+/// more than 71 minutes never occurs on a live path (timestamp samples are refused above an
+/// hour, input.rs), and halving these fields saves 28 bytes of every connection (issue 3's
+/// memory budget). A configured ceiling above 71.6 minutes therefore acts as 71.6 minutes.
+fn micros(d: Duration) -> u32 {
+    d.as_micros().min(u128::from(u32::MAX)) as u32
 }
 
 /// The RFC 6298 round-trip estimator and retransmission timeout.
+///
+/// The configured floor and ceiling (`Config::rto_min`, `Config::rto_max`) are not stored:
+/// the caller passes them to the calls that recompute the RTO, and the current, backed-off
+/// RTO is kept instead of a backoff count, so reading it needs neither (issue 3's memory
+/// budget: 16 bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RttEstimator {
     /// Smoothed RTT in µs; `NO_SAMPLE` until the first sample (RTO-1). A sentinel rather
-    /// than an `Option` saves 8 bytes of every connection (issue 3's memory budget).
-    srtt: u64,
+    /// than an `Option` saves 4 bytes of every connection (issue 3's memory budget).
+    srtt: u32,
     /// RTT variation in µs (meaningful only once `srtt` is set).
-    rttvar: u64,
-    /// RTO before backoff, in µs (uncapped; [`RttEstimator::rto`] applies the ceiling).
-    base: u64,
-    /// Floor on the variance term, in µs (decision 2, LX-4).
-    min: u64,
-    /// Ceiling on the RTO, in µs (RTO-5).
-    max: u64,
-    /// Expiries since the last sample (RTO-11, RTO-13).
-    backoffs: u32,
+    rttvar: u32,
+    /// RTO before backoff, in µs, capped at the ceiling.
+    base: u32,
+    /// The RTO in force, in µs: `base` doubled once per expiry since the last sample,
+    /// capped at the ceiling (RTO-5, RTO-11). Doubling the capped value step by step gives
+    /// the same result as capping `base · 2^n`.
+    rto: u32,
 }
 
 /// `RttEstimator::srtt` before the first sample.
-const NO_SAMPLE: u64 = u64::MAX;
+const NO_SAMPLE: u32 = u32::MAX;
 
 impl RttEstimator {
-    fn srtt_us(&self) -> Option<u64> {
+    fn srtt_us(&self) -> Option<u32> {
         (self.srtt != NO_SAMPLE).then_some(self.srtt)
     }
 
     /// An estimator with no sample yet: the RTO is `initial` (RTO-1), capped at `max`.
-    pub fn new(initial: Duration, min: Duration, max: Duration) -> Self {
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        let base = micros(initial).min(micros(max));
         RttEstimator {
             srtt: NO_SAMPLE,
             rttvar: 0,
-            base: micros(initial),
-            min: micros(min),
-            max: micros(max),
-            backoffs: 0,
+            base,
+            rto: base,
         }
     }
 
-    /// Feeds one RTT measurement `r` (the caller has applied Karn's rule, RTO-6).
+    /// Feeds one RTT measurement `r` (the caller has applied Karn's rule, RTO-6); `min` is
+    /// the floor on the variance term (`Config::rto_min`, decision 2, LX-4), `max` the
+    /// ceiling (`Config::rto_max`, RTO-5).
     ///
     /// First sample (RTO-2): SRTT = R, RTTVAR = R/2. Later samples (RTO-3): RTTVAR =
     /// 3/4·RTTVAR + 1/4·|SRTT − R| using the old SRTT, then SRTT = 7/8·SRTT + 1/8·R.
     /// Then the base RTO is recomputed and the backoff is cleared (RTO-13: a fresh sample
     /// ends the backed-off RTO).
-    pub fn sample(&mut self, r: Duration) {
-        // Samples stop one short of the sentinel (a 584,000-year RTT is no loss).
+    pub fn sample(&mut self, r: Duration, min: Duration, max: Duration) {
+        // Samples stop one short of the sentinel (71 minutes: see `micros`).
         let r = micros(r).min(NO_SAMPLE - 1);
         match self.srtt_us() {
             None => {
@@ -77,78 +86,70 @@ impl RttEstimator {
             }
             Some(srtt) => {
                 // RTO-3: beta = 1/4 on the old SRTT first, then alpha = 1/8. Computed as
-                // (3·RTTVAR + delta) / 4 and (7·SRTT + R) / 8 in u128 so nothing overflows and
+                // (3·RTTVAR + delta) / 4 and (7·SRTT + R) / 8 in u64 so nothing overflows and
                 // only one rounding happens per step.
-                let delta = srtt.abs_diff(r) as u128;
-                let rttvar = (3 * self.rttvar as u128 + delta) / 4;
-                let srtt = (7 * srtt as u128 + r as u128) / 8;
-                self.rttvar = rttvar as u64; // never exceeds max(old rttvar, delta) <= u64::MAX
-                self.srtt = srtt as u64; // a weighted mean of two values below the sentinel
+                let delta = u64::from(srtt.abs_diff(r));
+                let rttvar = (3 * u64::from(self.rttvar) + delta) / 4;
+                let srtt = (7 * u64::from(srtt) + u64::from(r)) / 8;
+                self.rttvar = rttvar as u32; // never exceeds max(old rttvar, delta) <= u32::MAX
+                self.srtt = srtt as u32; // a weighted mean of two values below the sentinel
             }
         }
-        self.base = self.compute_base();
-        self.backoffs = 0;
+        self.base = self.compute_base(micros(min), micros(max));
+        self.rto = self.base;
     }
 
-    /// `SRTT + max(max(4·RTTVAR, G), rto_min)` (RTO-2, RTO-8, decision 2 / LX-4).
-    fn compute_base(&self) -> u64 {
-        let srtt = self.srtt_us().unwrap_or(0);
-        let var_term = self
-            .rttvar
-            .saturating_mul(4)
-            .max(micros(CLOCK_GRANULARITY))
-            .max(self.min);
-        srtt.saturating_add(var_term)
+    /// `SRTT + max(max(4·RTTVAR, G), rto_min)` (RTO-2, RTO-8, decision 2 / LX-4), capped at
+    /// the ceiling.
+    fn compute_base(&self, min: u32, max: u32) -> u32 {
+        let srtt = u64::from(self.srtt_us().unwrap_or(0));
+        let var_term = (4 * u64::from(self.rttvar))
+            .max(u64::from(micros(CLOCK_GRANULARITY)))
+            .max(u64::from(min));
+        (srtt + var_term).min(u64::from(max)) as u32
     }
 
     /// The current RTO: the base RTO doubled once per backoff, capped at `rto_max` (RTO-5,
     /// RTO-11).
     pub fn rto(&self) -> Duration {
-        let factor = 1u64.checked_shl(self.backoffs).unwrap_or(0);
-        let rto = if factor == 0 {
-            u64::MAX
-        } else {
-            self.base.saturating_mul(factor)
-        };
-        Duration::from_micros(rto.min(self.max))
+        Duration::from_micros(self.rto.into())
     }
 
     /// The RTO before backoff, capped at `rto_max`.
     pub fn base_rto(&self) -> Duration {
-        Duration::from_micros(self.base.min(self.max))
+        Duration::from_micros(self.base.into())
     }
 
-    /// The timer expired (RTO-11): double the RTO, capped at `rto_max`. The count keeps
-    /// growing past the cap, so [`RttEstimator::backoffs`] still counts every expiry.
-    pub fn backoff(&mut self) {
-        self.backoffs = self.backoffs.saturating_add(1);
-    }
-
-    /// Number of backoffs since the last sample (or the last [`RttEstimator::reset_backoff`]).
-    pub fn backoffs(&self) -> u32 {
-        self.backoffs
+    /// The timer expired (RTO-11): double the RTO, capped at `max` (`Config::rto_max`,
+    /// RTO-5).
+    pub fn backoff(&mut self, max: Duration) {
+        self.rto = (2 * u64::from(self.rto)).min(u64::from(micros(max))) as u32;
     }
 
     /// Forgets the backoff, returning the RTO to its base value.
     pub fn reset_backoff(&mut self) {
-        self.backoffs = 0;
+        self.rto = self.base;
     }
 
     /// Smoothed RTT, once there has been a sample.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt_us().map(Duration::from_micros)
+        self.srtt_us().map(|us| Duration::from_micros(us.into()))
     }
 
     /// RTT variation, once there has been a sample.
     pub fn rttvar(&self) -> Option<Duration> {
-        self.srtt_us().map(|_| Duration::from_micros(self.rttvar))
+        self.srtt_us()
+            .map(|_| Duration::from_micros(self.rttvar.into()))
     }
 
     /// Raises the base RTO to at least `d` (RTO-12: the 3 s fallback once data transfer starts
-    /// after our SYN or SYN-ACK was retransmitted, LX-3). The raised value stays until the
-    /// next sample recomputes the RTO from SRTT and RTTVAR. Backoff is left as it is.
-    pub fn ensure_at_least(&mut self, d: Duration) {
-        self.base = self.base.max(micros(d));
+    /// after our SYN or SYN-ACK was retransmitted, LX-3), within the ceiling `max`. The raised
+    /// value stays until the next sample recomputes the RTO from SRTT and RTTVAR. The RTO in
+    /// force is raised to the new base if below it; RTO-12 clears the backoff first
+    /// ([`RttEstimator::reset_backoff`]), so that is exactly the new base.
+    pub fn ensure_at_least(&mut self, d: Duration, max: Duration) {
+        self.base = self.base.max(micros(d).min(micros(max)));
+        self.rto = self.rto.max(self.base);
     }
 }
 
@@ -160,14 +161,53 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// An estimator with the `rto_min` and `rto_max` its owner would pass to it.
+    struct Est {
+        e: RttEstimator,
+        min: Duration,
+        max: Duration,
+    }
+
+    impl Est {
+        fn new(initial: Duration, min: Duration, max: Duration) -> Est {
+            Est {
+                e: RttEstimator::new(initial, max),
+                min,
+                max,
+            }
+        }
+        fn sample(&mut self, r: Duration) {
+            self.e.sample(r, self.min, self.max);
+        }
+        fn backoff(&mut self) {
+            self.e.backoff(self.max);
+        }
+        fn ensure_at_least(&mut self, d: Duration) {
+            self.e.ensure_at_least(d, self.max);
+        }
+    }
+
+    impl std::ops::Deref for Est {
+        type Target = RttEstimator;
+        fn deref(&self) -> &RttEstimator {
+            &self.e
+        }
+    }
+
+    impl std::ops::DerefMut for Est {
+        fn deref_mut(&mut self) -> &mut RttEstimator {
+            &mut self.e
+        }
+    }
+
     /// Plain RFC 6298 (no floor beyond the granularity), 60 s ceiling.
-    fn rfc() -> RttEstimator {
-        RttEstimator::new(ms(1_000), Duration::ZERO, ms(60_000))
+    fn rfc() -> Est {
+        Est::new(ms(1_000), Duration::ZERO, ms(60_000))
     }
 
     /// Linux defaults (LX-3, LX-4): 1 s initial, 200 ms min, 120 s max.
-    fn linux() -> RttEstimator {
-        RttEstimator::new(ms(1_000), ms(200), ms(120_000))
+    fn linux() -> Est {
+        Est::new(ms(1_000), ms(200), ms(120_000))
     }
 
     #[test]
@@ -176,9 +216,8 @@ mod tests {
         assert_eq!(e.rto(), ms(1_000));
         assert_eq!(e.srtt(), None);
         assert_eq!(e.rttvar(), None);
-        assert_eq!(e.backoffs(), 0);
         // The initial value is capped by the ceiling too (RTO-5).
-        let e = RttEstimator::new(ms(5_000), ms(200), ms(2_000));
+        let e = Est::new(ms(5_000), ms(200), ms(2_000));
         assert_eq!(e.rto(), ms(2_000));
     }
 
@@ -250,7 +289,7 @@ mod tests {
 
     #[test]
     fn rto_5_ceiling_caps_sampled_rto() {
-        let mut e = RttEstimator::new(ms(1_000), ms(200), ms(60_000));
+        let mut e = Est::new(ms(1_000), ms(200), ms(60_000));
         e.sample(ms(50_000)); // 50 s + 100 s
         assert_eq!(e.rto(), ms(60_000));
         assert_eq!(e.base_rto(), ms(60_000));
@@ -260,6 +299,26 @@ mod tests {
         assert_eq!(e.rto(), ms(60_000));
         e.backoff();
         assert_eq!(e.rto(), ms(60_000));
+    }
+
+    #[test]
+    fn fields_saturate_at_71_minutes() {
+        // The u32-microsecond fields (issue 3): a ceiling beyond 2^32 µs acts as 2^32 µs,
+        // and an absurd sample saturates rather than wrapping.
+        let cap = Duration::from_micros(u64::from(u32::MAX));
+        let mut e = Est::new(ms(1_000), ms(200), Duration::from_secs(3 * 3600));
+        assert_eq!(e.rto(), ms(1_000));
+        e.sample(Duration::from_secs(2 * 3600));
+        assert_eq!(e.srtt(), Some(cap - Duration::from_micros(1)));
+        assert_eq!(e.rto(), cap);
+        e.backoff();
+        assert_eq!(e.rto(), cap);
+        // A normal sample afterwards pulls it back down.
+        for _ in 0..200 {
+            e.sample(ms(100));
+        }
+        assert_eq!(e.srtt(), Some(ms(100)));
+        assert_eq!(e.rto(), ms(300));
     }
 
     #[test]
@@ -277,16 +336,23 @@ mod tests {
                 120_000
             ]
         );
-        assert_eq!(e.backoffs(), 10);
         // Far more backoffs than bits in a u64: still capped, no overflow.
         for _ in 0..200 {
             e.backoff();
         }
         assert_eq!(e.rto(), ms(120_000));
-        assert_eq!(e.backoffs(), 210);
+        assert_eq!(e.base_rto(), ms(1_000));
         e.reset_backoff();
-        assert_eq!(e.backoffs(), 0);
         assert_eq!(e.rto(), ms(1_000));
+        // Doubling the capped value step by step equals capping base · 2^n: a ceiling that
+        // is not a power-of-two multiple of the base is met exactly, never overshot.
+        let mut e = Est::new(ms(300), ms(200), ms(1_000));
+        let mut seen = vec![];
+        for _ in 0..4 {
+            e.backoff();
+            seen.push(e.rto().as_millis());
+        }
+        assert_eq!(seen, [600, 1_000, 1_000, 1_000]);
     }
 
     #[test]
@@ -296,11 +362,15 @@ mod tests {
         e.backoff();
         e.backoff();
         assert_eq!(e.rto(), ms(1_200));
-        assert_eq!(e.backoffs(), 2);
         // The backed-off RTO stays until a fresh sample recomputes it (RTO-13).
         e.sample(ms(100)); // RTTVAR 3/4·50 = 37.5, 4·RTTVAR = 150 < 200
-        assert_eq!(e.backoffs(), 0);
         assert_eq!(e.rto(), ms(300));
+        e.backoff();
+        assert_eq!(
+            e.rto(),
+            ms(600),
+            "the backoff starts again from the new base"
+        );
     }
 
     #[test]

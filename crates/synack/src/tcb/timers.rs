@@ -28,7 +28,7 @@ impl Tcb {
     fn fire(&mut self, ctx: &mut Ctx, kind: TimerKind) {
         match kind {
             // The slot holds either the RTO or a tail loss probe's PTO (tlp.rs).
-            TimerKind::Retransmit if self.tlp.armed => self.on_probe_timeout(ctx),
+            TimerKind::Retransmit if self.flags.tlp_armed() => self.on_probe_timeout(ctx),
             TimerKind::Retransmit => self.on_retransmit_timeout(ctx),
             TimerKind::Persist => self.on_persist_timeout(ctx),
             TimerKind::DelayedAck => {
@@ -77,7 +77,7 @@ impl Tcb {
         if self.snd_una == self.snd_max && self.state.is_synchronized() {
             return; // nothing outstanding
         }
-        if self.retries >= limit {
+        if Tcb::limit_reached(self.retries, limit) {
             if passive_half_open {
                 // LX-2: the half-open entry is dropped silently, no RST.
                 ctx.counters.synack_timeouts += 1;
@@ -98,15 +98,16 @@ impl Tcb {
         }
         self.retries += 1;
         ctx.counters.timeouts += 1;
-        self.tlp = Default::default(); // an RTO ends any probe episode (RFC 8985 §7.4)
-        if self.retries == ctx.config.retries1 && ctx.config.soft_errors && self.accepted {
+        self.end_probe_episode(); // an RTO ends any probe episode (RFC 8985 §7.4)
+        if u32::from(self.retries) == ctx.config.retries1 && ctx.config.soft_errors && self.accepted
+        {
             // MUST-20a / SHLD-9: R1 reached; tell the application the path is in trouble.
             ctx.events.push(crate::event::Event::SoftError {
                 conn: self.id,
                 error: crate::event::SoftError::ExcessiveRetransmission,
             });
         }
-        self.rtt.backoff();
+        self.rtt.backoff(ctx.config.rto_max);
         self.rtt_timing.1 = OptInstant::NONE;
         match self.state {
             State::SynSent | State::SynReceived => self.snd_nxt = self.iss,
@@ -116,7 +117,7 @@ impl Tcb {
                 let flight = self.flight_size();
                 self.cc.on_rto(ctx.now, flight, self.retries == 1);
                 self.end_dup_run();
-                self.fast_rtx = false;
+                self.flags.set_fast_rtx(false);
                 self.recover = self.snd_max - 1; // CC-12: an RTO ends recovery
                 self.in_recovery = false; // SK-11
                 self.sb.clear(); // SK-5: the receiver may have reneged
@@ -139,7 +140,7 @@ impl Tcb {
         } else {
             ctx.config.retries2
         };
-        if self.probes >= limit {
+        if Tcb::limit_reached(self.probes, limit) {
             ctx.counters.abort_on_timeout += 1;
             self.terminate(ctx, CloseReason::TimedOut, Cause::RetriesExhausted);
             return;
@@ -147,11 +148,11 @@ impl Tcb {
         if self.snd_wnd > 0 {
             // The window is open but too small for SWS avoidance: the override timer
             // (MUST-38 (4)) sends what fits rather than holding data for ever (MUST-60).
-            self.sws_override = true;
+            self.flags.set_sws_override(true);
             return;
         }
         self.probes += 1;
-        self.probe_now = true;
+        self.flags.set_probe_now(true);
         self.persist_backoff = self.persist_backoff.saturating_add(1);
         let at = ctx.now + self.persist_interval(ctx);
         self.set_timer(TimerKind::Persist, at);

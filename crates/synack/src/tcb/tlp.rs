@@ -28,19 +28,10 @@ const PTO_WITHOUT_SRTT: Duration = Duration::from_secs(1);
 /// fire before an ACK can possibly return.
 const MIN_PTO: Duration = Duration::from_millis(10);
 
-/// Probe state, 8 bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TlpState {
-    /// The retransmission timer's slot holds a PTO, not an RTO.
-    pub armed: bool,
-    /// Send the probe at the next poll.
-    pub send: bool,
-    /// A probe is outstanding up to `end` (TLP.end_seq).
-    pub outstanding: bool,
-    /// The outstanding probe was a retransmission (TLP.is_retrans).
-    pub retrans: bool,
-    pub end: SeqNum,
-}
+// Probe state: four bits in `Tcb::flags` (tlp_armed: the retransmission timer's slot holds
+// a PTO, not an RTO; tlp_send: send the probe at the next poll; tlp_outstanding: a probe is
+// outstanding up to `Tcb::tlp_end`, TLP.end_seq; tlp_retrans: it was a retransmission,
+// TLP.is_retrans) and the end sequence number: 5 bytes, not 8 (issue 3's memory budget).
 
 impl Tcb {
     /// RFC 8985 §7.2: after new data goes out, or an ACK leaves data outstanding, put a PTO
@@ -52,7 +43,7 @@ impl Tcb {
             && !self.in_recovery
             && self.dupacks == 0
             && self.retries == 0
-            && !self.tlp.outstanding
+            && !self.flags.tlp_outstanding()
             && self.snd_una != self.snd_max;
         if !eligible {
             return;
@@ -70,25 +61,25 @@ impl Tcb {
         pto = pto.max(MIN_PTO);
         // Never later than the RTO would fire (RFC 8985 §7.2).
         if pto >= self.rto() {
-            if self.tlp.armed {
+            if self.flags.tlp_armed() {
                 // A PTO no longer beats the RTO: put the RTO back.
-                self.tlp.armed = false;
+                self.flags.set_tlp_armed(false);
                 self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
             }
             return;
         }
-        self.tlp.armed = true;
+        self.flags.set_tlp_armed(true);
         self.set_timer(TimerKind::Retransmit, ctx.now + pto);
     }
 
     /// The PTO fired (RFC 8985 §7.3): send one probe, and let the RTO guard it.
     pub(super) fn on_probe_timeout(&mut self, ctx: &mut Ctx) {
-        self.tlp.armed = false;
+        self.flags.set_tlp_armed(false);
         if self.snd_una == self.snd_max {
             return;
         }
         self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
-        self.tlp.send = true;
+        self.flags.set_tlp_send(true);
         ctx.counters.tail_loss_probes += 1;
     }
 
@@ -96,7 +87,7 @@ impl Tcb {
     /// otherwise the highest-sequence segment again (with the FIN if it carried one).
     /// Returns (seq, len, fin) for `emit_data`.
     pub(super) fn probe_segment(&mut self, data_end: SeqNum) -> Option<(SeqNum, usize, bool)> {
-        self.tlp.send = false;
+        self.flags.set_tlp_send(false);
         let unsent = if self.snd_nxt.lt(data_end) {
             (data_end - self.snd_nxt) as usize
         } else {
@@ -105,7 +96,7 @@ impl Tcb {
         let room = (self.snd_una + self.snd_wnd).diff(self.snd_nxt).max(0) as usize;
         let new = unsent.min(room).min(self.seg_mss() as usize);
         let probe = if new > 0 && self.snd_nxt == self.snd_max {
-            self.tlp.retrans = false;
+            self.flags.set_tlp_retrans(false);
             (self.snd_nxt, new, self.fin_queued && new == unsent)
         } else {
             let data_out = if self.snd_una.lt(data_end) {
@@ -118,31 +109,40 @@ impl Tcb {
             if len == 0 && !fin_sent {
                 return None;
             }
-            self.tlp.retrans = true;
+            self.flags.set_tlp_retrans(true);
             (data_end.min(self.snd_max) - len as u32, len, fin_sent)
         };
-        self.tlp.outstanding = true;
+        self.flags.set_tlp_outstanding(true);
         Some(probe)
     }
 
     /// After the probe went out: TLP.end_seq = SND.NXT (the highest sequence sent).
     pub(super) fn probe_sent(&mut self) {
-        self.tlp.end = self.snd_max;
+        self.tlp_end = self.snd_max;
+    }
+
+    /// Forget every probe (an RTO ends the episode, RFC 8985 §7.4).
+    pub(super) fn end_probe_episode(&mut self) {
+        self.flags.set_tlp_armed(false);
+        self.flags.set_tlp_send(false);
+        self.flags.set_tlp_outstanding(false);
+        self.flags.set_tlp_retrans(false);
+        self.tlp_end = SeqNum(0);
     }
 
     /// RK-4 on every ACK: end the probe episode, reducing cwnd once if the probe repaired a
     /// loss.
     pub(super) fn probe_acked(&mut self, ctx: &mut Ctx, h: &TcpHeader) {
-        if !self.tlp.outstanding || h.ack.lt(self.tlp.end) {
+        if !self.flags.tlp_outstanding() || h.ack.lt(self.tlp_end) {
             return;
         }
-        self.tlp.outstanding = false;
-        if !self.tlp.retrans {
+        self.flags.set_tlp_outstanding(false);
+        if !self.flags.tlp_retrans() {
             return; // new data probed: nothing to learn
         }
         // A D-SACK below the cumulative ACK: the original and the probe both arrived.
         let dsack = h.options.sacks().first().is_some_and(|b| b.left.lt(h.ack));
-        if dsack || !h.ack.gt(self.tlp.end) {
+        if dsack || !h.ack.gt(self.tlp_end) {
             return;
         }
         ctx.counters.tlp_recoveries += 1;

@@ -1,11 +1,10 @@
 //! The user calls on an existing connection (RFC 9293 §3.10.2-5): SEND, RECEIVE, CLOSE
 //! (`shutdown` for the write side, `close` to also release the handle) and ABORT.
 
-use super::{Ctx, Tcb, TIMERS};
+use super::{Ctx, Tcb};
 use crate::error::Error;
 use crate::event::{Cause, CloseReason};
 use crate::state::State;
-use crate::time::OptInstant;
 
 impl Tcb {
     fn closed_error(&self) -> Error {
@@ -21,7 +20,7 @@ impl Tcb {
             {
                 let n = self.send_buf.push(data);
                 if n < data.len() {
-                    self.want_writable = true;
+                    self.flags.set_want_writable(true);
                 }
                 if n == 0 && !data.is_empty() {
                     Err(Error::WouldBlock)
@@ -38,6 +37,13 @@ impl Tcb {
         if self.state.is_synchronized() || self.state == State::Closed {
             if self.recv_buf.readable() > 0 {
                 let n = self.recv_buf.read(buf);
+                let unread_start = self.recv_buf.next() - self.recv_buf.readable() as u64;
+                if self.rcv_up().is_some_and(|up| up <= unread_start) {
+                    // Every urgent byte has been read: forget the pointer, which is kept
+                    // in 32 bits and must not be compared once the stream has moved 2^31
+                    // past it (issue 3).
+                    self.set_rcv_up(None);
+                }
                 if self.window_update_due() {
                     self.ack_now = true;
                 }
@@ -120,7 +126,7 @@ impl Tcb {
             | State::CloseWait => self.send_rst(ctx),
             _ => {}
         }
-        self.timers = [OptInstant::NONE; TIMERS];
+        self.clear_timers();
         self.terminate(ctx, CloseReason::Aborted, Cause::Abort);
         Ok(())
     }
