@@ -26,8 +26,34 @@ pub fn sum(data: &[u8]) -> u64 {
         // save (the churn profile, whose segments are all headers and 64-byte payloads).
         return sum_be(data);
     }
-    // The bulk of the data: 32 bytes per step into four independent accumulators, loaded
-    // in the machine's little-endian order (no byte swaps). RFC 1071 §2 (B): the
+    #[cfg(target_arch = "x86_64")]
+    if let Some(s) = avx2::sum(data) {
+        return s;
+    }
+    sum_lanes(data)
+}
+
+/// Copies `src` into the front of `dst` and returns [`sum`] of the bytes copied, in one pass
+/// over the data. The sender copies each payload byte from its send ring into the packet
+/// and must checksum it (MUST-2); doing both in one pass reads the ring once instead of
+/// reading the packet again (the bulk profile had the copy and the sum as separate passes).
+///
+/// Panics if `dst` is shorter than `src`.
+pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u64 {
+    let dst = &mut dst[..src.len()];
+    if src.len() >= 128 {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(s) = avx2::copy_and_sum(dst, src) {
+            return s;
+        }
+    }
+    dst.copy_from_slice(src);
+    sum(dst)
+}
+
+/// [`sum`] without SIMD instructions: 32 bytes per step into four independent u64 lanes.
+fn sum_lanes(data: &[u8]) -> u64 {
+    // Loaded in the machine's little-endian order (no byte swaps). RFC 1071 §2 (B): the
     // one's-complement sum is byte-order independent, so the little-endian sum, folded and
     // byte-swapped, is congruent to the big-endian one. Each u64 word `hi·2^32 + lo` is
     // congruent to `hi + lo`, and a lane grows by < 2^33 per step, so no lane overflows for
@@ -43,6 +69,81 @@ pub fn sum(data: &[u8]) -> u64 {
     }
     let wide = lanes.iter().fold(0u64, |a, &l| a + fold(l) as u64);
     u64::from(fold(wide).swap_bytes()) + sum_be(blocks.remainder())
+}
+
+/// The sum with AVX2, 32 bytes per instruction, when the CPU has it (checked at run time:
+/// the crate is built for baseline x86-64, which stops at SSE2).
+///
+/// Each 32-byte block is taken as sixteen little-endian 16-bit words `u`. `vpmaddwd` adds
+/// adjacent *signed* 16-bit words into 32-bit lanes, so each word first has its top bit
+/// flipped, which makes it the signed value `u − 32768` exactly; the true sum is then the
+/// lanes' sum plus 32768 per word, a constant. RFC 1071 §2 (B) makes the little-endian sum,
+/// folded and byte-swapped, the big-endian one (as in [`sum_lanes`]). This halved the
+/// checksum's cost against the u64 lanes (3 vector operations per 32 bytes).
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{fold, sum_be};
+    use core::arch::x86_64::*;
+
+    /// Blocks summed into one set of i32 lanes before they are widened: each step moves a
+    /// lane by at most 2^16 in magnitude, so 2^14 steps stay far below 2^31.
+    const BLOCKS_PER_PASS: usize = 1 << 14;
+
+    /// [`super::sum`] of `data`, or None without AVX2.
+    pub(super) fn sum(data: &[u8]) -> Option<u64> {
+        if !std::is_x86_feature_detected!("avx2") {
+            return None;
+        }
+        // SAFETY: the CPU has AVX2 (checked just above), the only requirement of a
+        // `target_feature(enable = "avx2")` function.
+        Some(unsafe { sum_avx2::<false>(data, &mut []) })
+    }
+
+    /// [`super::copy_and_sum`] (`dst.len() == src.len()`), or None without AVX2.
+    pub(super) fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> Option<u64> {
+        if !std::is_x86_feature_detected!("avx2") {
+            return None;
+        }
+        // SAFETY: as in `sum`.
+        Some(unsafe { sum_avx2::<true>(src, dst) })
+    }
+
+    /// Sums `src`, copying it into `dst` (of the same length) on the way if `COPY`.
+    #[target_feature(enable = "avx2")]
+    fn sum_avx2<const COPY: bool>(src: &[u8], dst: &mut [u8]) -> u64 {
+        let flip = _mm256_set1_epi16(i16::MIN);
+        let ones = _mm256_set1_epi16(1);
+        let blocks = src.len() / 32;
+        let mut total: i64 = 0;
+        let mut at = 0;
+        while at < blocks * 32 {
+            let pass_end = (at + BLOCKS_PER_PASS * 32).min(blocks * 32);
+            let mut acc = _mm256_setzero_si256();
+            for (i, b) in src[at..pass_end].chunks_exact(32).enumerate() {
+                // SAFETY: `b` is exactly 32 readable bytes; loadu has no alignment needs.
+                let v = unsafe { _mm256_loadu_si256(b.as_ptr().cast()) };
+                if COPY {
+                    let d = &mut dst[at + i * 32..at + i * 32 + 32];
+                    // SAFETY: `d` is exactly 32 writable bytes, borrowed mutably here.
+                    unsafe { _mm256_storeu_si256(d.as_mut_ptr().cast(), v) };
+                }
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_xor_si256(v, flip), ones));
+            }
+            let mut lanes = [0i32; 8];
+            // SAFETY: `lanes` is 32 writable bytes; storeu has no alignment needs.
+            unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), acc) };
+            total += lanes.iter().map(|&l| i64::from(l)).sum::<i64>();
+            at = pass_end;
+        }
+        // Add back 32768 for each of the 16 words per block; the result is the exact sum.
+        let words = 16 * blocks as i64;
+        let le = (total + 32768 * words) as u64;
+        let rest = &src[at..];
+        if COPY {
+            dst[at..].copy_from_slice(rest);
+        }
+        u64::from(fold(le).swap_bytes()) + sum_be(rest)
+    }
 }
 
 /// [`sum`] of a short piece, as big-endian words, eight bytes at a time.
@@ -246,8 +347,50 @@ mod tests {
         let _ = tcp_checksum(src, IpAddr::V6(Ipv6Addr::LOCALHOST), &seg);
     }
 
+    #[test]
+    fn copy_and_sum_equals_copy_then_sum() {
+        // Every length 0..=2000 (both sides of the 128-byte cut-over and of 32-byte blocks)
+        // at odd and even alignments of source and destination.
+        let src: Vec<u8> = (0..2100u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let mut dst = vec![0u8; 2100];
+        for len in 0..=2000 {
+            for (so, d_off) in [(0, 0), (1, 0), (0, 3), (3, 1), (7, 5)] {
+                let s = &src[so..so + len];
+                dst.fill(0xA5);
+                let got = copy_and_sum(&mut dst[d_off..], s);
+                assert_eq!(&dst[d_off..d_off + len], s, "copy, len {len}");
+                assert_eq!(dst[d_off + len], 0xA5, "nothing written past the end");
+                assert_eq!(fold(got), fold(sum(s)), "sum, len {len}");
+                assert_eq!(fold(got), naive_sum16(s), "naive, len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn ep_1_lanes_and_simd_agree_across_pass_boundaries() {
+        // Longer than one AVX2 pass (2^14 blocks = 512 KiB), with all-0xFF words (the
+        // largest lane steps) and a ragged tail.
+        let mut data = vec![0xFFu8; (1 << 19) + 32 * 3 + 7];
+        assert_eq!(fold(sum(&data)), fold(sum_lanes(&data)));
+        assert_eq!(fold(sum(&data)), naive_sum16(&data));
+        for (i, b) in data.iter_mut().enumerate() {
+            *b = (i * 7 + i / 3) as u8;
+        }
+        assert_eq!(fold(sum(&data)), naive_sum16(&data));
+        let mut out = vec![0u8; data.len()];
+        assert_eq!(fold(copy_and_sum(&mut out, &data)), naive_sum16(&data));
+        assert_eq!(out, data);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn ep_1_portable_lanes_match_naive(data in proptest::collection::vec(any::<u8>(), 0..1500)) {
+            prop_assert_eq!(fold(sum_lanes(&data)), naive_sum16(&data));
+        }
 
         #[test]
         fn ep_1_fast_sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..1500)) {
