@@ -234,7 +234,11 @@ impl RecvBuf {
             if i1 > 0 {
                 new_next = new_next.max(self.ranges[i1 - 1].end);
             }
-            self.ranges.drain(..i1);
+            if i1 > 0 {
+                // Only when there is something to drop: reaching the (lazily allocated)
+                // range list mutably allocates it, and in-order bulk data has no ranges.
+                self.ranges.drain(..i1);
+            }
             let advanced = (new_next - self.next) as usize; // <= window <= capacity
             self.next = new_next;
             self.readable += advanced as u32; // readable + window = capacity, a u32
