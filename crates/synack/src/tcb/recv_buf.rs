@@ -42,7 +42,7 @@ pub struct Insert {
 
 /// The receive side of one connection: in-order bytes for the application plus the
 /// out-of-order reassembly queue.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct RecvBuf {
     /// The ring: empty while nothing is held, then grown on demand (doubling, at most
     /// `capacity` bytes) to cover every byte held, from `next - readable` to the end of the
@@ -75,6 +75,25 @@ pub struct RecvBuf {
     /// drains its buffer every round re-allocates at that size at once instead of doubling
     /// up from the smallest ring (and copying) each time.
     size_hint: u8,
+}
+
+impl Clone for RecvBuf {
+    /// Not derived: a cloned Vec's capacity is its length, and the ring size is the capacity
+    /// (see `storage`), so a derived clone would move every slot past the written prefix.
+    fn clone(&self) -> Self {
+        let mut storage = Vec::with_capacity(self.ring());
+        storage.extend_from_slice(&self.storage);
+        RecvBuf {
+            storage,
+            head: self.head,
+            readable: self.readable,
+            next: self.next,
+            capacity: self.capacity,
+            ranges: self.ranges.clone(),
+            clock: self.clock,
+            size_hint: self.size_hint,
+        }
+    }
 }
 
 impl RecvBuf {
@@ -539,6 +558,25 @@ mod tests {
         let mut all = [0u8; 32];
         assert_eq!(b.read(&mut all), 16);
         assert_eq!(&all[..16], &stream[12..28]);
+    }
+
+    #[test]
+    fn clone_keeps_the_ring_size() {
+        let stream: Vec<u8> = (0..64u8).collect();
+        let mut b = RecvBuf::new(16);
+        b.insert(0, &stream[..10]);
+        let mut dst = [0u8; 8];
+        b.read(&mut dst);
+        b.insert(12, &stream[12..14]); // out of order, past the written prefix
+        let mut c = b.clone();
+        assert_eq!(c.ring(), b.ring());
+        check(&c, &stream);
+        c.insert(10, &stream[10..12]);
+        c.insert(14, &stream[14..24]); // wraps
+        check(&c, &stream);
+        let mut all = [0u8; 32];
+        assert_eq!(c.read(&mut all), 16);
+        assert_eq!(&all[..16], &stream[8..24]);
     }
 
     #[test]
