@@ -177,8 +177,10 @@ pub fn emit_parts(
             let total = IPV4_HEADER_LEN + seg_len;
             let total16 = u16::try_from(total).ok()?;
             let out = buf.get_mut(..total)?;
-            tcp::write_segment(src, dst, tcp, payload, &mut out[IPV4_HEADER_LEN..])?;
-            let h = &mut out[..IPV4_HEADER_LEN];
+            // The header is written before the segment and summed after it, so that its
+            // narrow stores have drained when it is read back in wide words (reading it at
+            // once stalled on store forwarding).
+            let (h, seg) = out.split_at_mut(IPV4_HEADER_LEN);
             h[0] = 0x45; // version 4, IHL 5: we never send IP options
             h[1] = 0; // DSCP / ECN
             h[2..4].copy_from_slice(&total16.to_be_bytes());
@@ -189,6 +191,7 @@ pub fn emit_parts(
             h[10..12].copy_from_slice(&[0, 0]);
             h[12..16].copy_from_slice(&s.octets());
             h[16..20].copy_from_slice(&d.octets());
+            tcp::write_segment(src, dst, tcp, payload, seg)?;
             let sum = checksum::checksum(h);
             h[10..12].copy_from_slice(&sum.to_be_bytes());
             Some(total)
