@@ -147,7 +147,26 @@ fn be32(b: &[u8]) -> u32 {
 /// not 2 + 8n with n >= 1, ...) is ignored but skipped by its length, as Linux does. When an
 /// option appears twice the later one wins (also as Linux). SACK blocks beyond
 /// [`MAX_SACK_BLOCKS`] are ignored (they cannot fit in 40 bytes anyway).
-pub(crate) fn parse_options(mut bytes: &[u8]) -> Result<TcpOptions, ParseError> {
+pub(crate) fn parse_options(bytes: &[u8]) -> Result<TcpOptions, ParseError> {
+    // Fast path for the layout nearly every segment of an established connection carries:
+    // NOP, NOP, Timestamps (LX-19). The general walk gives the same result for these bytes;
+    // skipping it saves most of the per-segment option parsing in bulk.
+    if bytes.len() == 12
+        && bytes[..4] == [KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8]
+    {
+        return Ok(TcpOptions {
+            timestamps: Some(Timestamps {
+                tsval: be32(&bytes[4..]),
+                tsecr: be32(&bytes[8..]),
+            }),
+            ..TcpOptions::default()
+        });
+    }
+    parse_options_walk(bytes)
+}
+
+/// [`parse_options`] for any layout: one option at a time.
+fn parse_options_walk(mut bytes: &[u8]) -> Result<TcpOptions, ParseError> {
     let mut o = TcpOptions::default();
     // Each iteration consumes at least one byte, so the loop ends (MUST-7).
     while let Some((&kind, rest)) = bytes.split_first() {
@@ -205,6 +224,30 @@ pub(crate) fn parse_options(mut bytes: &[u8]) -> Result<TcpOptions, ParseError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_fast_path_matches_the_walk() {
+        for (tsval, tsecr) in [(0, 0), (1, u32::MAX), (0x0102_0304, 0xA0B0_C0D0)] {
+            let mut b = vec![KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8];
+            b.extend_from_slice(&u32::to_be_bytes(tsval));
+            b.extend_from_slice(&u32::to_be_bytes(tsecr));
+            let fast = parse_options(&b).unwrap();
+            assert_eq!(fast, parse_options_walk(&b).unwrap());
+            assert_eq!(fast.timestamps, Some(Timestamps { tsval, tsecr }));
+            // What our own emitter writes for a data segment takes the fast path.
+            let mut out = [0u8; 40];
+            let n = write_options(&fast, &mut out).unwrap();
+            assert_eq!(&out[..n], &b[..]);
+        }
+        // Near misses go the general way and still parse (or fail) as before.
+        let mut b = vec![KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8];
+        b.extend_from_slice(&[0; 8]);
+        b.push(KIND_EOL);
+        assert_eq!(parse_options(&b), parse_options_walk(&b));
+        b[3] = 9;
+        b.truncate(12);
+        assert_eq!(parse_options(&b), parse_options_walk(&b));
+    }
 
     fn full() -> TcpOptions {
         TcpOptions {
