@@ -79,6 +79,21 @@ pub fn options_len(o: &TcpOptions) -> usize {
 /// `MSS` · `SACKOK, TS` or `NOP, NOP, TS` · `NOP, NOP, SACKOK` (SACK-permitted without
 /// timestamps) · `NOP, WS` · `NOP, NOP, SACK(blocks)`.
 pub(crate) fn write_options(o: &TcpOptions, out: &mut [u8]) -> Option<usize> {
+    if let (None, Some(ts), false, None, 0) = (
+        o.mss,
+        o.timestamps,
+        o.sack_permitted,
+        o.window_scale,
+        o.sack_count,
+    ) {
+        // Timestamps alone, the options of nearly every established segment: the same
+        // bytes as the general path below, without its per-field bookkeeping.
+        let out = out.get_mut(..12)?;
+        out[..4].copy_from_slice(&[KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8]);
+        out[4..8].copy_from_slice(&ts.tsval.to_be_bytes());
+        out[8..12].copy_from_slice(&ts.tsecr.to_be_bytes());
+        return Some(12);
+    }
     let len = options_len(o);
     let out = out.get_mut(..len)?;
     let mut w = Writer { buf: out, at: 0 };
