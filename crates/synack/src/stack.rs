@@ -921,24 +921,24 @@ impl Stack {
                 return n;
             }
         }
+        let hop_limit = self.config.hop_limit;
         while let Some(&idx) = self.tx.front() {
+            // The segment is written while the TCB is at hand: the payload goes straight
+            // from the send ring into the packet, and the header is not moved out and back.
             let out = self.with_tcb_raw(idx, now, |t, ctx| {
-                t.poll_segment(ctx)
-                    .map(|o| (o, t.local().ip(), t.remote().ip()))
+                let o = t.poll_segment(ctx)?;
+                let payload = if o.data_len > 0 {
+                    t.send_buf.slices(o.data_offset, o.data_len)
+                } else {
+                    (&[][..], &[][..])
+                };
+                let (src, dst) = (t.local().ip(), t.remote().ip());
+                Some(wire::emit_parts(src, dst, hop_limit, &o.hdr, payload, buf))
             });
             match out.flatten() {
-                Some((o, src, dst)) => {
+                Some(written) => {
                     self.schedule(idx);
-                    // The payload goes straight from the send ring into the packet.
-                    let tcb = self.slots[idx as usize].tcb.as_deref()?;
-                    let payload = if o.data_len > 0 {
-                        tcb.send_buf.slices(o.data_offset, o.data_len)
-                    } else {
-                        (&[][..], &[][..])
-                    };
-                    if let Some(n) =
-                        wire::emit_parts(src, dst, self.config.hop_limit, &o.hdr, payload, buf)
-                    {
+                    if let Some(n) = written {
                         return Some(n);
                     }
                     // A buffer smaller than the MTU: the segment is lost and will be

@@ -401,7 +401,12 @@ impl Tcb {
         let mut new_sacked = false;
         if self.sack_ok {
             let una = self.snd_una.max(h.ack);
-            self.sb.advance(una);
+            // Skipped while the scoreboard is empty (nearly always): advancing it reaches
+            // the range list mutably, which allocates it, only to release it again; that
+            // was a malloc and free per segment received in bulk.
+            if !self.sb.is_empty() {
+                self.sb.advance(una);
+            }
             for b in h.options.sacks() {
                 new_sacked |= self.sb.add(b.left, b.right, una, self.snd_max);
             }

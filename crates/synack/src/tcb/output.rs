@@ -336,10 +336,20 @@ impl Tcb {
     /// length and 8 bytes a block), as Linux's tcp_current_mss does, so that a data segment
     /// with SACK blocks never outgrows the path MTU.
     pub(super) fn seg_mss(&self) -> u32 {
+        if !self.sack_pending() {
+            return self.mss;
+        }
         match self.pending_sack_blocks().1 as u32 {
             0 => self.mss,
             blocks => self.mss.saturating_sub(4 + 8 * blocks).max(1),
         }
+    }
+
+    /// Whether the next segment's header carries any SACK block. Checked before building
+    /// them: nearly every segment carries none, and building the (empty) list for each data
+    /// segment, twice (`seg_mss` and `header`), showed in the bulk profile.
+    fn sack_pending(&self) -> bool {
+        self.sack_ok && (self.dsack_len > 0 || self.recv_buf.has_out_of_order())
     }
 
     /// The SACK blocks the next segment's header carries: a pending D-SACK first (SK-12,
@@ -398,9 +408,11 @@ impl Tcb {
                 tsecr: self.ts_recent,
             });
         }
-        let (blocks, n) = self.pending_sack_blocks();
-        for &b in &blocks[..n] {
-            options.push_sack(b);
+        if self.sack_pending() {
+            let (blocks, n) = self.pending_sack_blocks();
+            for &b in &blocks[..n] {
+                options.push_sack(b);
+            }
         }
         self.dsack_len = 0; // a D-SACK is reported once
 

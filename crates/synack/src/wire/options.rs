@@ -79,6 +79,21 @@ pub fn options_len(o: &TcpOptions) -> usize {
 /// `MSS` · `SACKOK, TS` or `NOP, NOP, TS` · `NOP, NOP, SACKOK` (SACK-permitted without
 /// timestamps) · `NOP, WS` · `NOP, NOP, SACK(blocks)`.
 pub(crate) fn write_options(o: &TcpOptions, out: &mut [u8]) -> Option<usize> {
+    if let (None, Some(ts), false, None, 0) = (
+        o.mss,
+        o.timestamps,
+        o.sack_permitted,
+        o.window_scale,
+        o.sack_count,
+    ) {
+        // Timestamps alone, the options of nearly every established segment: the same
+        // bytes as the general path below, without its per-field bookkeeping.
+        let out = out.get_mut(..12)?;
+        out[..4].copy_from_slice(&[KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8]);
+        out[4..8].copy_from_slice(&ts.tsval.to_be_bytes());
+        out[8..12].copy_from_slice(&ts.tsecr.to_be_bytes());
+        return Some(12);
+    }
     let len = options_len(o);
     let out = out.get_mut(..len)?;
     let mut w = Writer { buf: out, at: 0 };
@@ -147,7 +162,26 @@ fn be32(b: &[u8]) -> u32 {
 /// not 2 + 8n with n >= 1, ...) is ignored but skipped by its length, as Linux does. When an
 /// option appears twice the later one wins (also as Linux). SACK blocks beyond
 /// [`MAX_SACK_BLOCKS`] are ignored (they cannot fit in 40 bytes anyway).
-pub(crate) fn parse_options(mut bytes: &[u8]) -> Result<TcpOptions, ParseError> {
+pub(crate) fn parse_options(bytes: &[u8]) -> Result<TcpOptions, ParseError> {
+    // Fast path for the layout nearly every segment of an established connection carries:
+    // NOP, NOP, Timestamps (LX-19). The general walk gives the same result for these bytes;
+    // skipping it saves most of the per-segment option parsing in bulk.
+    if bytes.len() == 12
+        && bytes[..4] == [KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8]
+    {
+        return Ok(TcpOptions {
+            timestamps: Some(Timestamps {
+                tsval: be32(&bytes[4..]),
+                tsecr: be32(&bytes[8..]),
+            }),
+            ..TcpOptions::default()
+        });
+    }
+    parse_options_walk(bytes)
+}
+
+/// [`parse_options`] for any layout: one option at a time.
+fn parse_options_walk(mut bytes: &[u8]) -> Result<TcpOptions, ParseError> {
     let mut o = TcpOptions::default();
     // Each iteration consumes at least one byte, so the loop ends (MUST-7).
     while let Some((&kind, rest)) = bytes.split_first() {
@@ -205,6 +239,30 @@ pub(crate) fn parse_options(mut bytes: &[u8]) -> Result<TcpOptions, ParseError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_fast_path_matches_the_walk() {
+        for (tsval, tsecr) in [(0, 0), (1, u32::MAX), (0x0102_0304, 0xA0B0_C0D0)] {
+            let mut b = vec![KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8];
+            b.extend_from_slice(&u32::to_be_bytes(tsval));
+            b.extend_from_slice(&u32::to_be_bytes(tsecr));
+            let fast = parse_options(&b).unwrap();
+            assert_eq!(fast, parse_options_walk(&b).unwrap());
+            assert_eq!(fast.timestamps, Some(Timestamps { tsval, tsecr }));
+            // What our own emitter writes for a data segment takes the fast path.
+            let mut out = [0u8; 40];
+            let n = write_options(&fast, &mut out).unwrap();
+            assert_eq!(&out[..n], &b[..]);
+        }
+        // Near misses go the general way and still parse (or fail) as before.
+        let mut b = vec![KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8];
+        b.extend_from_slice(&[0; 8]);
+        b.push(KIND_EOL);
+        assert_eq!(parse_options(&b), parse_options_walk(&b));
+        b[3] = 9;
+        b.truncate(12);
+        assert_eq!(parse_options(&b), parse_options_walk(&b));
+    }
 
     fn full() -> TcpOptions {
         TcpOptions {
