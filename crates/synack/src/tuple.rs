@@ -159,7 +159,7 @@ mod tests {
     /// the top: both must spread 4-tuples that differ only in a port or an address byte,
     /// and the hash must depend on the key.
     #[test]
-    fn mux_1_tuple_hash_spreads_and_is_keyed() {
+    fn issue_3_tuple_hash_spreads_and_is_keyed() {
         let h = TupleHasher::new([1; 16]);
         let other = TupleHasher::new([2; 16]);
         for v6 in [false, true] {
