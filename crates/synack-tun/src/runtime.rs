@@ -120,8 +120,14 @@ pub(crate) struct Shared {
     /// The sending side. Whoever holds it drains `poll_transmit` and writes to the device, so
     /// segments leave in the order the stack made them even though two tasks send.
     tx: tokio::sync::Mutex<TxState>,
-    /// Set when the last user handle is gone; both tasks then finish.
+    /// Set when the last user handle is gone: the runtime then lingers until every
+    /// connection left (all orphans, closing) is gone, as a kernel keeps closing sockets
+    /// after their process exits: FINs are retransmitted, the peer's FIN is ACKed, and
+    /// TIME-WAIT is held (MUST-13). Every closing state ends on a timer of its own
+    /// (retransmission limits, FIN-WAIT-2, 2·MSL), so the wait is bounded.
     stop: watch::Sender<bool>,
+    /// Set by the tx task once lingering is over (or the device failed): both tasks end.
+    done: watch::Sender<bool>,
     base: tokio::time::Instant,
 }
 
@@ -168,6 +174,7 @@ pub(crate) fn start<D: Device>(device: D, stack: Stack) -> io::Result<Arc<Handle
     let rt = tokio::runtime::Handle::try_current()
         .map_err(|_| io::Error::other("synack-tun must be started from within a tokio runtime"))?;
     let (stop, _) = watch::channel(false);
+    let (done, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         inner: Mutex::new(Inner {
             stack,
@@ -184,6 +191,7 @@ pub(crate) fn start<D: Device>(device: D, stack: Stack) -> io::Result<Arc<Handle
             mtu: device.mtu().clamp(576, 65535),
         }),
         stop,
+        done,
         base: tokio::time::Instant::now(),
     });
     let device = Arc::new(device);
@@ -194,15 +202,15 @@ pub(crate) fn start<D: Device>(device: D, stack: Stack) -> io::Result<Arc<Handle
 
 async fn rx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
     let mut batch = PacketBatch::new(device.headroom());
-    let mut stop = shared.stop.subscribe();
+    let mut done = shared.done.subscribe();
     loop {
-        if *stop.borrow_and_update() {
+        if *done.borrow_and_update() {
             return;
         }
         batch.clear();
         let result = tokio::select! {
             r = device.recv(&mut batch) => r,
-            _ = stop.changed() => continue,
+            _ = done.changed() => continue,
         };
         match result {
             Ok(()) => {
@@ -223,7 +231,9 @@ async fn rx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
                 };
                 let flushed = flush(&shared, &*device, &mut tx, RX_FLUSH_BATCHES).await;
                 drop(tx);
-                if !flushed.drained || flushed.timer_earlier {
+                // While lingering, the segment may have ended the last connection: the tx
+                // task decides whether the runtime is done.
+                if !flushed.drained || flushed.timer_earlier || *shared.stop.borrow() {
                     shared.kick();
                 }
             }
@@ -236,6 +246,7 @@ async fn rx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
                 let mut inner = shared.lock();
                 inner.failed = Some(e.kind());
                 inner.wake_all();
+                shared.kick();
                 return;
             }
         }
@@ -349,8 +360,15 @@ async fn tx_task<D: Device>(shared: Arc<Shared>, device: Arc<D>) {
             continue;
         }
         if stopping {
-            // The last handle is gone and the final segments (FINs, RSTs) are out.
-            return;
+            let finished = {
+                let inner = shared.lock();
+                inner.stack.connection_count() == 0 || inner.failed.is_some()
+            };
+            if finished {
+                // The last handle is gone and so is every connection it left behind.
+                shared.done.send_replace(true);
+                return;
+            }
         }
         // Say when we wake by ourselves, so others nudge us only for earlier timers. (A
         // timer armed after the flush above and before this is caught here.)

@@ -400,3 +400,55 @@ async fn connect_from_a_chosen_local_address() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::AddrNotAvailable);
 }
+
+#[tokio::test(start_paused = true)]
+async fn closing_connections_finish_after_the_last_handle_is_dropped() {
+    // Like a kernel after the process exits: the client drops its socket and its `Net`,
+    // and the runtime stays until its orphaned connections are done. Here the server
+    // closes 5 s later; the client's lingering runtime must still ACK that FIN (else the
+    // server sits in LAST-ACK retransmitting it), then hold TIME-WAIT (MUST-13).
+    let Pair {
+        client,
+        server,
+        client_link,
+        ..
+    } = pair();
+    let l = TcpListener::bind(&server, sa("198.18.0.2:80"))
+        .await
+        .unwrap();
+    let c = TcpStream::connect(&client, sa("198.18.0.2:80"))
+        .await
+        .unwrap();
+    let (mut s, _) = l.accept().await.unwrap();
+    drop(c);
+    drop(client);
+    let mut buf = [0u8; 16];
+    assert_eq!(s.read(&mut buf).await.unwrap(), 0, "the client's FIN");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    s.shutdown().await.unwrap();
+    drop(s);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        server.connection_count(),
+        0,
+        "the server's FIN was ACKed: {:?}",
+        server.connections()
+    );
+    assert_eq!(server.counters().retrans_segs, 0);
+    // The client holds TIME-WAIT with nothing more to send.
+    let sent = client_link.tx().sent;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(client_link.tx().sent, sent, "nothing more to say");
+    // Still running (in TIME-WAIT): a SYN to a closed port there draws a RST...
+    let probe = sa("198.18.0.1:9");
+    let e = TcpStream::connect_timeout(&server, probe, Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+    // ...and once 2·MSL is over the runtime is gone: nothing answers.
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    let e = TcpStream::connect_timeout(&server, probe, Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+}
