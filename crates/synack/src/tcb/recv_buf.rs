@@ -539,7 +539,13 @@ impl RecvBuf {
         }
         let inside = self.storage.len().min(end) - i;
         let (old, new) = bytes.split_at(inside);
-        let mut sum = checksum::copy_and_sum(&mut self.storage[i..i + inside], old);
+        // One of the two parts is usually empty (a fresh ring is all spare capacity, a
+        // reused one all initialised); it costs nothing then.
+        let mut sum = if old.is_empty() {
+            0
+        } else {
+            checksum::copy_and_sum(&mut self.storage[i..i + inside], old)
+        };
         if !new.is_empty() {
             // Past the initialised prefix: written into the spare capacity directly (no
             // zeroing first, see `storage`).
