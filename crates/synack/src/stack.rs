@@ -582,7 +582,7 @@ impl Stack {
 
     /// An IP packet arrived.
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
-        let pkt = match wire::parse(packet) {
+        let mut pkt = match wire::parse_deferred(packet) {
             Ok(p) => p,
             Err(ParseError::NotTcp) if self.handle_icmp(now, packet) => return,
             Err(e) => {
@@ -590,6 +590,21 @@ impl Stack {
                 return;
             }
         };
+        // MUST-3 is completed here, before anything acts on the packet: the payload of a
+        // data segment may still be unsummed, to be summed while it is copied into its
+        // connection's receive ring (Tcb::check_payload).
+        if pkt.checksum_pending() {
+            let tuple = Tuple::new(
+                SocketAddr::new(pkt.dst, pkt.tcp.dst_port),
+                SocketAddr::new(pkt.src, pkt.tcp.src_port),
+            );
+            let idx = self.find_conn(self.hasher.hash(&tuple), &tuple).copied();
+            let tcb = idx.and_then(|i| self.slots[i as usize].tcb.as_deref_mut());
+            if !Tcb::check_payload(tcb, &mut pkt) {
+                self.counters.count_parse_drop(ParseError::TcpChecksum);
+                return;
+            }
+        }
         // MUST-57: broadcast/multicast destinations are never ours. With an any-listener
         // every other destination is ours; a connection it accepted stays reachable after
         // the listener closes.

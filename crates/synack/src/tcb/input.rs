@@ -11,7 +11,7 @@ use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Duration;
 use crate::time::OptInstant;
-use crate::wire::{Packet, TcpFlags, TcpHeader, TcpOptions};
+use crate::wire::{Csum, Packet, TcpFlags, TcpHeader, TcpOptions};
 
 /// Most duplicate ACKs owed at once for one batch of out-of-order segments.
 const MAX_DUP_ACKS_OWED: u8 = 16;
@@ -67,8 +67,36 @@ impl Tcb {
         // ST-6: data on a SYN is buffered, and handed over only after ESTABLISHED.
         if !seg.payload.is_empty() {
             self.rcv_adv = self.rcv_nxt + self.rcv_space();
-            self.accept_text(ctx, h.seq + 1, seg.payload);
+            self.accept_text(ctx, h.seq + 1, seg.payload, false);
         }
+    }
+
+    /// Complete MUST-3 for a packet whose payload checksum is still pending
+    /// (`wire::parse_deferred`), before anything acts on it; `tcb` is the connection its
+    /// 4-tuple names, if any. False if the checksum is wrong: the packet must then be
+    /// dropped and counted like any other bad checksum.
+    ///
+    /// Data at RCV.NXT of an ESTABLISHED connection (every segment of a bulk transfer) is
+    /// summed while it is copied into the free space of the receive ring, where it stays
+    /// uncommitted until step 7 accepts it (`Csum::Staged`); a bad sum leaves the buffer as
+    /// it was. Anything else is summed in a separate pass.
+    pub(crate) fn check_payload(tcb: Option<&mut Tcb>, seg: &mut Packet) -> bool {
+        let Csum::Pending(partial) = seg.csum else {
+            return true;
+        };
+        if let Some(t) = tcb {
+            if t.state == State::Established && seg.tcp.seq == t.rcv_nxt {
+                if let Some(sum) = t.recv_buf.stage(seg.payload) {
+                    if Csum::sum_ok(partial + sum) {
+                        seg.csum = Csum::Staged;
+                        return true;
+                    }
+                    t.recv_buf.unstage();
+                    return false;
+                }
+            }
+        }
+        seg.verify_pending()
     }
 
     /// Segment arrives in any state but CLOSED and LISTEN.
@@ -77,6 +105,11 @@ impl Tcb {
             State::Closed | State::Listen => ctx.counters.count_drop(DropReason::Ignored),
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
             _ => self.on_segment_synchronized(ctx, seg),
+        }
+        if self.recv_buf.is_staged() {
+            // The segment's data was staged but not accepted (dropped, trimmed to nothing):
+            // forget it, and the ring too if that was all it held.
+            self.recv_buf.unstage();
         }
     }
 
@@ -126,7 +159,7 @@ impl Tcb {
             ctx.events.push(Event::Writable { conn: self.id });
             self.ack_now = true;
             // "continue processing at the sixth step": data and FIN on the SYN,ACK.
-            self.accept_text(ctx, h.seq + 1, seg.payload);
+            self.accept_text(ctx, h.seq + 1, seg.payload, false);
             if h.flags.fin() {
                 self.accept_fin(ctx, h.seq + 1 + seg.payload.len() as u32);
             }
@@ -137,7 +170,7 @@ impl Tcb {
             // MUST-10: simultaneous open. SYN-RECEIVED, answering with SYN,ACK on the same ISS.
             self.set_state(ctx, State::SynReceived, Cause::RecvSyn);
             self.snd_nxt = self.iss;
-            self.accept_text(ctx, h.seq + 1, seg.payload);
+            self.accept_text(ctx, h.seq + 1, seg.payload, false);
         }
     }
 
@@ -370,7 +403,7 @@ impl Tcb {
                 self.terminate(ctx, CloseReason::Aborted, Cause::Close);
                 return;
             } else {
-                self.accept_text(ctx, seq, payload);
+                self.accept_text(ctx, seq, payload, seg.csum == Csum::Staged);
             }
         }
 
@@ -526,12 +559,21 @@ impl Tcb {
     }
 
     /// Step 7 proper: put in-window text into the receive buffer and plan the ACK.
-    pub(super) fn accept_text(&mut self, ctx: &mut Ctx, seq: SeqNum, payload: &[u8]) {
+    /// `staged`: the segment's payload, of which `payload` is a prefix, was copied to RCV.NXT
+    /// while its checksum was verified (`check_payload`); if it still starts there it is
+    /// committed in place rather than copied again.
+    pub(super) fn accept_text(&mut self, ctx: &mut Ctx, seq: SeqNum, payload: &[u8], staged: bool) {
         if payload.is_empty() {
             return;
         }
         let had_hole = self.recv_buf.has_out_of_order();
-        let r = self.recv_buf.insert(self.rcv_offset(seq), payload);
+        let offset = self.rcv_offset(seq);
+        let committed = if staged && offset == self.recv_buf.next() {
+            self.recv_buf.commit_staged(payload.len())
+        } else {
+            None
+        };
+        let r = committed.unwrap_or_else(|| self.recv_buf.insert(offset, payload));
         self.rcv_mss = self
             .rcv_mss
             .max(payload.len().min(usize::from(u16::MAX)) as u16)

@@ -14,6 +14,7 @@
 //! acceptable byte has a slot and nothing outside the window is ever stored (EP-13). Memory is
 //! bounded (capacity + 32 ranges) and nothing is allocated while the buffer is empty.
 
+use crate::wire::checksum;
 use core::cmp::Reverse;
 
 /// One filled range `[start, end)` above RCV.NXT.
@@ -75,6 +76,9 @@ pub struct RecvBuf {
     /// drains its buffer every round re-allocates at that size at once instead of doubling
     /// up from the smallest ring (and copying) each time.
     size_hint: u8,
+    /// Bytes at RCV.NXT written by [`RecvBuf::stage`] and not yet committed; any other
+    /// change to the buffer clears it. (u16: one segment's payload, and it fits the padding.)
+    staged: u16,
 }
 
 impl Clone for RecvBuf {
@@ -92,6 +96,7 @@ impl Clone for RecvBuf {
             ranges: self.ranges.clone(),
             clock: self.clock,
             size_hint: self.size_hint,
+            staged: self.staged,
         }
     }
 }
@@ -165,6 +170,7 @@ impl RecvBuf {
     /// (EP-13). Bytes at RCV.NXT advance it, together with any queued ranges they now reach;
     /// bytes above a hole are queued in place. Never panics, whatever the offset.
     pub fn insert(&mut self, offset: u64, data: &[u8]) -> Insert {
+        self.staged = 0;
         if offset == self.next
             && self.ranges.is_empty()
             && !data.is_empty()
@@ -336,15 +342,87 @@ impl RecvBuf {
         if n == 0 {
             return;
         }
+        self.staged = 0;
         self.readable -= n as u32;
         if self.readable == 0 && self.ranges.is_empty() {
-            self.size_hint = self.ring().max(1).ilog2() as u8;
-            self.storage = Vec::new();
-            self.ranges.release();
-            self.head = 0;
+            self.release();
         } else {
             self.head = self.wrap(self.head as usize + n) as u32;
         }
+    }
+
+    /// Drop the storage of an empty buffer, remembering its size.
+    fn release(&mut self) {
+        self.size_hint = self.ring().max(1).ilog2() as u8;
+        self.storage = Vec::new();
+        self.ranges.release();
+        self.head = 0;
+    }
+
+    /// Copies `data` into the free space at RCV.NXT *without* accepting it, and returns the
+    /// unfolded checksum sum of `data` (RFC 1071), computed during the copy. The receiver
+    /// must verify a segment's checksum before acting on it (MUST-3); summing while copying
+    /// reads the payload once instead of twice. Nothing readable changes: the bytes become
+    /// part of the stream only through [`RecvBuf::commit_staged`], and any other change to
+    /// the buffer forgets them.
+    ///
+    /// Only for the common case: nothing queued out of order (whose bytes the free space
+    /// holds) and all of `data` inside the window. Otherwise returns None and does nothing.
+    pub fn stage(&mut self, data: &[u8]) -> Option<u64> {
+        if data.is_empty()
+            || !self.ranges.is_empty()
+            || data.len() > self.window()
+            || data.len() > usize::from(u16::MAX)
+            || self.next.checked_add(data.len() as u64).is_none()
+        {
+            return None;
+        }
+        let need = self.readable() + data.len(); // <= capacity
+        if need > self.ring() {
+            self.grow(need);
+        }
+        let i = self.index(self.next);
+        let first = data.len().min(self.ring() - i);
+        let mut sum = self.put_sum(i, &data[..first]);
+        if first < data.len() {
+            sum += odd_shift(first, self.put_sum(0, &data[first..]));
+        }
+        self.staged = data.len() as u16;
+        Some(sum)
+    }
+
+    /// Accepts the first `len` bytes staged by [`RecvBuf::stage`], as [`RecvBuf::insert`]
+    /// of those bytes at RCV.NXT would. None (and nothing done) if fewer than `len` bytes
+    /// are staged.
+    pub fn commit_staged(&mut self, len: usize) -> Option<Insert> {
+        if len == 0 || len > usize::from(self.staged) {
+            return None;
+        }
+        // `stage` checked the window and the queue, and anything that changed either since
+        // would have cleared `staged`.
+        debug_assert!(self.ranges.is_empty() && len <= self.window());
+        self.staged = 0;
+        self.clock += 1;
+        self.next += len as u64;
+        self.readable += len as u32; // readable + window = capacity, a u32
+        Some(Insert {
+            advanced: len,
+            ..Insert::default()
+        })
+    }
+
+    /// Forgets staged bytes that were not committed (their segment was dropped), releasing
+    /// storage that `stage` allocated for them if nothing else is held.
+    pub fn unstage(&mut self) {
+        self.staged = 0;
+        if self.readable == 0 && self.ranges.is_empty() && self.is_allocated() {
+            self.release();
+        }
+    }
+
+    /// Whether bytes are staged (see [`RecvBuf::stage`]).
+    pub fn is_staged(&self) -> bool {
+        self.staged > 0
     }
 
     /// SACK blocks (SK-3/SK-4), as stream offsets `[start, end)`: the block holding the most
@@ -449,6 +527,48 @@ impl RecvBuf {
         let inside = self.storage.len().min(end) - i;
         self.storage[i..i + inside].copy_from_slice(&bytes[..inside]);
         self.storage.extend_from_slice(&bytes[inside..]);
+    }
+
+    /// [`RecvBuf::put`], returning the unfolded checksum sum of `bytes` (taken from slot
+    /// `i` on as if it were 16-bit aligned), computed during the copy.
+    fn put_sum(&mut self, i: usize, bytes: &[u8]) -> u64 {
+        let end = i + bytes.len();
+        debug_assert!(end <= self.ring());
+        if i > self.storage.len() {
+            self.storage.resize(i, 0);
+        }
+        let inside = self.storage.len().min(end) - i;
+        let (old, new) = bytes.split_at(inside);
+        // One of the two parts is usually empty (a fresh ring is all spare capacity, a
+        // reused one all initialised); it costs nothing then.
+        let mut sum = if old.is_empty() {
+            0
+        } else {
+            checksum::copy_and_sum(&mut self.storage[i..i + inside], old)
+        };
+        if !new.is_empty() {
+            // Past the initialised prefix: written into the spare capacity directly (no
+            // zeroing first, see `storage`).
+            let len = self.storage.len();
+            let spare = &mut self.storage.spare_capacity_mut()[..new.len()];
+            sum += odd_shift(inside, checksum::copy_and_sum_uninit(spare, new));
+            // SAFETY: `end <= ring`, the capacity, so the `new.len()` slots past the length
+            // are within the allocation, and `copy_and_sum_uninit` has just initialised
+            // every one of them.
+            unsafe { self.storage.set_len(len + new.len()) };
+        }
+        sum
+    }
+}
+
+/// The sum of a piece that follows `before` bytes, ready to add to theirs: when `before` is
+/// odd the piece's bytes fall in the other halves of the 16-bit words, which is its sum
+/// byte-swapped (RFC 1071 §2 (B)).
+fn odd_shift(before: usize, sum: u64) -> u64 {
+    if before % 2 == 1 {
+        u64::from(checksum::fold(sum).swap_bytes())
+    } else {
+        sum
     }
 }
 
@@ -835,6 +955,46 @@ mod tests {
         }
     }
 
+    #[test]
+    fn stage_refuses_what_it_cannot_hold() {
+        let mut b = RecvBuf::new(16);
+        assert_eq!(b.stage(b""), None);
+        assert_eq!(b.stage(&[1; 17]), None, "beyond the window");
+        assert!(!b.is_allocated());
+        b.insert(4, b"xy"); // queued above a hole: the free space is not free
+        assert_eq!(b.stage(b"abcd"), None);
+        assert!(!b.is_staged());
+    }
+
+    #[test]
+    fn staged_bytes_are_invisible_until_committed() {
+        let mut b = RecvBuf::new(64);
+        let s = b.stage(b"hello world").unwrap();
+        assert_eq!(
+            checksum::fold(s),
+            checksum::fold(checksum::sum(b"hello world"))
+        );
+        assert_eq!((b.readable(), b.next(), b.window()), (0, 0, 64));
+        assert_eq!(peeked(&b), b"");
+        // Dropped: the ring it allocated goes too.
+        b.unstage();
+        assert!(!b.is_allocated() && !b.is_staged());
+        // Committed in part (the rest was beyond RCV.WND).
+        b.stage(b"hello world").unwrap();
+        assert_eq!(b.commit_staged(5), Some(ins(5, false, false, false)));
+        assert_eq!(peeked(&b), b"hello");
+        assert_eq!(b.commit_staged(1), None, "a commit uses the staging up");
+        // Any other change forgets the staging.
+        b.stage(b"AAAA").unwrap();
+        b.insert(5, b" you");
+        assert_eq!(b.commit_staged(4), None);
+        assert_eq!(peeked(&b), b"hello you");
+        b.stage(b"BBBB").unwrap();
+        b.consume(1);
+        assert_eq!(b.commit_staged(4), None);
+        assert_eq!(peeked(&b), b"ello you");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -910,6 +1070,64 @@ mod tests {
             prop_assert_eq!(&out, &stream);
             prop_assert!(!b.has_out_of_order());
             prop_assert!(!b.is_allocated());
+        }
+
+        /// A stream arriving in order, each segment staged and committed (perhaps only a
+        /// prefix, as when trimmed to the window), or staged as a corrupted copy and then
+        /// dropped and inserted intact, or inserted directly, with random reads between:
+        /// the sums are the segments' sums, and the bytes read are the stream exactly.
+        #[test]
+        fn staging_matches_insert(
+            stream in proptest::collection::vec(any::<u8>(), 1..4000),
+            cap in 1usize..900,
+            max_seg in 1usize..400,
+            seed in any::<u64>(),
+        ) {
+            let mut rng = XorShift(seed | 1);
+            let mut b = RecvBuf::new(cap);
+            let mut out = Vec::new();
+            while (b.next() as usize) < stream.len() {
+                let at = b.next() as usize;
+                let len = (1 + rng.below(max_seg)).min(stream.len() - at);
+                let seg = &stream[at..at + len];
+                match rng.below(4) {
+                    0 | 1 => {
+                        if let Some(s) = b.stage(seg) {
+                            prop_assert_eq!(checksum::fold(s), checksum::fold(checksum::sum(seg)));
+                            let keep = if rng.below(2) == 0 { len } else { 1 + rng.below(len) };
+                            prop_assert_eq!(b.commit_staged(keep), Some(ins(keep, false, false, false)));
+                        } else {
+                            prop_assert!(len > b.window());
+                        }
+                    }
+                    2 => {
+                        let mut bad = seg.to_vec();
+                        bad[rng.below(len)] ^= 0x81;
+                        let staged = b.stage(&bad).is_some();
+                        b.unstage();
+                        if staged && b.readable() == 0 {
+                            prop_assert!(!b.is_allocated());
+                        }
+                        b.insert(at as u64, seg);
+                    }
+                    _ => {
+                        b.insert(at as u64, seg);
+                    }
+                }
+                check(&b, &stream);
+                if b.window() == 0 || rng.below(3) == 0 {
+                    let mut dst = vec![0u8; 1 + rng.below(cap)];
+                    let n = b.read(&mut dst);
+                    out.extend_from_slice(&dst[..n]);
+                    check(&b, &stream);
+                }
+            }
+            while b.readable() > 0 {
+                let mut dst = vec![0u8; cap];
+                let n = b.read(&mut dst);
+                out.extend_from_slice(&dst[..n]);
+            }
+            prop_assert_eq!(out, stream);
         }
     }
 }

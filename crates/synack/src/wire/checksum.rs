@@ -11,6 +11,7 @@
 //! piece but the last has an even length, so that the 16-bit alignment is kept. The
 //! pseudo-headers (12 and 40 bytes) and TCP headers (a multiple of 4) always are.
 
+use core::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// IP protocol number of TCP, as it appears in the pseudo-header.
@@ -41,14 +42,34 @@ pub fn sum(data: &[u8]) -> u64 {
 /// Panics if `dst` is shorter than `src`.
 pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u64 {
     let dst = &mut dst[..src.len()];
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and `copy_and_sum_uninit` only
+    // writes initialised bytes (copies of `src`), so `dst` stays initialised throughout.
+    let uninit = unsafe {
+        core::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<MaybeUninit<u8>>(), dst.len())
+    };
+    copy_and_sum_uninit(uninit, src)
+}
+
+/// [`copy_and_sum`] into memory that may not be initialised yet (a ring's spare capacity):
+/// on return the first `src.len()` slots of `dst` hold `src`. The receiver copies each
+/// payload byte from the packet into its receive ring and must verify the checksum over it
+/// (MUST-3); summing while copying reads the packet once instead of twice.
+///
+/// Panics if `dst` is shorter than `src`.
+pub fn copy_and_sum_uninit(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> u64 {
+    let dst = &mut dst[..src.len()];
     if src.len() >= 128 {
         #[cfg(target_arch = "x86_64")]
         if let Some(s) = avx2::copy_and_sum(dst, src) {
             return s;
         }
     }
-    dst.copy_from_slice(src);
-    sum(dst)
+    // SAFETY: `dst` is exactly `src.len()` writable slots (sliced above) and cannot overlap
+    // `src`, which is borrowed immutably while `dst` is borrowed mutably.
+    unsafe {
+        core::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len())
+    };
+    sum(src)
 }
 
 /// [`sum`] without SIMD instructions: 32 bytes per step into four independent u64 lanes.
@@ -84,6 +105,7 @@ fn sum_lanes(data: &[u8]) -> u64 {
 mod avx2 {
     use super::{fold, sum_be};
     use core::arch::x86_64::*;
+    use core::mem::MaybeUninit;
 
     /// Blocks summed into one set of i32 lanes before they are widened: each step moves a
     /// lane by at most 2^16 in magnitude, so 2^14 steps stay far below 2^31.
@@ -99,8 +121,8 @@ mod avx2 {
         Some(unsafe { sum_avx2(data) })
     }
 
-    /// [`super::copy_and_sum`] (`dst.len() == src.len()`), or None without AVX2.
-    pub(super) fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> Option<u64> {
+    /// [`super::copy_and_sum_uninit`] (`dst.len() == src.len()`), or None without AVX2.
+    pub(super) fn copy_and_sum(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> Option<u64> {
         if !std::is_x86_feature_detected!("avx2") {
             return None;
         }
@@ -154,8 +176,11 @@ mod avx2 {
     /// Copies `src` into `dst` (same length) and sums it. 64 bytes per step with two
     /// accumulators: one 32-byte block per step was bound by its single add chain (38 against
     /// 57 GB/s on 1460-byte payloads, measured on the bench machine).
+    ///
+    /// `dst` may be uninitialised: it is only written (whole copies of `src`), never read.
     #[target_feature(enable = "avx2")]
-    fn copy_and_sum_avx2(src: &[u8], dst: &mut [u8]) -> u64 {
+    fn copy_and_sum_avx2(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> u64 {
+        assert_eq!(src.len(), dst.len());
         let whole = src.len() / 32 * 32;
         let mut total: i64 = 0;
         let passes = src[..whole].chunks(BLOCKS_PER_PASS * 32);
@@ -167,7 +192,8 @@ mod avx2 {
                 let (b0, b1) = b.split_at(32);
                 let (o0, o1) = o.split_at_mut(32);
                 // SAFETY: each of b0, b1, o0, o1 is exactly 32 bytes (readable or writable
-                // and borrowed mutably); loadu/storeu have no alignment needs.
+                // and borrowed mutably; storing into uninitialised slots is allowed);
+                // loadu/storeu have no alignment needs.
                 unsafe {
                     let v0 = _mm256_loadu_si256(b0.as_ptr().cast());
                     let v1 = _mm256_loadu_si256(b1.as_ptr().cast());
@@ -189,8 +215,17 @@ mod avx2 {
             }
             total += lanes_total(_mm256_add_epi32(a0, a1));
         }
-        dst[whole..].copy_from_slice(&src[whole..]);
-        finish(total, whole / 32, &src[whole..])
+        let tail = &src[whole..];
+        // SAFETY: `dst[whole..]` has `tail.len()` writable slots (equal lengths, asserted
+        // above); the two are distinct borrows, so they cannot overlap.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                tail.as_ptr(),
+                dst[whole..].as_mut_ptr().cast::<u8>(),
+                tail.len(),
+            )
+        };
+        finish(total, whole / 32, tail)
     }
 }
 
@@ -430,6 +465,24 @@ mod tests {
         let mut out = vec![0u8; data.len()];
         assert_eq!(fold(copy_and_sum(&mut out, &data)), naive_sum16(&data));
         assert_eq!(out, data);
+    }
+
+    #[test]
+    fn copy_and_sum_uninit_fills_spare_capacity() {
+        // Into a Vec's spare capacity (never initialised), every length around the SIMD
+        // cut-over and block sizes; the slots past the copy are left alone.
+        let src: Vec<u8> = (0..700u32).map(|i| (i * 73 + 5) as u8).collect();
+        for len in (0..=700)
+            .step_by(7)
+            .chain([31, 32, 33, 127, 128, 129, 255, 256, 257])
+        {
+            let mut v: Vec<u8> = Vec::with_capacity(len + 8);
+            let s = copy_and_sum_uninit(&mut v.spare_capacity_mut()[..len], &src[..len]);
+            // SAFETY: copy_and_sum_uninit initialised the first `len` slots, within capacity.
+            unsafe { v.set_len(len) };
+            assert_eq!(v, &src[..len]);
+            assert_eq!(fold(s), naive_sum16(&src[..len]), "len {len}");
+        }
     }
 
     proptest! {

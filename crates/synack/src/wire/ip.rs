@@ -56,17 +56,29 @@ pub(crate) fn ip_layer(bytes: &[u8]) -> Result<IpPayload<'_>, ParseError> {
 
 /// Parse one IP packet carrying TCP.
 pub fn parse(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
+    parse_ip_tcp(bytes, false)
+}
+
+/// [`parse`], except that the payload of a plain data segment may be left unsummed
+/// (`Csum::Pending`): the caller must complete MUST-3 before acting on the packet, either
+/// with [`Packet::verify_pending`] or by summing the payload as it copies it.
+pub(crate) fn parse_deferred(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
+    parse_ip_tcp(bytes, true)
+}
+
+fn parse_ip_tcp(bytes: &[u8], defer: bool) -> Result<Packet<'_>, ParseError> {
     let ip = ip_layer(bytes)?;
     if ip.proto != PROTO_TCP {
         return Err(ParseError::NotTcp);
     }
-    let (tcp, payload) = tcp::parse_segment(ip.src, ip.dst, ip.payload)?;
+    let (tcp, payload, csum) = tcp::parse_segment(ip.src, ip.dst, ip.payload, defer)?;
     Ok(Packet {
         src: ip.src,
         dst: ip.dst,
         hop_limit: ip.hop_limit,
         tcp,
         payload,
+        csum,
     })
 }
 
@@ -290,6 +302,69 @@ mod tests {
         fix_ip_checksum(&mut p);
         fix_tcp_checksum(A4, B4, &mut p[IPV4_HEADER_LEN..]);
         p
+    }
+
+    /// `parse_deferred` followed by `verify_pending`, as the stack uses them.
+    fn parse_then_verify(p: &[u8]) -> Result<Packet<'_>, ParseError> {
+        let mut pkt = parse_deferred(p)?;
+        if !pkt.verify_pending() {
+            return Err(ParseError::TcpChecksum);
+        }
+        Ok(pkt)
+    }
+
+    #[test]
+    fn must_3_deferred_payload_checksum() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        for (s, d) in [(A4, B4), (A6, B6)] {
+            let p = emit_vec(s, d, &header(), &data);
+            let mut pkt = parse_deferred(&p).unwrap();
+            assert!(pkt.checksum_pending(), "a plain data segment is deferred");
+            assert_eq!((pkt.tcp, pkt.payload), (header(), &data[..]));
+            assert!(pkt.verify_pending());
+            assert_eq!(pkt, parse(&p).unwrap());
+            // A flipped payload bit is caught by the completion, and by `parse` at once.
+            let mut q = p.clone();
+            let n = q.len();
+            q[n - 333] ^= 0x10;
+            assert!(parse_deferred(&q).unwrap().checksum_pending());
+            assert!(!parse_deferred(&q).unwrap().verify_pending());
+            assert_eq!(parse(&q), Err(ParseError::TcpChecksum));
+            // Not deferred: other flags, or a short payload.
+            for h in [
+                TcpHeader {
+                    flags: TcpFlags::ACK | TcpFlags::FIN,
+                    ..header()
+                },
+                TcpHeader {
+                    flags: TcpFlags::ACK | TcpFlags::URG,
+                    ..header()
+                },
+                TcpHeader {
+                    flags: TcpFlags::PSH,
+                    ..header()
+                },
+            ] {
+                let p = emit_vec(s, d, &h, &data);
+                assert_eq!(parse_deferred(&p).unwrap().csum, Csum::Verified);
+            }
+            let p = emit_vec(s, d, &header(), &data[..tcp::DEFER_MIN - 1]);
+            assert_eq!(parse_deferred(&p).unwrap().csum, Csum::Verified);
+        }
+    }
+
+    #[test]
+    fn must_3_deferred_bad_checksum_wins_over_bad_options() {
+        // As in `parse`: a segment with a bad checksum is counted as such even when its
+        // options are malformed too.
+        let mut h = raw_v4_with_options(&[99, 1, 1, 1], &[0x33; 600]);
+        h[IPV4_HEADER_LEN + 13] = TcpFlags::ACK.0;
+        fix_tcp_checksum(A4, B4, &mut h[IPV4_HEADER_LEN..]);
+        assert_eq!(parse_then_verify(&h), Err(ParseError::TcpOptionLength));
+        let n = h.len();
+        h[n - 1] ^= 1;
+        assert_eq!(parse(&h), Err(ParseError::TcpChecksum));
+        assert_eq!(parse_then_verify(&h), Err(ParseError::TcpChecksum));
     }
 
     #[test]
@@ -903,6 +978,26 @@ mod tests {
             prop_assert_eq!(pkt.payload, &payload[..]);
             // Too small a buffer by one byte is refused, not overrun.
             prop_assert_eq!(emit(src, dst, hop, &h, &payload, &mut buf[..n - 1]), None);
+        }
+
+        /// Deferring the payload's checksum changes no verdict: every single-bit flip of a
+        /// data segment gets the same answer from `parse` and from `parse_deferred` plus
+        /// `verify_pending`.
+        #[test]
+        fn must_3_deferral_gives_the_same_verdicts(
+            (src, dst) in arb_addrs(),
+            h in arb_header(),
+            plain in any::<bool>(),
+            payload in proptest::collection::vec(any::<u8>(), 250..700),
+            flip in any::<(usize, u8)>(),
+        ) {
+            let h = if plain { TcpHeader { flags: TcpFlags::ACK, ..h } } else { h };
+            let mut buf = [0u8; 1200];
+            let n = emit(src, dst, 64, &h, &payload, &mut buf).unwrap();
+            let p = &mut buf[..n];
+            prop_assert_eq!(parse(p), parse_then_verify(p));
+            p[flip.0 % n] ^= 1 << (flip.1 % 8);
+            prop_assert_eq!(parse(p), parse_then_verify(p));
         }
 
         #[test]

@@ -15,6 +15,7 @@ use crate::seq::SeqNum;
 use core::fmt;
 use std::net::IpAddr;
 
+pub(crate) use ip::parse_deferred;
 pub use ip::{emit, emit_parts, parse};
 pub use options::options_len;
 
@@ -190,9 +191,54 @@ pub struct Packet<'a> {
     pub hop_limit: u8,
     pub tcp: TcpHeader,
     pub payload: &'a [u8],
+    /// How far the TCP checksum has been checked: always `Verified` from [`parse`].
+    pub(crate) csum: Csum,
+}
+
+/// How much of a received segment's checksum (MUST-3) has been checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Csum {
+    /// All of it, and it is right.
+    Verified,
+    /// All but the payload: this is the unfolded sum of the pseudo-header and the TCP header
+    /// (checksum field included). The payload's sum must be added and checked before
+    /// anything acts on the packet.
+    Pending(u64),
+    /// All of it, right, and the payload has also been copied into the receive ring of its
+    /// connection at RCV.NXT, not yet committed (see `RecvBuf::stage`).
+    Staged,
+}
+
+impl Csum {
+    /// Whether the full unfolded sum over pseudo-header, header (with its checksum) and
+    /// payload checks out: its one's-complement fold is all ones (RFC 1071 §1), i.e. the
+    /// checksum over it is zero, as in `checksum::verify_tcp`.
+    pub(crate) fn sum_ok(total: u64) -> bool {
+        !checksum::fold(total) == 0
+    }
 }
 
 impl Packet<'_> {
+    /// Whether the payload's checksum is still to be checked (see [`Csum::Pending`]).
+    pub(crate) fn checksum_pending(&self) -> bool {
+        matches!(self.csum, Csum::Pending(_))
+    }
+
+    /// Complete MUST-3 for a packet from [`parse_deferred`] with a separate pass over the
+    /// payload. True when the checksum is right (the packet is then `Verified`).
+    pub(crate) fn verify_pending(&mut self) -> bool {
+        match self.csum {
+            Csum::Pending(partial) => {
+                let ok = Csum::sum_ok(partial + checksum::sum(self.payload));
+                if ok {
+                    self.csum = Csum::Verified;
+                }
+                ok
+            }
+            Csum::Verified | Csum::Staged => true,
+        }
+    }
+
     /// SEG.LEN: payload bytes plus one each for SYN and FIN (EP-4).
     pub fn seg_len(&self) -> u32 {
         self.payload.len() as u32 + self.tcp.flags.syn() as u32 + self.tcp.flags.fin() as u32

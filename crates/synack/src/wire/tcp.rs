@@ -6,17 +6,27 @@
 use super::options::{parse_options, write_options};
 use super::*;
 
+/// Payloads shorter than this are always verified in `parse_segment`: summing a few hundred
+/// bytes that are already in cache costs less than finding the connection early.
+pub(super) const DEFER_MIN: usize = 256;
+
 /// Parse one TCP segment (header, options and data) that travelled from `src` to `dst`.
 ///
 /// Checks, in order: at least 20 bytes (`Truncated`); data offset 5..=15 and within the
 /// segment (EP-3, `TcpDataOffset`); the checksum over pseudo-header, header and data
 /// (MUST-3, `TcpChecksum`); the options (MUST-7, `TcpOptionLength`). The reserved bits are
 /// ignored (EP-2); all eight control bits, CWR and ECE included, are kept in `flags`.
+///
+/// With `defer`, a plain data segment (ACK, optionally PSH, and at least [`DEFER_MIN`]
+/// payload bytes) comes back with the payload not yet summed (`Csum::Pending`): the
+/// receiver sums it while copying it into its receive ring. The errors are the same as
+/// without `defer` (a bad checksum still wins over bad options).
 pub(crate) fn parse_segment(
     src: IpAddr,
     dst: IpAddr,
     seg: &[u8],
-) -> Result<(TcpHeader, &[u8]), ParseError> {
+    defer: bool,
+) -> Result<(TcpHeader, &[u8], Csum), ParseError> {
     if seg.len() < TCP_HEADER_LEN {
         return Err(ParseError::Truncated);
     }
@@ -26,25 +36,47 @@ pub(crate) fn parse_segment(
     if header_len < TCP_HEADER_LEN || header_len > seg.len() {
         return Err(ParseError::TcpDataOffset);
     }
-    // MUST-3: verify before believing anything else in the segment.
-    if !checksum::verify_tcp(src, dst, seg) {
+    let flags = TcpFlags(seg[13]);
+    let payload = &seg[header_len..];
+    let plain = flags == TcpFlags::ACK || flags == TcpFlags::ACK | TcpFlags::PSH;
+    let csum = if defer && plain && payload.len() >= DEFER_MIN {
+        // The header is a whole number of 32-bit words, so the payload's sum can be added
+        // to this one later (RFC 1071 §2 (B)).
+        Csum::Pending(
+            checksum::pseudo_header(src, dst, seg.len()) + checksum::sum(&seg[..header_len]),
+        )
+    } else if checksum::verify_tcp(src, dst, seg) {
+        // MUST-3: verify before believing anything else in the segment.
+        Csum::Verified
+    } else {
         return Err(ParseError::TcpChecksum);
-    }
+    };
     let be16 = |i: usize| u16::from_be_bytes([seg[i], seg[i + 1]]);
     let be32 = |i: usize| u32::from_be_bytes([seg[i], seg[i + 1], seg[i + 2], seg[i + 3]]);
-    let options = parse_options(&seg[TCP_HEADER_LEN..header_len])?;
+    let options = match parse_options(&seg[TCP_HEADER_LEN..header_len]) {
+        Ok(o) => o,
+        Err(e) => {
+            // Counted as a bad checksum if the checksum is bad, as without deferral.
+            if let Csum::Pending(partial) = csum {
+                if !Csum::sum_ok(partial + checksum::sum(payload)) {
+                    return Err(ParseError::TcpChecksum);
+                }
+            }
+            return Err(e);
+        }
+    };
     let header = TcpHeader {
         src_port: be16(0),
         dst_port: be16(2),
         seq: SeqNum(be32(4)),
         ack: SeqNum(be32(8)),
-        flags: TcpFlags(seg[13]),
+        flags,
         // MUST-1: an unsigned 16-bit quantity; 0xFFFF is 65535.
         window: be16(14),
         urgent: be16(18),
         options,
     };
-    Ok((header, &seg[header_len..]))
+    Ok((header, payload, csum))
 }
 
 /// Bytes the TCP segment for `tcp` and `payload_len` bytes of payload takes.
@@ -85,12 +117,15 @@ pub(crate) fn write_segment(
     let (head, data) = out.split_at_mut(header_len);
     let (a, b) = data.split_at_mut(first.len());
     let mut sum = checksum::copy_and_sum(a, first);
-    let second_sum = checksum::copy_and_sum(b, second);
-    sum += if first.len() % 2 == 1 {
-        u64::from(checksum::fold(second_sum).swap_bytes())
-    } else {
-        second_sum
-    };
+    if !second.is_empty() {
+        // Only when the ring wrapped: most segments come in one piece.
+        let second_sum = checksum::copy_and_sum(b, second);
+        sum += if first.len() % 2 == 1 {
+            u64::from(checksum::fold(second_sum).swap_bytes())
+        } else {
+            second_sum
+        };
+    }
     // The fixed header from its field values (32-bit fields as whole words: congruent to
     // their two halves), the options from their bytes, summed after the payload copy so
     // that their narrow stores have drained (reading them back at once stalled on store
@@ -103,8 +138,28 @@ pub(crate) fn write_segment(
         + ((header_len as u64 / 4) << 12 | u64::from(tcp.flags.0))
         + u64::from(tcp.window)
         + u64::from(tcp.urgent)
-        + checksum::sum(&head[TCP_HEADER_LEN..]);
+        + options_sum(&tcp.options, &head[TCP_HEADER_LEN..]);
     let sum = !checksum::fold(sum);
     out[16..18].copy_from_slice(&sum.to_be_bytes());
     Some(len)
+}
+
+/// The checksum sum of the options `o` as written in `bytes`. For timestamps alone (nearly
+/// every established segment: NOP, NOP, kind 8, length 10, TSval, TSecr) it comes from the
+/// values, like the fixed header's, without reading back bytes just stored.
+fn options_sum(o: &TcpOptions, bytes: &[u8]) -> u64 {
+    if let (None, Some(ts), false, None, 0) = (
+        o.mss,
+        o.timestamps,
+        o.sack_permitted,
+        o.window_scale,
+        o.sack_count,
+    ) {
+        debug_assert_eq!(bytes.len(), 12);
+        // Words 0x0101 and 0x080A, then the two 32-bit values (each congruent to the sum
+        // of its halves, RFC 1071 §2 (B)).
+        0x0101 + 0x080A + u64::from(ts.tsval) + u64::from(ts.tsecr)
+    } else {
+        checksum::sum(bytes)
+    }
 }
