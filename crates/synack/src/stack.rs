@@ -15,7 +15,7 @@ use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId};
 use crate::isn::IsnGenerator;
 use crate::state::State;
 use crate::syncookie::{self, SynCookies};
-use crate::tcb::{CtlQueue, CtlSegment, Ctx, Tcb, TimeWait};
+use crate::tcb::{time_wait_expired, CtlQueue, CtlSegment, Ctx, Tcb, TimeWait};
 use crate::time::{Duration, Instant, OptInstant};
 use crate::tuple::{Tuple, TupleHasher};
 use crate::tw_table::TwTable;
@@ -977,11 +977,11 @@ impl Stack {
             let record = self.tw.next_expiry().filter(|&t| t <= now);
             if let Some(at) = record {
                 if heap.is_none_or(|(h, _, _)| at <= h) {
-                    // MUST-13: 2·MSL is over; the TCB's own timer path ends it (counters,
-                    // events, views all as for a TCB).
-                    if let Some((id, tw)) = self.tw.pop_expired(&self.hasher, now) {
-                        let idx = self.restore(id, &tw, now);
-                        self.with_tcb(idx, now, |t, ctx| t.on_timeout(ctx));
+                    // MUST-13: 2·MSL is over. The record goes without a TCB being rebuilt
+                    // for it (issue 3: churn keeps ~24,000 of them expiring); its events and
+                    // counters come from the code a TCB's TIME-WAIT timer runs too.
+                    if let Some((id, _)) = self.tw.pop_expired(&self.hasher, now) {
+                        self.record_expired(now, id);
                     }
                     continue;
                 }
@@ -1008,6 +1008,21 @@ impl Stack {
             tcb.scheduled = OptInstant::NONE;
             self.with_tcb(idx, now, |t, ctx| t.on_timeout(ctx));
         }
+    }
+
+    /// The 2·MSL end of TIME-WAIT record `id` (already out of the table): the application
+    /// and the counters see what a TCB's expiry shows them (`time_wait_expired`). Its slot
+    /// was released when it became a record, so nothing else is left to free.
+    fn record_expired(&mut self, now: Instant, id: ConnId) {
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            events: &mut self.events,
+            counters: &mut self.counters,
+            ctl: &mut self.ctl,
+        };
+        time_wait_expired(&mut ctx, id);
+        self.counters.events_dropped = self.events.dropped;
     }
 
     // ----- connection table --------------------------------------------------------------
@@ -1124,8 +1139,7 @@ impl Stack {
             index: idx,
             generation,
         };
-        let iss = self.isn.isn(now, local, remote);
-        let ts_offset = self.isn.ts_offset(local, remote);
+        let (iss, ts_offset) = self.isn.isn_and_ts_offset(now, local, remote);
         let tcb = Tcb::new(
             id,
             &self.config,

@@ -17,6 +17,8 @@ mod timers;
 mod tlp;
 mod user;
 
+pub(crate) use timers::time_wait_expired;
+
 use crate::cc::{CongestionControl, Controller};
 use crate::config::Config;
 use crate::counters::Counters;
