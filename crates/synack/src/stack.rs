@@ -1204,7 +1204,7 @@ impl Stack {
     }
 
     /// Put a TIME-WAIT record back into the connection table as a TCB (a segment came for
-    /// it, or its 2·MSL is over). The TCB keeps its handle `id` and goes back into its own
+    /// it; its 2·MSL expiry needs none, see `record_expired`). The TCB keeps its handle `id` and goes back into its own
     /// slot when no other connection has taken it since (so `id` works as before);
     /// otherwise into another slot, where its events and `connections()` still show it.
     fn restore(&mut self, id: ConnId, tw: &TimeWait, now: Instant) -> u32 {

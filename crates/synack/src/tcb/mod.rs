@@ -165,9 +165,10 @@ pub(crate) fn our_wscale(config: &Config) -> u8 {
 /// offset, to re-ACK a retransmitted FIN with timestamps and to keep PAWS), the 2·MSL
 /// deadline and the rate-limit stamps. About a fifth of a TCB. The stack keeps this instead
 /// of the TCB once an orphaned connection in TIME-WAIT has nothing left to send, and
-/// rebuilds an equivalent TCB ([`Tcb::from_time_wait`]) for the rare segment or the expiry,
-/// so every TIME-WAIT rule (EP-22 FIN re-ACK and 2·MSL restart, RFC 1337 RST policy,
-/// RFC 5961 challenge ACKs, RFC 6191 reopening, LX-15 rate limits) runs the one code path.
+/// rebuilds an equivalent TCB ([`Tcb::from_time_wait`]) for the rare segment, so every
+/// TIME-WAIT rule (EP-22 FIN re-ACK and 2·MSL restart, RFC 1337 RST policy, RFC 5961
+/// challenge ACKs, RFC 6191 reopening, LX-15 rate limits) runs the one code path. The
+/// 2·MSL expiry needs no TCB: both ways end in [`time_wait_expired`].
 #[derive(Clone, Debug)]
 pub(crate) struct TimeWait {
     pub tuple: Tuple,
