@@ -15,7 +15,7 @@ use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId};
 use crate::isn::IsnGenerator;
 use crate::state::State;
 use crate::syncookie::{self, SynCookies};
-use crate::tcb::{CtlQueue, CtlSegment, Ctx, Tcb, TimeWait};
+use crate::tcb::{time_wait_expired, CtlQueue, CtlSegment, Ctx, Tcb, TimeWait};
 use crate::time::{Duration, Instant, OptInstant};
 use crate::tuple::{Tuple, TupleHasher};
 use crate::tw_table::TwTable;
@@ -110,6 +110,12 @@ impl Slot {
     }
 }
 
+/// Freed TCB boxes kept for the next connections: issue 3's churn opens and frees one per
+/// side per lifecycle, and reusing the box saves its allocation and free. Bounded, so the
+/// memory held for connections that no longer exist is a few KiB whatever the table size
+/// (the per-idle-connection and per-TIME-WAIT budgets of tests/memory.rs stay as they were).
+const SPARE_TCBS: usize = 8;
+
 struct Listener {
     id: ListenerId,
     local: SocketAddr,
@@ -148,6 +154,10 @@ pub struct Stack {
     port_counter: u32,
     /// When a SYN cookie was last sent (SyncookiesFailed counts only around then).
     last_cookie: Option<Instant>,
+    /// Up to [`SPARE_TCBS`] boxes of freed TCBs (see `boxed`). Boxes, not TCBs: the point
+    /// is to hand the same allocation to the slot table again.
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Tcb>>,
 }
 
 fn valid_remote(ip: IpAddr) -> bool {
@@ -187,6 +197,7 @@ impl Stack {
             tx: VecDeque::new(),
             port_counter: 0,
             last_cookie: None,
+            spare: Vec::new(),
         }
     }
 
@@ -992,11 +1003,11 @@ impl Stack {
             let record = self.tw.next_expiry().filter(|&t| t <= now);
             if let Some(at) = record {
                 if heap.is_none_or(|(h, _, _)| at <= h) {
-                    // MUST-13: 2·MSL is over; the TCB's own timer path ends it (counters,
-                    // events, views all as for a TCB).
-                    if let Some((id, tw)) = self.tw.pop_expired(&self.hasher, now) {
-                        let idx = self.restore(id, &tw, now);
-                        self.with_tcb(idx, now, |t, ctx| t.on_timeout(ctx));
+                    // MUST-13: 2·MSL is over. The record goes without a TCB being rebuilt
+                    // for it (issue 3: churn keeps ~24,000 of them expiring); its events and
+                    // counters come from the code a TCB's TIME-WAIT timer runs too.
+                    if let Some((id, _)) = self.tw.pop_expired(&self.hasher, now) {
+                        self.record_expired(now, id);
                     }
                     continue;
                 }
@@ -1023,6 +1034,21 @@ impl Stack {
             tcb.scheduled = OptInstant::NONE;
             self.with_tcb(idx, now, |t, ctx| t.on_timeout(ctx));
         }
+    }
+
+    /// The 2·MSL end of TIME-WAIT record `id` (already out of the table): the application
+    /// and the counters see what a TCB's expiry shows them (`time_wait_expired`). Its slot
+    /// was released when it became a record, so nothing else is left to free.
+    fn record_expired(&mut self, now: Instant, id: ConnId) {
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            events: &mut self.events,
+            counters: &mut self.counters,
+            ctl: &mut self.ctl,
+        };
+        time_wait_expired(&mut ctx, id);
+        self.counters.events_dropped = self.events.dropped;
     }
 
     // ----- connection table --------------------------------------------------------------
@@ -1139,8 +1165,7 @@ impl Stack {
             index: idx,
             generation,
         };
-        let iss = self.isn.isn(now, local, remote);
-        let ts_offset = self.isn.ts_offset(local, remote);
+        let (iss, ts_offset) = self.isn.isn_and_ts_offset(now, local, remote);
         let tcb = Tcb::new(
             id,
             &self.config,
@@ -1151,10 +1176,29 @@ impl Stack {
             listener,
             now,
         );
-        self.slots[idx as usize].tcb = Some(Box::new(tcb));
+        self.slots[idx as usize].tcb = Some(self.boxed(tcb));
         self.index_conn(idx);
         self.live += 1;
         idx
+    }
+
+    /// `tcb` in a box, a spare one if there is one. The spare's whole content is replaced by
+    /// `tcb` (its old fields dropped), so nothing of the connection it held carries over.
+    fn boxed(&mut self, tcb: Tcb) -> Box<Tcb> {
+        match self.spare.pop() {
+            Some(mut b) => {
+                *b = tcb;
+                b
+            }
+            None => Box::new(tcb),
+        }
+    }
+
+    /// Keep a freed TCB's box for `boxed`, up to [`SPARE_TCBS`].
+    fn recycle(&mut self, b: Box<Tcb>) {
+        if self.spare.len() < SPARE_TCBS {
+            self.spare.push(b);
+        }
     }
 
     fn index_of(&self, c: ConnId) -> Result<u32, Error> {
@@ -1175,7 +1219,7 @@ impl Stack {
     }
 
     /// Put a TIME-WAIT record back into the connection table as a TCB (a segment came for
-    /// it, or its 2·MSL is over). The TCB keeps its handle `id` and goes back into its own
+    /// it; its 2·MSL expiry needs none, see `record_expired`). The TCB keeps its handle `id` and goes back into its own
     /// slot when no other connection has taken it since (so `id` works as before);
     /// otherwise into another slot, where its events and `connections()` still show it.
     fn restore(&mut self, id: ConnId, tw: &TimeWait, now: Instant) -> u32 {
@@ -1191,7 +1235,7 @@ impl Stack {
         } else {
             self.alloc_slot()
         };
-        self.slots[idx as usize].tcb = Some(Box::new(tcb));
+        self.slots[idx as usize].tcb = Some(self.boxed(tcb));
         self.index_conn(idx);
         self.live += 1;
         idx
@@ -1212,7 +1256,9 @@ impl Stack {
         };
         let tuple = t.tuple;
         self.unindex_conn(idx, &tuple);
-        self.release_slot(idx);
+        if let Some(b) = self.release_slot(idx) {
+            self.recycle(b);
+        }
         self.slots[idx as usize].tw_serial = serial;
         true
     }
@@ -1283,10 +1329,19 @@ impl Stack {
         if let Some(d) = tcb.next_deadline() {
             if tcb.scheduled.get().is_none_or(|s| d < s) {
                 tcb.scheduled = OptInstant::some(d);
-                self.timers.push(Reverse((d, idx, generation)));
-                self.prune_timers();
+                self.push_timer(d, idx, generation);
             }
         }
+    }
+
+    /// The heap push behind `schedule`, kept out of line: `schedule` runs after every segment
+    /// in and out (~30 times a connection lifetime in issue 3's churn) and pushes about one
+    /// time in eight, and with the heap's sift-up inlined every call paid for saving and
+    /// restoring the registers it needs.
+    #[inline(never)]
+    fn push_timer(&mut self, at: Instant, idx: u32, generation: u32) {
+        self.timers.push(Reverse((at, idx, generation)));
+        self.prune_timers();
     }
 
     /// Drop heap entries that can no longer fire (their connection is gone, became a
@@ -1362,6 +1417,7 @@ impl Stack {
                 lst.accept_queue.retain(|c| *c != tcb.id);
             }
         }
+        self.recycle(tcb);
     }
 }
 
@@ -1387,5 +1443,64 @@ fn info(t: &Tcb) -> ConnInfo {
         ssthresh: t.cc.ssthresh(),
         in_recovery: t.in_recovery || t.dupacks >= 3,
         close_reason: t.close_reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn stack() -> Stack {
+        let mut st = Stack::new(Config::default());
+        st.add_address(sa("10.0.0.1:0").ip());
+        st
+    }
+
+    #[test]
+    fn a_spare_tcb_box_carries_nothing_of_its_previous_connection() {
+        let now = Instant::from_secs(1);
+        let (local, remote) = (sa("10.0.0.1:40000"), sa("10.0.0.2:80"));
+        let mut st = stack();
+        // A first life with state of its own: data queued, options changed, then ABORT.
+        let old = st.connect(now, Some(sa("10.0.0.1:40001")), remote).unwrap();
+        st.set_nodelay(old, true).unwrap();
+        st.set_user_timeout(now, old, Some(Duration::from_secs(5)))
+            .unwrap();
+        assert!(st.send(now, old, b"left over").is_ok());
+        st.abort(now, old).unwrap();
+        assert_eq!(st.spare.len(), 1, "the freed box is kept");
+        // The next connection takes that box and must look exactly like one in a fresh box.
+        let c = st.connect(now, Some(local), remote).unwrap();
+        assert!(st.spare.is_empty(), "the spare box was reused");
+        let mut fresh = stack();
+        let f = fresh.connect(now, Some(local), remote).unwrap();
+        let (a, b) = (st.tcb(c).unwrap(), fresh.tcb(f).unwrap());
+        assert_eq!(info(a), ConnInfo { id: c, ..info(b) });
+        assert_eq!(a.flags.nodelay(), b.flags.nodelay());
+        assert!(a.user_timeout == b.user_timeout && a.user_timeout.get().is_none());
+        assert_eq!(
+            (a.send_buf.len(), a.close_reason, a.orphan),
+            (0, None, false)
+        );
+    }
+
+    #[test]
+    fn spare_tcb_boxes_are_bounded() {
+        let now = Instant::from_secs(1);
+        let mut st = stack();
+        let conns: Vec<_> = (0..3 * SPARE_TCBS as u16)
+            .map(|i| {
+                let local = SocketAddr::new(sa("10.0.0.1:0").ip(), 40000 + i);
+                st.connect(now, Some(local), sa("10.0.0.2:80")).unwrap()
+            })
+            .collect();
+        for c in conns {
+            st.abort(now, c).unwrap();
+        }
+        assert_eq!(st.spare.len(), SPARE_TCBS);
     }
 }

@@ -10,8 +10,9 @@
 //! handle was released) is refused and stays a full connection with its own timer.
 //!
 //! The record holds what TIME-WAIT needs ([`TimeWait`] minus what can be derived): a
-//! segment for the connection, or its expiry, unpacks it and the stack rebuilds a TCB, so
-//! every TIME-WAIT rule runs the TCB's one code path. What the packing drops:
+//! segment for the connection unpacks it and the stack rebuilds a TCB, so every TIME-WAIT
+//! rule runs the TCB's one code path; its expiry needs no TCB (the effects, shared with a
+//! TCB's own expiry, are `tcb::time_wait_expired`). What the packing drops:
 //! - our timestamp offset (the stack recomputes it from the 4-tuple: it is a keyed hash);
 //! - the peer's window and the MSS (TIME-WAIT sends no data; views show 0 and our MSS),
 //!   and the listener a passive connection came from (views show none);

@@ -176,3 +176,28 @@ fn must_13_record_outlives_its_slot_and_keeps_its_handle_in_events() {
     assert_eq!(t.stack.time_wait_records(), 0);
     assert_eq!(t.counters().time_wait_expired, 1);
 }
+
+#[test]
+fn must_13_record_expiry_reports_exactly_what_a_tcb_expiry_does() {
+    // The record ends without a TCB being rebuilt for it (issue 3): what the application and
+    // the counters see must be what the same connection held as a TCB (handle kept) shows.
+    let mut held = Tcp::v4();
+    held.establish_in(State::TimeWait);
+    held.new_events();
+    let mut rec = Tcp::v4();
+    orphan_time_wait(&mut rec);
+    rec.new_events();
+    assert_eq!(
+        held.stack.time_wait_records(),
+        0,
+        "the held one stays a TCB"
+    );
+    held.run_until(secs(70));
+    rec.run_until(secs(70));
+    let (h, r) = (held.new_events(), rec.new_events());
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert_eq!(h, r);
+    assert_eq!(held.counters(), rec.counters());
+    assert_eq!(rec.counters().curr_time_wait, 0);
+    assert_eq!(rec.counters().time_wait_expired, 1);
+}

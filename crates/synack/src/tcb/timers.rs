@@ -4,9 +4,29 @@
 
 use super::{Ctx, Tcb, TIMER_KINDS};
 use crate::cc::CongestionControl;
-use crate::event::{Cause, CloseReason, TimerKind};
+use crate::event::{Cause, CloseReason, ConnId, Event, TimerKind};
 use crate::state::State;
 use crate::time::OptInstant;
+
+/// The effects of a TIME-WAIT connection's 2·MSL ending (MUST-13), whether it is held as a
+/// TCB or as a compact record (issue 3): the one place they are written, so both ways report
+/// the same. What `Tcb::set_state` and `Tcb::terminate` do for TIME-WAIT -> CLOSED with
+/// reason Normal: the TIME-WAIT gauge drops, the application sees the transition with its
+/// cause, then the close.
+pub(crate) fn time_wait_expired(ctx: &mut Ctx, conn: ConnId) {
+    ctx.counters.time_wait_expired += 1;
+    ctx.counters.curr_time_wait = ctx.counters.curr_time_wait.saturating_sub(1);
+    ctx.events.push(Event::StateChanged {
+        conn,
+        from: State::TimeWait,
+        to: State::Closed,
+        cause: Cause::Timer(TimerKind::TimeWait),
+    });
+    ctx.events.push(Event::Closed {
+        conn,
+        reason: CloseReason::Normal,
+    });
+}
 
 impl Tcb {
     /// Run every timer due at `ctx.now`.
@@ -36,9 +56,15 @@ impl Tcb {
                 self.ack_now = true;
             }
             TimerKind::TimeWait => {
-                // MUST-13: 2*MSL has passed; old duplicates are gone.
-                ctx.counters.time_wait_expired += 1;
-                self.terminate(ctx, CloseReason::Normal, Cause::Timer(TimerKind::TimeWait));
+                // MUST-13: 2*MSL has passed; old duplicates are gone. What the application
+                // and the counters see is `time_wait_expired`'s, shared with the compact
+                // record's expiry (which has no TCB); here only the TCB's own fields change,
+                // as `terminate` with reason Normal would leave them (no queues to flush).
+                self.clear_timers();
+                self.ack_now = false;
+                self.close_reason = Some(CloseReason::Normal);
+                self.state = State::Closed;
+                time_wait_expired(ctx, self.id);
             }
             TimerKind::FinWait2 => {
                 if self.state == State::FinWait2 && self.orphan {
