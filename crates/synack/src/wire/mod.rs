@@ -152,6 +152,20 @@ pub struct TcpOptions {
 }
 
 impl TcpOptions {
+    /// The timestamps when they are the only option: the layout of nearly every established
+    /// segment (NOP, NOP, TS), which the writer and the checksum take a short path for.
+    pub(crate) fn timestamps_only(&self) -> Option<Timestamps> {
+        match (
+            self.mss,
+            self.sack_permitted,
+            self.window_scale,
+            self.sack_count,
+        ) {
+            (None, false, None, 0) => self.timestamps,
+            _ => None,
+        }
+    }
+
     /// The SACK blocks present.
     pub fn sacks(&self) -> &[SackBlock] {
         &self.sack_blocks[..self.sack_count as usize]

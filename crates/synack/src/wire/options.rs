@@ -79,13 +79,7 @@ pub fn options_len(o: &TcpOptions) -> usize {
 /// `MSS` · `SACKOK, TS` or `NOP, NOP, TS` · `NOP, NOP, SACKOK` (SACK-permitted without
 /// timestamps) · `NOP, WS` · `NOP, NOP, SACK(blocks)`.
 pub(crate) fn write_options(o: &TcpOptions, out: &mut [u8]) -> Option<usize> {
-    if let (None, Some(ts), false, None, 0) = (
-        o.mss,
-        o.timestamps,
-        o.sack_permitted,
-        o.window_scale,
-        o.sack_count,
-    ) {
+    if let Some(ts) = o.timestamps_only() {
         // Timestamps alone, the options of nearly every established segment: the same
         // bytes as the general path below, without its per-field bookkeeping.
         let out = out.get_mut(..12)?;

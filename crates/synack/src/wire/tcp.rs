@@ -148,13 +148,7 @@ pub(crate) fn write_segment(
 /// every established segment: NOP, NOP, kind 8, length 10, TSval, TSecr) it comes from the
 /// values, like the fixed header's, without reading back bytes just stored.
 fn options_sum(o: &TcpOptions, bytes: &[u8]) -> u64 {
-    if let (None, Some(ts), false, None, 0) = (
-        o.mss,
-        o.timestamps,
-        o.sack_permitted,
-        o.window_scale,
-        o.sack_count,
-    ) {
+    if let Some(ts) = o.timestamps_only() {
         debug_assert_eq!(bytes.len(), 12);
         // Words 0x0101 and 0x080A, then the two 32-bit values (each congruent to the sum
         // of its halves, RFC 1071 §2 (B)).
