@@ -40,24 +40,7 @@ pub struct ConnectArgs {
 }
 
 pub fn connect(args: ConnectArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("synack connect: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("synack connect: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    realnet::run_command("synack connect", run(args))
 }
 
 async fn run(args: ConnectArgs) -> std::io::Result<()> {

@@ -6,11 +6,31 @@ use std::fs::File;
 use std::io::{self, BufWriter};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use synack_tun::tun::pcap::{self, PcapWriter};
 use synack_tun::tun::{TunConfig, TunDevice, TunStats};
 use synack_tun::Net;
+
+/// Run a command's body on a two-worker tokio runtime; errors are printed after `name`.
+pub fn run_command(
+    name: &str,
+    body: impl std::future::Future<Output = io::Result<()>>,
+) -> ExitCode {
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .and_then(|rt| rt.block_on(body));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// An address with its prefix length, as `--addr 198.18.0.2/24` gives it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

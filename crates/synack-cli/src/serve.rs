@@ -52,24 +52,7 @@ pub struct ServeArgs {
 }
 
 pub fn serve(args: ServeArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("synack serve: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("synack serve: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    realnet::run_command("synack serve", run(args))
 }
 
 async fn run(args: ServeArgs) -> std::io::Result<()> {

@@ -236,6 +236,13 @@ impl Stack {
         if self.listen_map.contains_key(&local) {
             return Err(Error::AddrInUse);
         }
+        let id = self.add_listener(local, backlog);
+        self.listen_map.insert(local, id.0);
+        Ok(id)
+    }
+
+    /// A new listener in the first free listener slot.
+    fn add_listener(&mut self, local: SocketAddr, backlog: usize) -> ListenerId {
         let idx = match self.listeners.iter().position(Option::is_none) {
             Some(i) => i,
             None => {
@@ -251,8 +258,7 @@ impl Stack {
             syn_queue: 0,
             accept_queue: VecDeque::new(),
         });
-        self.listen_map.insert(local, idx as u32);
-        Ok(id)
+        id
     }
 
     /// Passive OPEN for every destination (tun2socks-style proxies): while this listener
@@ -263,24 +269,11 @@ impl Stack {
         if self.any_listener.is_some() {
             return Err(Error::AddrInUse);
         }
-        let idx = match self.listeners.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                self.listeners.push(None);
-                self.listeners.len() - 1
-            }
-        };
-        let id = ListenerId(idx as u32);
         // Port 0 never enters `listen_map` (listen refuses it), so this local address is a
         // marker that close_listener's map removal cannot confuse with a real listener.
-        self.listeners[idx] = Some(Listener {
-            id,
-            local: SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
-            backlog: backlog.min(self.config.somaxconn),
-            syn_queue: 0,
-            accept_queue: VecDeque::new(),
-        });
-        self.any_listener = Some(idx as u32);
+        let marker = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0);
+        let id = self.add_listener(marker, backlog);
+        self.any_listener = Some(id.0);
         Ok(id)
     }
 
