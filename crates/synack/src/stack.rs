@@ -72,6 +72,12 @@ pub struct ListenerInfo {
     pub syn_queue: usize,
 }
 
+/// What a handle names (`Stack::named`).
+enum Named<'a> {
+    Tcb(&'a Tcb),
+    Record(TimeWait),
+}
+
 /// One entry of the connection table: 16 bytes (issue 3's memory budget).
 struct Slot {
     tcb: Option<Box<Tcb>>,
@@ -527,25 +533,31 @@ impl Stack {
     /// record until its slot is reused by another connection (then only `connections()`
     /// lists it).
     pub fn status(&self, c: ConnId) -> Option<ConnInfo> {
+        match self.named(c)? {
+            Named::Tcb(t) => Some(info(t)),
+            Named::Record(tw) => Some(info(&self.unpack(&tw, c, tw.ts_recent_at))),
+        }
+    }
+
+    /// What handle `c` names: its TCB, or, once released, its TIME-WAIT record (found
+    /// through the serial its freed slot keeps, until the slot is reused).
+    fn named(&self, c: ConnId) -> Option<Named<'_>> {
         let s = self.slots.get(c.index as usize)?;
         if s.generation() == c.generation {
-            return s.tcb.as_deref().map(info);
+            return s.tcb.as_deref().map(Named::Tcb);
         }
         if s.tcb.is_some() || self.tw.is_empty() {
             return None;
         }
-        let tw = self.tw.get(s.tw_serial, c)?;
-        Some(info(&self.unpack(&tw, c, tw.ts_recent_at)))
+        self.tw.get(s.tw_serial, c).map(Named::Record)
     }
 
     /// Current state of a connection.
     pub fn state(&self, c: ConnId) -> Option<State> {
-        let s = self.slots.get(c.index as usize)?;
-        if s.generation() == c.generation {
-            return s.tcb.as_deref().map(|t| t.state);
+        match self.named(c)? {
+            Named::Tcb(t) => Some(t.state),
+            Named::Record(_) => Some(State::TimeWait),
         }
-        // A released handle whose connection is now a TIME-WAIT record (see `status`).
-        (s.tcb.is_none() && self.tw.get(s.tw_serial, c).is_some()).then_some(State::TimeWait)
     }
 
     /// Every connection, for an `ss`-like table.
@@ -597,12 +609,12 @@ impl Stack {
         // MUST-3 is completed here, before anything acts on the packet: the payload of a
         // data segment may still be unsummed, to be summed while it is copied into its
         // connection's receive ring (Tcb::check_payload).
+        let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
+        let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
+        let tuple = Tuple::new(local, remote);
+        let hash = self.hasher.hash(&tuple);
         if pkt.checksum_pending() {
-            let tuple = Tuple::new(
-                SocketAddr::new(pkt.dst, pkt.tcp.dst_port),
-                SocketAddr::new(pkt.src, pkt.tcp.src_port),
-            );
-            let idx = self.find_conn(self.hasher.hash(&tuple), &tuple).copied();
+            let idx = self.find_conn(hash, &tuple).copied();
             let tcb = idx.and_then(|i| self.slots[i as usize].tcb.as_deref_mut());
             if !Tcb::check_payload(tcb, &mut pkt) {
                 self.counters.count_parse_drop(ParseError::TcpChecksum);
@@ -614,10 +626,7 @@ impl Stack {
         // the listener closes.
         let ours = self.is_ours(pkt.dst)
             || self.any_listener.is_some()
-            || self.tuple_in_use(&Tuple::new(
-                SocketAddr::new(pkt.dst, pkt.tcp.dst_port),
-                SocketAddr::new(pkt.src, pkt.tcp.src_port),
-            ));
+            || self.tuple_hashed_in_use(hash, &tuple);
         if !ours || !valid_remote(pkt.dst) {
             self.counters.count_drop(DropReason::NotOurs);
             return;
@@ -628,9 +637,7 @@ impl Stack {
             return;
         }
         self.counters.in_segs += 1;
-        let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
-        let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
-        if let Some(idx) = self.lookup(now, &Tuple::new(local, remote)) {
+        if let Some(idx) = self.lookup(now, hash, &tuple) {
             if self.tw_reopen(now, idx, &pkt) {
                 // Fall through to the listener with the TIME-WAIT entry gone (TW-3).
             } else if self.accept_overflow(now, idx, &pkt) {
@@ -665,7 +672,8 @@ impl Stack {
         // The quoted segment names the connection; with `listen_any` its local address need
         // not be one of ours, so the 4-tuple, not the address list, decides.
         self.counters.icmp_in_errors += 1;
-        match self.lookup(now, &Tuple::new(m.local, m.remote)) {
+        let tuple = Tuple::new(m.local, m.remote);
+        match self.lookup(now, self.hasher.hash(&tuple), &tuple) {
             Some(idx) => {
                 self.with_tcb(idx, now, |t, ctx| t.on_icmp(ctx, &m));
             }
@@ -1046,10 +1054,9 @@ impl Stack {
 
     // ----- connection table --------------------------------------------------------------
 
-    /// The slot of the connection `tuple`, rebuilding it from its TIME-WAIT record if that is
+    /// The slot of the connection `tuple` (hashed to `hash`), rebuilding it from its TIME-WAIT record if that is
     /// how it is held.
-    fn lookup(&mut self, now: Instant, tuple: &Tuple) -> Option<u32> {
-        let hash = self.hasher.hash(tuple);
+    fn lookup(&mut self, now: Instant, hash: u64, tuple: &Tuple) -> Option<u32> {
         if let Some(&idx) = self.find_conn(hash, tuple) {
             return Some(idx);
         }
@@ -1072,7 +1079,10 @@ impl Stack {
 
     /// A connection or TIME-WAIT record holds `tuple`.
     fn tuple_in_use(&self, tuple: &Tuple) -> bool {
-        let hash = self.hasher.hash(tuple);
+        self.tuple_hashed_in_use(self.hasher.hash(tuple), tuple)
+    }
+
+    fn tuple_hashed_in_use(&self, hash: u64, tuple: &Tuple) -> bool {
         self.find_conn(hash, tuple).is_some() || self.tw.contains(hash, tuple)
     }
 
