@@ -16,6 +16,20 @@ pub struct BulkRun {
     pub virtual_secs: f64,
 }
 
+impl BulkRun {
+    /// The run that was not made (`--synack-only`): NaN rate, no packets.
+    pub fn none() -> BulkRun {
+        BulkRun {
+            gbits: f64::NAN,
+            secs: f64::NAN,
+            packets: 0,
+            rounds: 0,
+            timer_jumps: 0,
+            virtual_secs: f64::NAN,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct BulkParams {
     pub total: u64,

@@ -86,6 +86,10 @@ struct Args {
     /// Leave smoltcp out of the `tun` run.
     #[arg(long)]
     tun_no_smoltcp: bool,
+    /// Leave smoltcp out of bulk and churn (its columns show `-`): for profiling synack
+    /// alone, e.g. under callgrind.
+    #[arg(long)]
+    synack_only: bool,
     /// synack's tokio runtimes in the `tun` run: worker-thread counts, 0 = current-thread
     /// (one row set for each).
     #[arg(long, value_delimiter = ',', default_value = "2")]
@@ -232,7 +236,11 @@ fn run_bulk(args: &Args, rows: &mut Vec<Row>) {
                 rs.timer_jumps,
                 rs.virtual_secs
             ));
-            let rm = bulk::smoltcp(p);
+            let rm = if args.synack_only {
+                bulk::BulkRun::none()
+            } else {
+                bulk::smoltcp(p)
+            };
             progress(format!(
                 "bulk MTU {mtu} rep {}/{}: smoltcp {:6.2} Gbit/s ({:.2} s, {} packets, {} rounds, {} timer waits, {:.3} virtual s)",
                 rep + 1,
@@ -491,28 +499,81 @@ fn churn_rep<C: Churn>(
 
 /// synack and smoltcp with `idle` idle connections each: set-up (and its memory), then
 /// churn repetitions alternating between the two stacks, so that the machine's drift and
-/// noise fall on both alike.
+/// noise fall on both alike. synack's harness is handed back (for [`idle_ratio`]).
 #[allow(clippy::too_many_arguments)]
 fn churn_pair<S: Churn, M: Churn>(
     names: (&str, &str),
     mut s: S,
-    mut m: M,
+    mut m: Option<M>,
     idle: usize,
     reps: usize,
     args: &Args,
     do_churn: bool,
-) -> (ChurnFigure, ChurnFigure) {
+) -> (ChurnFigure, ChurnFigure, S) {
     let mut fs = new_figure(setup_idle(names.0, &mut s, idle));
-    let mut fm = new_figure(setup_idle(names.1, &mut m, idle));
+    let mut fm = new_figure(m.as_mut().and_then(|m| setup_idle(names.1, m, idle)));
     if do_churn {
         warm_up(names.0, &mut s, idle, args);
-        warm_up(names.1, &mut m, idle, args);
+        if let Some(m) = m.as_mut() {
+            warm_up(names.1, m, idle, args);
+        }
         for rep in 0..reps {
             churn_rep(names.0, &mut s, idle, (rep, reps), args, &mut fs);
-            churn_rep(names.1, &mut m, idle, (rep, reps), args, &mut fm);
+            if let Some(m) = m.as_mut() {
+                churn_rep(names.1, m, idle, (rep, reps), args, &mut fm);
+            }
         }
     }
-    (fs, fm)
+    (fs, fm, s)
+}
+
+/// Cycles per slice of [`idle_ratio`]: tens of milliseconds, far shorter than the
+/// seconds-long phases in which this kind of shared machine changes speed.
+const IDLE_RATIO_SLICE: u64 = 2_000;
+
+/// synack's churn rate with `idle` idle connections (the warmed harness `with_idle`)
+/// divided by its rate with none, measured interleaved: a fresh 0-idle synack harness and
+/// `with_idle` take turns running `IDLE_RATIO_SLICE` cycles each (in ABBA order, so a
+/// steady drift cancels), `args.cycles` each in all, and each one's time is summed. Whole
+/// repetitions taken tens of seconds apart (the table's rows) can differ 2.5x on these
+/// machines through no fault of either figure; slices this short see the same machine.
+fn idle_ratio(args: &Args, with_idle: &mut SynackChurn, idle: usize) -> f64 {
+    let mut zero = synack_churn(args, 0, args.churn_buffer);
+    warm_up("synack (0-idle reference)", &mut zero, 0, args);
+    let cap = WallDuration::from_secs_f64(args.cap);
+    let (mut z, mut w) = ((0u64, 0f64), (0u64, 0f64));
+    let mut slice = 0u64;
+    let total = args.cycles.max(IDLE_RATIO_SLICE);
+    let started = std::time::Instant::now();
+    while z.0 < total || w.0 < total {
+        let n = IDLE_RATIO_SLICE.min(total - z.0.min(w.0)).max(1);
+        let one = |h: &mut SynackChurn, acc: &mut (u64, f64)| {
+            if acc.0 < total {
+                let r = h.run(n, cap);
+                acc.0 += r.cycles;
+                acc.1 += r.secs;
+            }
+        };
+        if matches!(slice % 4, 0 | 3) {
+            one(&mut zero, &mut z);
+            one(with_idle, &mut w);
+        } else {
+            one(with_idle, &mut w);
+            one(&mut zero, &mut z);
+        }
+        slice += 1;
+    }
+    let (rz, rw) = (z.0 as f64 / z.1, w.0 as f64 / w.1);
+    progress(format!(
+        "synack, {} idle vs 0 idle, interleaved in {}-cycle slices ({:.1} s): {:.0} vs {:.0} cycles/s = {:.2}x",
+        human_count(idle),
+        IDLE_RATIO_SLICE,
+        started.elapsed().as_secs_f64(),
+        rw,
+        rz,
+        rw / rz
+    ));
+    rw / rz
 }
 
 fn run_churn(args: &Args, rows: &mut Vec<Row>, mem_rows: &mut Vec<Row>, do_churn: bool) {
@@ -528,10 +589,10 @@ fn run_churn(args: &Args, rows: &mut Vec<Row>, mem_rows: &mut Vec<Row>, do_churn
             "churn/memory with {} idle connections",
             human_count(idle)
         ));
-        let (s, m) = churn_pair(
+        let (s, m, mut s_harness) = churn_pair(
             ("synack", "smoltcp"),
             synack_churn(args, idle, args.churn_buffer),
-            smol_churn(args, idle, args.churn_buffer),
+            (!args.synack_only).then(|| smol_churn(args, idle, args.churn_buffer)),
             idle,
             reps,
             args,
@@ -553,8 +614,12 @@ fn run_churn(args: &Args, rows: &mut Vec<Row>, mem_rows: &mut Vec<Row>, do_churn
             );
             if idle == 0 {
                 note += &format!("; synack TIME-WAIT held {}", s.time_wait_now);
-            } else if !synack_zero.is_nan() {
-                note += &format!("; synack {:.2}x its 0-idle rate", s.rate / synack_zero);
+            } else {
+                let interleaved = idle_ratio(args, &mut s_harness, idle);
+                note += &format!("; synack {interleaved:.2}x its 0-idle rate (interleaved)");
+                if !synack_zero.is_nan() {
+                    note += &format!(", {:.2}x from whole reps", s.rate / synack_zero);
+                }
             }
             if let Some(c) = capped(&m) {
                 note += &format!("; smoltcp {c}");
@@ -573,7 +638,8 @@ fn run_churn(args: &Args, rows: &mut Vec<Row>, mem_rows: &mut Vec<Row>, do_churn
                 note,
             });
         }
-        if let (Some(sb), Some(mb)) = (s.bytes_per_idle, m.bytes_per_idle) {
+        if let Some(sb) = s.bytes_per_idle {
+            let mb = m.bytes_per_idle.unwrap_or((f64::NAN, f64::NAN));
             for (i, side) in ["client", "server"].iter().enumerate() {
                 let (sv, mv) = if i == 0 { (sb.0, mb.0) } else { (sb.1, mb.1) };
                 mem_rows.push(Row {
@@ -608,10 +674,10 @@ fn run_churn_equal(args: &Args, rows: &mut Vec<Row>) {
         ));
         let name_s = format!("synack ({} buffers)", human_size(buf));
         let name_m = format!("smoltcp ({} buffers)", human_size(buf));
-        let (s, m) = churn_pair(
+        let (s, m, _) = churn_pair(
             (&name_s, &name_m),
             synack_churn(args, 0, Some(buf)),
-            smol_churn(args, 0, Some(buf)),
+            (!args.synack_only).then(|| smol_churn(args, 0, Some(buf))),
             0,
             args.reps,
             args,
@@ -646,7 +712,11 @@ fn run_time_wait(args: &Args, mem_rows: &mut Vec<Row>) {
         per
     }
     let s = one("synack", synack_churn(args, n, args.churn_buffer), n);
-    let m = one("smoltcp", smol_churn(args, n, args.churn_buffer), n);
+    let m = if args.synack_only {
+        (f64::NAN, f64::NAN)
+    } else {
+        one("smoltcp", smol_churn(args, n, args.churn_buffer), n)
+    };
     mem_rows.push(Row {
         figure: format!("bytes/TIME-WAIT entry, {} entries", human_count(n)),
         synack: s.0,

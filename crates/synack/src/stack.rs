@@ -156,6 +156,10 @@ pub struct Stack {
     counters: Counters,
     ctl: CtlQueue,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    /// TCBs whose `scheduled` is set: each has exactly one heap entry that can fire
+    /// (a TCB restored from a TIME-WAIT record counts without one, see `restore`);
+    /// every other heap entry is stale.
+    armed: usize,
     tx: VecDeque<u32>,
     port_counter: u32,
     /// When a SYN cookie was last sent (SyncookiesFailed counts only around then).
@@ -165,6 +169,9 @@ pub struct Stack {
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Tcb>>,
 }
+
+/// Stale timer-heap entries tolerated before any sweep (see `Stack::prune_timers`).
+const PRUNE_SLACK: usize = 64;
 
 fn valid_remote(ip: IpAddr) -> bool {
     match ip {
@@ -200,6 +207,7 @@ impl Stack {
             counters: Counters::default(),
             ctl: CtlQueue::default(),
             timers: BinaryHeap::new(),
+            armed: 0,
             tx: VecDeque::new(),
             port_counter: 0,
             last_cookie: None,
@@ -1033,6 +1041,7 @@ impl Stack {
                 continue; // superseded by an earlier entry
             }
             tcb.scheduled = OptInstant::NONE;
+            self.armed -= 1;
             self.with_tcb(idx, now, |t, ctx| t.on_timeout(ctx));
         }
     }
@@ -1146,6 +1155,7 @@ impl Stack {
     fn release_slot(&mut self, idx: u32) -> Option<Box<Tcb>> {
         let slot = &mut self.slots[idx as usize];
         let tcb = slot.tcb.take()?;
+        self.armed -= usize::from(tcb.scheduled.get().is_some());
         slot.set_generation(slot.generation().wrapping_add(1));
         if !slot.flag(LISTED) {
             slot.set_flag(LISTED, true);
@@ -1238,6 +1248,7 @@ impl Stack {
         } else {
             self.alloc_slot()
         };
+        self.armed += usize::from(tcb.scheduled.get().is_some());
         self.slots[idx as usize].tcb = Some(self.boxed(tcb));
         self.index_conn(idx);
         self.live += 1;
@@ -1331,6 +1342,7 @@ impl Stack {
         }
         if let Some(d) = tcb.next_deadline() {
             if tcb.scheduled.get().is_none_or(|s| d < s) {
+                self.armed += usize::from(tcb.scheduled.get().is_none());
                 tcb.scheduled = OptInstant::some(d);
                 self.push_timer(d, idx, generation);
             }
@@ -1348,11 +1360,16 @@ impl Stack {
     }
 
     /// Drop heap entries that can no longer fire (their connection is gone, became a
-    /// TIME-WAIT record, or has an earlier entry) once they outnumber the connections: with
-    /// lazy deletion alone, a burst of closes leaves one stale entry per connection for up
-    /// to an RTO, and the heap keeps that size. Amortized O(1) per push.
+    /// TIME-WAIT record, or has an earlier entry) once they outnumber the entries that can:
+    /// with lazy deletion alone, a burst of closes leaves one stale entry per connection
+    /// for up to an RTO, and the heap keeps that size. Amortized O(1) per push (a sweep
+    /// leaves at most `armed` entries, and the next comes `armed + PRUNE_SLACK` pushes
+    /// later). The bound is the armed connections, not all of them: idle connections arm
+    /// no timer, and with 100k of them a bound of 2 x connections let churn's stale entries
+    /// (one a connection for about a second) keep the heap hundreds deep instead of tens,
+    /// every push and pop paying for it (issue 3: churn with idle connections).
     fn prune_timers(&mut self) {
-        if self.timers.len() <= 2 * self.live + 64 {
+        if self.timers.len() <= 2 * self.armed + PRUNE_SLACK {
             return;
         }
         let slots = &self.slots;
@@ -1364,8 +1381,7 @@ impl Stack {
                         .is_some_and(|t| t.scheduled == OptInstant::some(at))
             })
         });
-        let keep = 2 * self.timers.len() + 64;
-        self.timers.shrink_to(keep);
+        self.timers.shrink_to(2 * self.armed + PRUNE_SLACK + 1);
     }
 
     fn settle(&mut self, idx: u32) {
@@ -1505,5 +1521,78 @@ mod tests {
             st.abort(now, c).unwrap();
         }
         assert_eq!(st.spare.len(), SPARE_TCBS);
+    }
+
+    /// Every segment either stack wants to send goes to the other, until both are quiet.
+    fn exchange(now: Instant, a: &mut Stack, b: &mut Stack) {
+        let mut buf = [0u8; 1600];
+        loop {
+            let mut moved = false;
+            while let Some(n) = a.poll_transmit(now, &mut buf) {
+                b.handle_packet(now, &buf[..n]);
+                moved = true;
+            }
+            while let Some(n) = b.poll_transmit(now, &mut buf) {
+                a.handle_packet(now, &buf[..n]);
+                moved = true;
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Issue 3 (churn with idle connections): the stale entries churn leaves in the timer heap
+    /// are swept against the heap's own live entries, not the connection count. 1,000 idle
+    /// ESTABLISHED connections arm no timer; with the old bound (2 x connections + 64) their
+    /// presence let the heap grow to ~2,000 stale entries, and every push and pop paid for it.
+    #[test]
+    fn idle_connections_do_not_let_stale_timer_entries_pile_up() {
+        let mut now = Instant::from_secs(1);
+        let (mut a, mut b) = (stack(), Stack::new(Config::default()));
+        b.add_address(sa("10.0.0.2:0").ip());
+        let l = b.listen(sa("10.0.0.2:80"), 4096).unwrap();
+        let server = sa("10.0.0.2:80");
+        for i in 0..1000u16 {
+            let local = SocketAddr::new(sa("10.0.0.1:0").ip(), 20000 + i);
+            a.connect(now, Some(local), server).unwrap();
+            if i % 100 == 99 {
+                exchange(now, &mut a, &mut b);
+            }
+        }
+        let mut idle = Vec::new();
+        while let Some(c) = b.accept(l) {
+            idle.push(c);
+        }
+        assert_eq!(idle.len(), 1000);
+        // Churn: connect, handshake, close from both ends; the clients stay in TIME-WAIT.
+        // The set-up's SYN timers went stale when the handshakes completed; the first sweep
+        // comes within the set-up's own heap size of pushes. Measure after that.
+        let mut most = 0;
+        for cycle in 0..2000 {
+            now += Duration::from_millis(3);
+            for st in [&mut a, &mut b] {
+                if st.poll_timeout().is_some_and(|t| t <= now) {
+                    st.handle_timeout(now);
+                }
+            }
+            let c = a.connect(now, None, server).unwrap();
+            exchange(now, &mut a, &mut b);
+            let s = b.accept(l).expect("accepted");
+            a.close(now, c).unwrap();
+            exchange(now, &mut a, &mut b);
+            b.close(now, s).unwrap();
+            exchange(now, &mut a, &mut b);
+            assert_eq!(a.state(c), Some(State::TimeWait));
+            if cycle >= 1000 {
+                most = most.max(a.timers.len()).max(b.timers.len());
+            }
+            assert!(a.armed <= a.live && b.armed <= b.live);
+        }
+        assert!(
+            most < 200,
+            "timer heap reached {most} entries with 1,000 idle connections"
+        );
+        assert!(idle.iter().all(|&c| b.state(c) == Some(State::Established)));
     }
 }
