@@ -613,9 +613,12 @@ impl Stack {
         let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
         let tuple = Tuple::new(local, remote);
         let hash = self.hasher.hash(&tuple);
+        // The connection table is probed once per packet: nothing below changes it before
+        // `lookup` would (the checksum stage touches only the TCB's receive ring), so the
+        // checksum stage, the ours test and the demultiplexing share this answer.
+        let found = self.find_conn(hash, &tuple).copied();
         if pkt.checksum_pending() {
-            let idx = self.find_conn(hash, &tuple).copied();
-            let tcb = idx.and_then(|i| self.slots[i as usize].tcb.as_deref_mut());
+            let tcb = found.and_then(|i| self.slots[i as usize].tcb.as_deref_mut());
             if !Tcb::check_payload(tcb, &mut pkt) {
                 self.counters.count_parse_drop(ParseError::TcpChecksum);
                 return;
@@ -626,7 +629,8 @@ impl Stack {
         // the listener closes.
         let ours = self.is_ours(pkt.dst)
             || self.any_listener.is_some()
-            || self.tuple_hashed_in_use(hash, &tuple);
+            || found.is_some()
+            || self.tw.contains(hash, &tuple);
         if !ours || !valid_remote(pkt.dst) {
             self.counters.count_drop(DropReason::NotOurs);
             return;
@@ -637,7 +641,11 @@ impl Stack {
             return;
         }
         self.counters.in_segs += 1;
-        if let Some(idx) = self.lookup(now, hash, &tuple) {
+        let idx = match found {
+            Some(i) => Some(i),
+            None => self.lookup_record(now, hash, &tuple),
+        };
+        if let Some(idx) = idx {
             if self.tw_reopen(now, idx, &pkt) {
                 // Fall through to the listener with the TIME-WAIT entry gone (TW-3).
             } else if self.accept_overflow(now, idx, &pkt) {
@@ -1060,6 +1068,12 @@ impl Stack {
         if let Some(&idx) = self.find_conn(hash, tuple) {
             return Some(idx);
         }
+        self.lookup_record(now, hash, tuple)
+    }
+
+    /// `lookup` for a tuple known to have no TCB: rebuild it from its TIME-WAIT record, if
+    /// there is one.
+    fn lookup_record(&mut self, now: Instant, hash: u64, tuple: &Tuple) -> Option<u32> {
         if self.tw.is_empty() {
             return None;
         }
