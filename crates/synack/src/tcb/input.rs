@@ -18,6 +18,22 @@ const MAX_DUP_ACKS_OWED: u8 = 16;
 /// PAWS-2: TS.Recent older than 24 days is stale (Linux TCP_PAWS_24DAYS).
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
+/// Whether header prediction may be used: always, except in tests that compare it with
+/// the general path (`prediction_tests`).
+#[cfg(not(test))]
+#[inline(always)]
+fn prediction_on() -> bool {
+    true
+}
+
+#[cfg(test)]
+fn prediction_on() -> bool {
+    prediction_tests::take()
+}
+
+#[cfg(test)]
+mod prediction_tests;
+
 impl Tcb {
     /// Option negotiation from the peer's SYN or SYN,ACK (MUST-14/15/16, WS-1..3, TS-2, SK-1).
     fn negotiate(&mut self, ctx: &mut Ctx, opts: &TcpOptions) {
@@ -104,7 +120,9 @@ impl Tcb {
         match self.state {
             State::Closed | State::Listen => ctx.counters.count_drop(DropReason::Ignored),
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
-            State::Established if self.predicts(seg) => self.on_segment_predicted(ctx, seg),
+            State::Established if self.predicts(seg) && prediction_on() => {
+                self.on_segment_predicted(ctx, seg)
+            }
             _ => self.on_segment_synchronized(ctx, seg),
         }
         if self.recv_buf.is_staged() {
