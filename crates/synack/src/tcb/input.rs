@@ -150,7 +150,9 @@ impl Tcb {
     ///   duplicate-ACK test of RFC 6675 to the window alone.
     /// - with timestamps in use, a TSval not older than TS.Recent: PAWS (RFC 7323 §5.3)
     ///   cannot reject the segment, whatever TS.Recent's age (TS-4 needs the option).
-    /// - the window field unchanged (scaled): EP-18 may move SND.WL1/WL2 but never the window.
+    /// - the window field is not looked at: unlike 4.4BSD's fast path, this one runs the
+    ///   whole of step 5 (`process_ack`), window update (EP-18) and persist timer included,
+    ///   so a window change is handled exactly as on the general path.
     /// - SND.UNA =< SEG.ACK =< SND.MAX: neither EP-17 (ACK of unsent data) nor RFC 5961's
     ///   too-old test (BI-5, SEG.ACK < SND.UNA - MAX.SND.WND) can apply.
     /// - a pure ACK must advance SND.UNA: a duplicate ACK is left to the general path, with
@@ -170,7 +172,6 @@ impl Tcb {
             && h.seq == self.rcv_nxt
             && h.options.sack_count == 0
             && ts_ok
-            && (u32::from(h.window) << self.snd_wscale) == self.snd_wnd
             && self.snd_una.le(h.ack)
             && h.ack.le(self.snd_max)
             && self.ooo_fin().is_none()

@@ -391,10 +391,9 @@ fn in_order_data_is_predicted() {
 #[test]
 fn unusual_segments_are_not_predicted() {
     type Change = fn(&mut Packet);
-    let cases: [(&str, Change); 9] = [
+    let cases: [(&str, Change); 8] = [
         ("out of order", |p| p.tcp.seq += 1000),
         ("old duplicate", |p| p.tcp.seq = p.tcp.seq - 1000),
-        ("window change", |p| p.tcp.window -= 1),
         ("FIN", |p| p.tcp.flags |= TcpFlags::FIN),
         ("URG", |p| {
             p.tcp.flags |= TcpFlags::URG;
@@ -427,6 +426,16 @@ fn unusual_segments_are_not_predicted() {
     let mut h = held(false);
     let pkt = craft(&h.pkt, |p| p.tcp.ack += 100_000);
     assert!(!predicted(&mut h, &pkt), "ACK beyond SND.MAX");
+}
+
+/// A window change is taken by step 5, which the prediction runs whole (EP-18).
+#[test]
+fn a_window_change_is_predicted_and_taken() {
+    let mut h = held(false);
+    let pkt = craft(&h.pkt, |p| p.tcp.window -= 1);
+    let before = h.b.connections()[0].snd_wnd;
+    assert!(predicted(&mut h, &pkt));
+    assert!(h.b.connections()[0].snd_wnd < before);
 }
 
 #[test]
