@@ -91,6 +91,8 @@ struct Slot {
 }
 
 const GEN_MASK: u32 = (1 << 30) - 1;
+/// `Stack::last_conn` when it names no slot.
+const NO_CONN: u32 = u32::MAX;
 const IN_TX: u32 = 1 << 30;
 /// In `Stack::free`. The free list is lazy: a slot restored in place (`Stack::restore`)
 /// stays listed and `alloc_slot` skips it while it is occupied; the flag keeps a slot from
@@ -147,6 +149,11 @@ pub struct Stack {
     /// tuple (no second copy of the key: issue 3's memory budget). Every entry's slot holds
     /// a TCB.
     conns: HashTable<u32>,
+    /// The slot `conns` last gave `handle_packet` ([`NO_CONN`] if none): a bulk transfer,
+    /// or a request and its answer, sends a run of packets to one connection, and checking
+    /// this slot's tuple costs less than hashing and probing. Forgotten whenever `conns`
+    /// changes or the slot is emptied, so a hit is always what `find_conn` would answer.
+    last_conn: u32,
     hasher: TupleHasher,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<SocketAddr, u32>,
@@ -200,6 +207,7 @@ impl Stack {
             live: 0,
             tw: TwTable::new(),
             conns: HashTable::new(),
+            last_conn: NO_CONN,
             hasher: TupleHasher::new(secret),
             listeners: Vec::new(),
             listen_map: HashMap::new(),
@@ -620,10 +628,12 @@ impl Stack {
         let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
         let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
         let tuple = Tuple::new(local, remote);
-        let hash = self.hasher.hash(&tuple);
+        // The connection table is probed once per packet: nothing below changes it before
+        // `lookup` would (the checksum stage touches only the TCB's receive ring), so the
+        // checksum stage, the ours test and the demultiplexing share this answer.
+        let found = self.find_conn_cached(&tuple);
         if pkt.checksum_pending() {
-            let idx = self.find_conn(hash, &tuple).copied();
-            let tcb = idx.and_then(|i| self.slots[i as usize].tcb.as_deref_mut());
+            let tcb = found.and_then(|i| self.slots[i as usize].tcb.as_deref_mut());
             if !Tcb::check_payload(tcb, &mut pkt) {
                 self.counters.count_parse_drop(ParseError::TcpChecksum);
                 return;
@@ -634,7 +644,8 @@ impl Stack {
         // the listener closes.
         let ours = self.is_ours(pkt.dst)
             || self.any_listener.is_some()
-            || self.tuple_hashed_in_use(hash, &tuple);
+            || found.is_some()
+            || self.tw.contains(self.hasher.hash(&tuple), &tuple);
         if !ours || !valid_remote(pkt.dst) {
             self.counters.count_drop(DropReason::NotOurs);
             return;
@@ -645,7 +656,11 @@ impl Stack {
             return;
         }
         self.counters.in_segs += 1;
-        if let Some(idx) = self.lookup(now, hash, &tuple) {
+        let idx = match found {
+            Some(i) => Some(i),
+            None => self.lookup_record(now, self.hasher.hash(&tuple), &tuple),
+        };
+        if let Some(idx) = idx {
             if self.tw_reopen(now, idx, &pkt) {
                 // Fall through to the listener with the TIME-WAIT entry gone (TW-3).
             } else if self.accept_overflow(now, idx, &pkt) {
@@ -1069,11 +1084,35 @@ impl Stack {
         if let Some(&idx) = self.find_conn(hash, tuple) {
             return Some(idx);
         }
+        self.lookup_record(now, hash, tuple)
+    }
+
+    /// `lookup` for a tuple known to have no TCB: rebuild it from its TIME-WAIT record, if
+    /// there is one.
+    fn lookup_record(&mut self, now: Instant, hash: u64, tuple: &Tuple) -> Option<u32> {
         if self.tw.is_empty() {
             return None;
         }
         let (id, tw) = self.tw.take(&self.hasher, hash, tuple)?;
         Some(self.restore(id, &tw, now))
+    }
+
+    /// `find_conn` for `tuple`, trying the slot of the last answer first (`last_conn`).
+    fn find_conn_cached(&mut self, tuple: &Tuple) -> Option<u32> {
+        let last = self.last_conn;
+        let hit = self
+            .slots
+            .get(last as usize)
+            .and_then(|s| s.tcb.as_deref())
+            .is_some_and(|t| t.tuple == *tuple);
+        if hit {
+            return Some(last);
+        }
+        let found = self.find_conn(self.hasher.hash(tuple), tuple).copied();
+        if let Some(i) = found {
+            self.last_conn = i;
+        }
+        found
     }
 
     fn find_conn(&self, hash: u64, tuple: &Tuple) -> Option<&u32> {
@@ -1097,6 +1136,7 @@ impl Stack {
 
     /// Index slot `idx` (whose TCB is in place) under its tuple.
     fn index_conn(&mut self, idx: u32) {
+        self.last_conn = NO_CONN;
         let Some(tuple) = self.slots[idx as usize].tcb.as_deref().map(|t| t.tuple) else {
             return;
         };
@@ -1128,6 +1168,7 @@ impl Stack {
 
     /// Drop `idx` from the index if it is what `tuple` maps to.
     fn unindex_conn(&mut self, idx: u32, tuple: &Tuple) {
+        self.last_conn = NO_CONN;
         let hash = self.hasher.hash(tuple);
         if let Ok(e) = self.conns.find_entry(hash, |&i| i == idx) {
             e.remove();
@@ -1153,6 +1194,7 @@ impl Stack {
 
     /// Empty slot `idx` and list it as free; handles to it are stale from now on.
     fn release_slot(&mut self, idx: u32) -> Option<Box<Tcb>> {
+        self.last_conn = NO_CONN;
         let slot = &mut self.slots[idx as usize];
         let tcb = slot.tcb.take()?;
         self.armed -= usize::from(tcb.scheduled.get().is_some());
@@ -1505,6 +1547,61 @@ mod tests {
             (a.send_buf.len(), a.close_reason, a.orphan),
             (0, None, false)
         );
+    }
+
+    use crate::seq::SeqNum;
+
+    /// A segment from `remote` to `local` with these fields and no options.
+    fn segment(
+        remote: SocketAddr,
+        local: SocketAddr,
+        seq: u32,
+        ack: u32,
+        flags: TcpFlags,
+    ) -> Vec<u8> {
+        let tcp = TcpHeader {
+            src_port: remote.port(),
+            dst_port: local.port(),
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags,
+            window: 1000,
+            ..TcpHeader::default()
+        };
+        let mut buf = [0u8; 100];
+        let n = wire::emit(remote.ip(), local.ip(), 64, &tcp, &[], &mut buf).unwrap();
+        buf[..n].to_vec()
+    }
+
+    /// `last_conn` never answers for a connection that has left the index: a TCB that
+    /// reached CLOSED while its handle is still held keeps its slot and its tuple, but
+    /// segments for that tuple find no connection (RST-1).
+    #[test]
+    fn the_last_connection_cache_forgets_unindexed_connections() {
+        let now = Instant::from_secs(1);
+        let (local, remote) = (sa("10.0.0.1:40000"), sa("10.0.0.2:80"));
+        let mut st = stack();
+        let c = st.connect(now, Some(local), remote).unwrap();
+        let mut buf = [0u8; 200];
+        while st.poll_transmit(now, &mut buf).is_some() {}
+        let iss = st.status(c).unwrap().snd_nxt; // ISS + 1, once the SYN is out
+                                                 // RST-4: the peer refuses; the connection is CLOSED but its handle is still held.
+        let rst = segment(remote, local, 0, iss, TcpFlags::RST | TcpFlags::ACK);
+        st.handle_packet(now, &rst);
+        assert_eq!(st.state(c), Some(State::Closed));
+        assert!(st.tcb(c).is_some(), "the TCB keeps its slot");
+        let before = st.counters().dropped(DropReason::NoSocket);
+        let ack = segment(remote, local, 1, iss, TcpFlags::ACK);
+        st.handle_packet(now, &ack);
+        assert_eq!(st.counters().dropped(DropReason::NoSocket), before + 1);
+        // And a new connection on the same tuple is found, not the old TCB.
+        st.abort(now, c).unwrap();
+        let d = st.connect(now, Some(local), remote).unwrap();
+        while st.poll_transmit(now, &mut buf).is_some() {}
+        let iss = st.status(d).unwrap().snd_nxt;
+        let synack = segment(remote, local, 5000, iss, TcpFlags::SYN | TcpFlags::ACK);
+        st.handle_packet(now, &synack);
+        assert_eq!(st.state(d), Some(State::Established));
     }
 
     #[test]

@@ -18,6 +18,22 @@ const MAX_DUP_ACKS_OWED: u8 = 16;
 /// PAWS-2: TS.Recent older than 24 days is stale (Linux TCP_PAWS_24DAYS).
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
+/// Whether header prediction may be used: always, except in tests that compare it with
+/// the general path (`prediction_tests`).
+#[cfg(not(test))]
+#[inline(always)]
+fn prediction_on() -> bool {
+    true
+}
+
+#[cfg(test)]
+fn prediction_on() -> bool {
+    prediction_tests::take()
+}
+
+#[cfg(test)]
+mod prediction_tests;
+
 impl Tcb {
     /// Option negotiation from the peer's SYN or SYN,ACK (MUST-14/15/16, WS-1..3, TS-2, SK-1).
     fn negotiate(&mut self, ctx: &mut Ctx, opts: &TcpOptions) {
@@ -104,12 +120,95 @@ impl Tcb {
         match self.state {
             State::Closed | State::Listen => ctx.counters.count_drop(DropReason::Ignored),
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
+            State::Established if self.predicts(seg) && prediction_on() => {
+                self.on_segment_predicted(ctx, seg)
+            }
             _ => self.on_segment_synchronized(ctx, seg),
         }
         if self.recv_buf.is_staged() {
             // The segment's data was staged but not accepted (dropped, trimmed to nothing):
             // forget it, and the ring too if that was all it held.
             self.recv_buf.unstage();
+        }
+    }
+
+    /// Header prediction (Van Jacobson, "TCP/IP header prediction", 1990; 4.4BSD
+    /// tcp_input): whether `seg` is one of the two segments an ESTABLISHED connection
+    /// receives nearly always, for which most steps of §3.10.7.4 are known to do nothing:
+    /// a pure ACK of new data, or the next in-order data with nothing above a hole. Such a
+    /// segment goes to `on_segment_predicted`, which takes exactly the general path's
+    /// effects without walking its ladder. Anything else, or any doubt, takes the general
+    /// path. Only called in ESTABLISHED.
+    ///
+    /// What each condition rules out of the general path:
+    /// - flags exactly ACK or ACK,PSH: RST (step 2), SYN (step 4), URG (step 6), FIN (step
+    ///   8), and the no-ACK drop (step 5).
+    /// - SEG.SEQ = RCV.NXT with the text fitting the window: the segment is acceptable
+    ///   (step 1; a zero-length segment at RCV.NXT always is, MUST-66) and nothing is
+    ///   trimmed (EP-13), so no D-SACK is noted.
+    /// - no SACK blocks: the scoreboard gains nothing (SK-5..SK-8), which also leaves the
+    ///   duplicate-ACK test of RFC 6675 to the window alone.
+    /// - with timestamps in use, a TSval not older than TS.Recent: PAWS (RFC 7323 §5.3)
+    ///   cannot reject the segment, whatever TS.Recent's age (TS-4 needs the option).
+    /// - the window field is not looked at: unlike 4.4BSD's fast path, this one runs the
+    ///   whole of step 5 (`process_ack`), window update (EP-18) and persist timer included,
+    ///   so a window change is handled exactly as on the general path.
+    /// - SND.UNA =< SEG.ACK =< SND.MAX: neither EP-17 (ACK of unsent data) nor RFC 5961's
+    ///   too-old test (BI-5, SEG.ACK < SND.UNA - MAX.SND.WND) can apply.
+    /// - a pure ACK must advance SND.UNA: a duplicate ACK is left to the general path, with
+    ///   its congestion-control counting (CC-7).
+    /// - text only with no out-of-order data and no FIN held above a hole, and not for an
+    ///   orphan (SHLD-3 answers that with RST).
+    pub(super) fn predicts(&self, seg: &Packet) -> bool {
+        let h = &seg.tcp;
+        let len = seg.payload.len();
+        let flags_ok = h.flags == TcpFlags::ACK || h.flags == TcpFlags::ACK | TcpFlags::PSH;
+        let ts_ok = match (self.ts_ok, h.options.timestamps) {
+            (false, _) => true,
+            (true, Some(ts)) => (ts.tsval.wrapping_sub(self.ts_recent) as i32) >= 0,
+            (true, None) => false,
+        };
+        flags_ok
+            && h.seq == self.rcv_nxt
+            && h.options.sack_count == 0
+            && ts_ok
+            && self.snd_una.le(h.ack)
+            && h.ack.le(self.snd_max)
+            && self.ooo_fin().is_none()
+            && if len == 0 {
+                h.ack != self.snd_una
+            } else {
+                len as u64 <= u64::from(self.rcv_wnd())
+                    && !self.orphan
+                    && !self.recv_buf.has_out_of_order()
+            }
+    }
+
+    /// A segment `predicts` accepted: the general path's effects, in its order, with the
+    /// steps it would skip left out. Keep in step with `on_segment_synchronized`; the
+    /// differential tests in `tcb/tests.rs` run whole conversations both ways.
+    fn on_segment_predicted(&mut self, ctx: &mut Ctx, seg: &Packet) {
+        let h = &seg.tcp;
+        // Step 1 accepted it: the peer is alive (MUST-26).
+        self.keepalive_heard(ctx);
+        // TS-6 (RFC 7323 §4.3): TSval is not older than TS.Recent (checked), so only
+        // SEG.SEQ =< Last.ACK.sent decides.
+        if let (true, Some(ts)) = (self.ts_ok, h.options.timestamps) {
+            if h.seq.le(self.last_ack_sent) {
+                self.ts_recent = ts.tsval;
+                self.ts_recent_at = ctx.now;
+            }
+        }
+        // Step 5: an acceptable ACK (EP-18, EP-19). ESTABLISHED never ends here.
+        let payload = seg.payload;
+        self.process_ack(ctx, seg, h.seq, payload.len(), false);
+        if self.fin_queued && self.state == State::Established {
+            // ST-10, as on the general path.
+            self.set_state(ctx, State::FinWait1, Cause::Close);
+        }
+        // Step 7: in-order text (EP-21); step 8 has no FIN to take.
+        if !payload.is_empty() {
+            self.accept_text(ctx, h.seq, payload, seg.csum == Csum::Staged);
         }
     }
 
