@@ -537,6 +537,7 @@ const IDLE_RATIO_SLICE: u64 = 2_000;
 /// steady drift cancels), `args.cycles` each in all, and each one's time is summed. Whole
 /// repetitions taken tens of seconds apart (the table's rows) can differ 2.5x on these
 /// machines through no fault of either figure; slices this short see the same machine.
+#[inline(never)] // a profiling boundary: `valgrind --tool=callgrind --dump-before=synack_bench::idle_ratio`
 fn idle_ratio(args: &Args, with_idle: &mut SynackChurn, idle: usize) -> f64 {
     let mut zero = synack_churn(args, 0, args.churn_buffer);
     warm_up("synack (0-idle reference)", &mut zero, 0, args);
