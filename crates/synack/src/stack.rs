@@ -164,6 +164,11 @@ pub struct Stack {
     /// is to hand the same allocation to the slot table again.
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Tcb>>,
+    /// The last RFC 6056 port offset computed: (local IP, remote, offset). The offset
+    /// depends on the destination only, and a client usually opens many connections to
+    /// one server, so this spares a keyed hash per connect (issue 3's churn). The value is
+    /// the one `IsnGenerator::port_offset` gives; only the cost changes.
+    port_offset_memo: Option<(IpAddr, SocketAddr, u32)>,
 }
 
 fn valid_remote(ip: IpAddr) -> bool {
@@ -204,6 +209,7 @@ impl Stack {
             port_counter: 0,
             last_cookie: None,
             spare: Vec::new(),
+            port_offset_memo: None,
         }
     }
 
@@ -405,12 +411,13 @@ impl Stack {
         if local_ip.is_ipv4() != remote.is_ipv4() {
             return Err(Error::InvalidAddress);
         }
-        let port = match local.map(|l| l.port()).filter(|&p| p != 0) {
-            Some(p) => p,
-            None => self.ephemeral_port(local_ip, remote)?,
+        // An ephemeral port comes already checked to be free with this remote.
+        let (port, checked) = match local.map(|l| l.port()).filter(|&p| p != 0) {
+            Some(p) => (p, false),
+            None => (self.ephemeral_port(local_ip, remote)?, true),
         };
         let local = SocketAddr::new(local_ip, port);
-        if self.tuple_in_use(&Tuple::new(local, remote)) {
+        if !checked && self.tuple_in_use(&Tuple::new(local, remote)) {
             return Err(Error::AddrInUse);
         }
         if self.held() >= self.config.max_connections {
@@ -430,7 +437,7 @@ impl Stack {
         let (lo, hi) = self.config.ephemeral_ports;
         let (lo, hi) = (lo.min(hi) as u32, lo.max(hi) as u32);
         let n = hi - lo + 1;
-        let offset = self.isn.port_offset(local_ip, remote);
+        let offset = self.port_offset(local_ip, remote);
         for i in 0..n {
             let port = (lo + offset.wrapping_add(self.port_counter).wrapping_add(i) % n) as u16;
             let local = SocketAddr::new(local_ip, port);
@@ -443,6 +450,18 @@ impl Stack {
             }
         }
         Err(Error::NoPortsAvailable)
+    }
+
+    /// `IsnGenerator::port_offset`, remembered for the last destination.
+    fn port_offset(&mut self, local_ip: IpAddr, remote: SocketAddr) -> u32 {
+        match self.port_offset_memo {
+            Some((l, r, offset)) if l == local_ip && r == remote => offset,
+            _ => {
+                let offset = self.isn.port_offset(local_ip, remote);
+                self.port_offset_memo = Some((local_ip, remote, offset));
+                offset
+            }
+        }
     }
 
     /// SEND: queue bytes; returns how many fit in the send buffer.
@@ -960,29 +979,47 @@ impl Stack {
                     (&[][..], &[][..])
                 };
                 let (src, dst) = (t.local().ip(), t.remote().ip());
-                Some(wire::emit_parts(src, dst, hop_limit, &o.hdr, payload, buf))
+                let written = wire::emit_parts(src, dst, hop_limit, &o.hdr, payload, buf);
+                // Most visits send one segment: asking `may_send_now` here spares the
+                // poll that would only say "nothing more" (issue 3's churn: one in two).
+                let more = t.may_send_now();
+                #[cfg(debug_assertions)]
+                if !more {
+                    let next = t.poll_segment(ctx).map(|o| o.hdr);
+                    assert_eq!(next, None, "may_send_now said no, poll_segment had more");
+                }
+                Some((written, more))
             });
             match out.flatten() {
-                Some(written) => {
-                    self.schedule(idx);
+                Some((written, more)) => {
+                    if more {
+                        self.schedule(idx);
+                    } else {
+                        self.leave_tx(idx);
+                    }
                     if let Some(n) = written {
                         return Some(n);
                     }
                     // A buffer smaller than the MTU: the segment is lost and will be
                     // retransmitted; nothing else can be done here.
                 }
-                None => {
-                    self.tx.pop_front();
-                    if let Some(s) = self.slots.get_mut(idx as usize) {
-                        s.set_flag(IN_TX, false);
-                    }
-                    if !self.freeze(idx) {
-                        self.schedule(idx);
-                    }
-                }
+                None => self.leave_tx(idx),
             }
         }
         None
+    }
+
+    /// The TCB at the head of the transmit queue has nothing more to send: it leaves the
+    /// queue, and becomes a TIME-WAIT record if it can (its last ACK is out), else has its
+    /// timers scheduled.
+    fn leave_tx(&mut self, idx: u32) {
+        self.tx.pop_front();
+        if let Some(s) = self.slots.get_mut(idx as usize) {
+            s.set_flag(IN_TX, false);
+        }
+        if !self.freeze(idx) {
+            self.schedule(idx);
+        }
     }
 
     // ----- time --------------------------------------------------------------------------
@@ -1489,6 +1526,22 @@ mod tests {
             (a.send_buf.len(), a.close_reason, a.orphan),
             (0, None, false)
         );
+    }
+
+    #[test]
+    fn remembered_port_offset_is_the_keyed_hash_of_each_destination() {
+        let mut st = stack();
+        let isn = IsnGenerator::new(Config::default().secret);
+        let ips = [sa("10.0.0.1:0").ip(), sa("10.0.0.9:0").ip()];
+        let remotes = [sa("10.0.0.2:80"), sa("10.0.0.2:81"), sa("10.0.0.3:80")];
+        // Repeats and every change of one part (local IP, remote IP, remote port).
+        for (i, r) in [0, 0, 1, 1, 0, 2, 2, 0].into_iter().enumerate() {
+            let ip = ips[i % 3 / 2];
+            assert_eq!(
+                st.port_offset(ip, remotes[r]),
+                isn.port_offset(ip, remotes[r])
+            );
+        }
     }
 
     #[test]

@@ -601,10 +601,17 @@ impl Tcb {
 
     /// Whether this TCB may be kept as a [`TimeWait`] record: an orphan in TIME-WAIT with
     /// nothing to send and no timer but 2·MSL, whose listener bookkeeping is finished.
+    ///
+    /// Asked each time a TCB leaves the transmit queue (once a segment or so): the first
+    /// two tests, inlined, settle it for every TCB not in TIME-WAIT.
+    #[inline]
     pub fn can_compact(&self) -> bool {
-        self.state == State::TimeWait
-            && self.orphan
-            && self.accepted
+        self.state == State::TimeWait && self.orphan && self.compactable()
+    }
+
+    /// The rest of [`Tcb::can_compact`], for an orphan in TIME-WAIT.
+    fn compactable(&self) -> bool {
+        self.accepted
             && (self.listener.is_none() || self.queued)
             && !self.ack_now
             && self.dup_acks_owed == 0

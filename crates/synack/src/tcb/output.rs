@@ -81,6 +81,47 @@ impl Tcb {
         None
     }
 
+    /// Whether `poll_segment` may return a segment now. False only where it would return
+    /// None and change nothing, so the stack can leave this TCB out of its transmit queue
+    /// after a call that gave it nothing to send (a RECEIVE that found no data, a segment
+    /// whose ACK is delayed): issue 3's churn visited about one TCB in two for nothing.
+    /// Every case below mirrors a branch of `poll_segment`; debug builds check the answer
+    /// against it (`Stack::settle`).
+    pub fn may_send_now(&self) -> bool {
+        match self.state {
+            State::Closed | State::Listen => return false,
+            State::SynSent => return self.snd_nxt == self.iss,
+            // The SYN,ACK (also after CLOSE in SYN-RECEIVED, ST-10).
+            State::SynReceived | State::FinWait1
+                if self.snd_nxt == self.iss && self.snd_una == self.iss =>
+            {
+                return true
+            }
+            _ => {}
+        }
+        if self.ack_now || self.dup_acks_owed > 0 {
+            return true;
+        }
+        if !self.state.is_synchronized() {
+            return false;
+        }
+        if self.flags.probe_now() || self.flags.ka_probe() {
+            return true;
+        }
+        if !self.may_have_data_in_flight() {
+            return false;
+        }
+        // data_segment: a fast retransmission, a tail loss probe, a recovery segment, data
+        // not yet sent (sent, or held by Nagle / the windows, which may arm the persist
+        // timer), or the FIN.
+        let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
+        self.flags.fast_rtx()
+            || self.flags.tlp_send()
+            || self.in_recovery
+            || self.snd_nxt.lt(data_end)
+            || (self.fin_queued && self.snd_nxt == data_end)
+    }
+
     /// SYN (active open) or SYN,ACK, first transmission or retransmission.
     fn syn_segment(&mut self, ctx: &mut Ctx, synack: bool) -> Outgoing {
         let retransmission = self.snd_max.gt(self.iss);

@@ -83,9 +83,23 @@ pub(crate) fn write_options(o: &TcpOptions, out: &mut [u8]) -> Option<usize> {
         // Timestamps alone, the options of nearly every established segment: the same
         // bytes as the general path below, without its per-field bookkeeping.
         let out = out.get_mut(..12)?;
-        out[..4].copy_from_slice(&[KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8]);
-        out[4..8].copy_from_slice(&ts.tsval.to_be_bytes());
-        out[8..12].copy_from_slice(&ts.tsecr.to_be_bytes());
+        let mut b = [
+            KIND_NOP,
+            KIND_NOP,
+            KIND_TIMESTAMPS,
+            LEN_TIMESTAMPS as u8,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        b[4..8].copy_from_slice(&ts.tsval.to_be_bytes());
+        b[8..12].copy_from_slice(&ts.tsecr.to_be_bytes());
+        out.copy_from_slice(&b); // one 12-byte store
         return Some(12);
     }
     let len = options_len(o);

@@ -84,39 +84,49 @@ pub(crate) fn segment_len(tcp: &TcpHeader, payload_len: usize) -> usize {
     TCP_HEADER_LEN + options_len(&tcp.options) + payload_len
 }
 
-/// Write the TCP segment (header, LX-19 options, payload, checksum) into the start of `out`;
-/// returns its length, or None if `out` is too small. The payload comes as two pieces
-/// (`first` then `second`) so that a sender can copy straight from a ring buffer that
-/// wraps, with no intermediate copy.
+/// Write the TCP segment (header, LX-19 options, payload, checksum) into `out`, which the
+/// caller sized to exactly [`segment_len`] bytes (`emit_parts`, which computed the length
+/// once for both layers). `pseudo` is the pseudo-header's sum without the TCP length
+/// ([`checksum::pseudo_header`] of length 0), from the IP layer that already holds the
+/// addresses. The payload comes as two pieces (`first` then `second`) so that a sender can
+/// copy straight from a ring buffer that wraps, with no intermediate copy.
 pub(crate) fn write_segment(
-    src: IpAddr,
-    dst: IpAddr,
+    pseudo: u64,
     tcp: &TcpHeader,
     (first, second): (&[u8], &[u8]),
     out: &mut [u8],
-) -> Option<usize> {
-    let len = segment_len(tcp, first.len() + second.len());
-    let out = out.get_mut(..len)?;
-    let header_len = TCP_HEADER_LEN + write_options(&tcp.options, &mut out[TCP_HEADER_LEN..])?;
-    out[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
-    out[2..4].copy_from_slice(&tcp.dst_port.to_be_bytes());
-    out[4..8].copy_from_slice(&tcp.seq.0.to_be_bytes());
-    out[8..12].copy_from_slice(&tcp.ack.0.to_be_bytes());
+) {
+    let len = out.len();
+    let header_len = len - first.len() - second.len();
+    let (head, data) = out.split_at_mut(header_len);
+    let (fixed, opts) = head.split_at_mut(TCP_HEADER_LEN);
+    let written = write_options(&tcp.options, opts);
+    debug_assert_eq!(written, Some(opts.len()));
+    // The fixed header in one 20-byte store (RFC 9293 §3.1 layout, big-endian fields).
+    let mut h = [0u8; TCP_HEADER_LEN];
+    h[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
+    h[2..4].copy_from_slice(&tcp.dst_port.to_be_bytes());
+    h[4..8].copy_from_slice(&tcp.seq.0.to_be_bytes());
+    h[8..12].copy_from_slice(&tcp.ack.0.to_be_bytes());
     // Data offset in words; reserved bits sent as zero (EP-2). options_len <= 40 keeps the
     // offset within 15.
-    out[12] = ((header_len / 4) as u8) << 4;
-    out[13] = tcp.flags.0;
-    out[14..16].copy_from_slice(&tcp.window.to_be_bytes());
-    out[16..18].copy_from_slice(&[0, 0]);
-    out[18..20].copy_from_slice(&tcp.urgent.to_be_bytes());
+    h[12] = ((header_len / 4) as u8) << 4;
+    h[13] = tcp.flags.0;
+    h[14..16].copy_from_slice(&tcp.window.to_be_bytes());
+    // h[16..18], the checksum, stays zero until it is known.
+    h[18..20].copy_from_slice(&tcp.urgent.to_be_bytes());
     // MUST-2: every segment sent carries a correct checksum, computed with the field zeroed.
     // The payload is summed as it is copied in (one pass over it). The header is a whole
     // number of 32-bit words, so the first piece starts on a 16-bit boundary; if it has an
     // odd length, the second piece's words straddle the boundary: its bytes take the other
     // halves of the words, which is its sum byte-swapped (RFC 1071 §2 (B)).
-    let (head, data) = out.split_at_mut(header_len);
     let (a, b) = data.split_at_mut(first.len());
-    let mut sum = checksum::copy_and_sum(a, first);
+    // Pure ACKs, SYNs and FINs (most of a short connection's segments) have no payload.
+    let mut sum = if first.is_empty() {
+        0
+    } else {
+        checksum::copy_and_sum(a, first)
+    };
     if !second.is_empty() {
         // Only when the ring wrapped: most segments come in one piece.
         let second_sum = checksum::copy_and_sum(b, second);
@@ -130,7 +140,8 @@ pub(crate) fn write_segment(
     // their two halves), the options from their bytes, summed after the payload copy so
     // that their narrow stores have drained (reading them back at once stalled on store
     // forwarding, the hottest spot of checksum::sum in the bulk profile).
-    sum += checksum::pseudo_header(src, dst, len)
+    sum += pseudo
+        + len as u64
         + u64::from(tcp.src_port)
         + u64::from(tcp.dst_port)
         + u64::from(tcp.seq.0)
@@ -138,10 +149,10 @@ pub(crate) fn write_segment(
         + ((header_len as u64 / 4) << 12 | u64::from(tcp.flags.0))
         + u64::from(tcp.window)
         + u64::from(tcp.urgent)
-        + options_sum(&tcp.options, &head[TCP_HEADER_LEN..]);
+        + options_sum(&tcp.options, opts);
     let sum = !checksum::fold(sum);
-    out[16..18].copy_from_slice(&sum.to_be_bytes());
-    Some(len)
+    h[16..18].copy_from_slice(&sum.to_be_bytes());
+    fixed.copy_from_slice(&h);
 }
 
 /// The checksum sum of the options `o` as written in `bytes`. For timestamps alone (nearly
