@@ -3,7 +3,7 @@
 //! RFC 9293 §3.1 layout: ports (4 B), sequence (4 B), acknowledgment (4 B), data offset and
 //! reserved bits (1 B), control bits (1 B), window (2 B), checksum (2 B), urgent pointer
 //! (2 B), then options up to the data offset, then data.
-use super::options::{parse_options, write_options};
+use super::options::{parse_options, timestamps_only_bytes, write_options};
 use super::*;
 
 /// Payloads shorter than this are always verified in `parse_segment`: summing a few hundred
@@ -100,8 +100,15 @@ pub(crate) fn write_segment(
     let header_len = len - first.len() - second.len();
     let (head, data) = out.split_at_mut(header_len);
     let (fixed, opts) = head.split_at_mut(TCP_HEADER_LEN);
-    let written = write_options(&tcp.options, opts);
-    debug_assert_eq!(written, Some(opts.len()));
+    // Timestamps alone is the layout of nearly every established segment: written and
+    // summed from the values, the general writer and a read-back sum only for the others.
+    let ts_only = tcp.options.timestamps_only();
+    if let (Some(ts), Ok(o)) = (ts_only, <&mut [u8; 12]>::try_from(&mut *opts)) {
+        *o = timestamps_only_bytes(ts);
+    } else {
+        let written = write_options(&tcp.options, opts);
+        debug_assert_eq!(written, Some(opts.len()));
+    }
     // The fixed header in one 20-byte store (RFC 9293 §3.1 layout, big-endian fields).
     let mut h = [0u8; TCP_HEADER_LEN];
     h[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
@@ -149,22 +156,13 @@ pub(crate) fn write_segment(
         + ((header_len as u64 / 4) << 12 | u64::from(tcp.flags.0))
         + u64::from(tcp.window)
         + u64::from(tcp.urgent)
-        + options_sum(&tcp.options, opts);
+        + match ts_only {
+            // Words 0x0101 and 0x080A, then the two 32-bit values (each congruent to the
+            // sum of its halves, RFC 1071 §2 (B)).
+            Some(ts) => 0x0101 + 0x080A + u64::from(ts.tsval) + u64::from(ts.tsecr),
+            None => checksum::sum(opts),
+        };
     let sum = !checksum::fold(sum);
     h[16..18].copy_from_slice(&sum.to_be_bytes());
     fixed.copy_from_slice(&h);
-}
-
-/// The checksum sum of the options `o` as written in `bytes`. For timestamps alone (nearly
-/// every established segment: NOP, NOP, kind 8, length 10, TSval, TSecr) it comes from the
-/// values, like the fixed header's, without reading back bytes just stored.
-fn options_sum(o: &TcpOptions, bytes: &[u8]) -> u64 {
-    if let Some(ts) = o.timestamps_only() {
-        debug_assert_eq!(bytes.len(), 12);
-        // Words 0x0101 and 0x080A, then the two 32-bit values (each congruent to the sum
-        // of its halves, RFC 1071 §2 (B)).
-        0x0101 + 0x080A + u64::from(ts.tsval) + u64::from(ts.tsecr)
-    } else {
-        checksum::sum(bytes)
-    }
 }
