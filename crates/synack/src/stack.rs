@@ -1421,9 +1421,13 @@ impl Stack {
         self.timers.shrink_to(keep);
     }
 
+    /// One pass over the slot (issue 3's churn settles ~17 times a connection): the
+    /// transmit queue, the timer heap (what `schedule` does), the listener's queues.
     fn settle(&mut self, idx: u32) {
         let slot = &mut self.slots[idx as usize];
-        let Some(tcb) = slot.tcb.as_deref() else {
+        let generation = slot.generation();
+        let in_tx = slot.flag(IN_TX);
+        let Some(tcb) = slot.tcb.as_deref_mut() else {
             return;
         };
         if matches!(tcb.state, State::Closed | State::Listen) {
@@ -1441,29 +1445,41 @@ impl Stack {
             }
             return;
         }
-        if !slot.flag(IN_TX) {
-            slot.set_flag(IN_TX, true);
-            self.tx.push_back(idx);
+        // `schedule`, with the TCB at hand; it is in the transmit queue from here on, so an
+        // orphan in TIME-WAIT is left to leave_tx (see `schedule`).
+        let mut due = None;
+        if !(tcb.orphan && tcb.state == State::TimeWait) {
+            if let Some(d) = tcb.next_deadline() {
+                if tcb.scheduled.get().is_none_or(|s| d < s) {
+                    tcb.scheduled = OptInstant::some(d);
+                    due = Some(d);
+                }
+            }
         }
-        self.schedule(idx);
-        let slot = &mut self.slots[idx as usize];
-        let Some(tcb) = slot.tcb.as_deref_mut() else {
-            return;
-        };
         // A passive connection that reached ESTABLISHED moves to the accept queue.
+        let mut accepted = None;
         if let Some(l) = tcb.listener {
             if !tcb.queued && !tcb.accepted && tcb.state.is_synchronized() {
                 tcb.queued = true;
-                let id = tcb.id;
-                if let Some(lst) = self
-                    .listeners
-                    .get_mut(l.0 as usize)
-                    .and_then(Option::as_mut)
-                {
-                    lst.syn_queue = lst.syn_queue.saturating_sub(1);
-                    lst.accept_queue.push_back(id);
-                    self.events.push(Event::AcceptReady { listener: l });
-                }
+                accepted = Some((l, tcb.id));
+            }
+        }
+        if !in_tx {
+            slot.set_flag(IN_TX, true);
+            self.tx.push_back(idx);
+        }
+        if let Some(d) = due {
+            self.push_timer(d, idx, generation);
+        }
+        if let Some((l, id)) = accepted {
+            if let Some(lst) = self
+                .listeners
+                .get_mut(l.0 as usize)
+                .and_then(Option::as_mut)
+            {
+                lst.syn_queue = lst.syn_queue.saturating_sub(1);
+                lst.accept_queue.push_back(id);
+                self.events.push(Event::AcceptReady { listener: l });
             }
         }
     }

@@ -21,6 +21,7 @@ pub(super) const DEFER_MIN: usize = 256;
 /// payload bytes) comes back with the payload not yet summed (`Csum::Pending`): the
 /// receiver sums it while copying it into its receive ring. The errors are the same as
 /// without `defer` (a bad checksum still wins over bad options).
+#[inline] // one caller (parse_ip_tcp); left to itself LLVM sometimes outlined it, at a cost
 pub(crate) fn parse_segment(
     src: IpAddr,
     dst: IpAddr,
