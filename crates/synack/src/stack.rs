@@ -988,7 +988,11 @@ impl Stack {
             // The segment is written while the TCB is at hand: the payload goes straight
             // from the send ring into the packet, and the header is not moved out and back.
             let out = self.with_tcb_raw(idx, now, |t, ctx| {
-                let o = t.poll_segment(ctx)?;
+                // Used in place, not moved out of the Option: the move was a wide copy of
+                // the header poll_segment had just written field by field, which stalled
+                // on store forwarding (perf: the hottest instructions of this loop).
+                let polled = t.poll_segment(ctx);
+                let o = polled.as_ref()?;
                 let payload = if o.data_len > 0 {
                     t.send_buf.slices(o.data_offset, o.data_len)
                 } else {
@@ -1170,9 +1174,8 @@ impl Stack {
         }
     }
 
-    /// Drop `idx` from the index if it is what `tuple` maps to.
-    fn unindex_conn(&mut self, idx: u32, tuple: &Tuple) {
-        let hash = self.hasher.hash(tuple);
+    /// Drop `idx` from the index if it is what its tuple (hashed to `hash`) maps to.
+    fn unindex_conn(&mut self, idx: u32, hash: u64) {
         if let Ok(e) = self.conns.find_entry(hash, |&i| i == idx) {
             e.remove();
         }
@@ -1307,11 +1310,17 @@ impl Stack {
         if !t.can_compact() {
             return false;
         }
-        let Some(serial) = self.tw.insert(&self.hasher, t.id, &t.to_time_wait()) else {
+        // Hashed once, from the TCB itself: the tuple of a copy just stored (the record
+        // being built, or a local) was read back across its stores, a store-forwarding stall
+        // that made this the costliest line of the churn's profile by cycles.
+        let hash = self.hasher.hash(&t.tuple);
+        let Some(serial) = self
+            .tw
+            .insert_hashed(&self.hasher, hash, t.id, &t.to_time_wait())
+        else {
             return false;
         };
-        let tuple = t.tuple;
-        self.unindex_conn(idx, &tuple);
+        self.unindex_conn(idx, hash);
         if let Some(b) = self.release_slot(idx) {
             self.recycle(b);
         }
@@ -1435,9 +1444,9 @@ impl Stack {
             // leaves the index, and the table once nobody holds it. Its timers were
             // cleared on the way here (terminate, back_to_listen, the 2·MSL expiry), so only
             // one the application still holds is looked at.
-            let tuple = tcb.tuple;
+            let hash = self.hasher.hash(&tcb.tuple); // in place, see `freeze`
             let dead = tcb.is_dead();
-            self.unindex_conn(idx, &tuple);
+            self.unindex_conn(idx, hash);
             if dead {
                 self.remove(idx);
             } else {

@@ -505,6 +505,7 @@ pub(crate) struct Tcb {
 impl Tcb {
     /// A fresh TCB in CLOSED with both sequence spaces unset.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn new(
         id: ConnId,
         config: &Config,

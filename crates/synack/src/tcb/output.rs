@@ -442,9 +442,21 @@ impl Tcb {
         self.rcv_adv = self
             .rcv_adv
             .max(self.rcv_nxt + ((field as u32) << self.rcv_wscale));
-        let mut options = TcpOptions::default();
+        // Built where it is returned (the caller's slot), options included: options built
+        // apart and then moved in were copied with wide loads right after their narrow
+        // stores, a store-forwarding stall (perf, issue 3's churn).
+        let mut hdr = TcpHeader {
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
+            seq,
+            ack: self.rcv_nxt,
+            flags,
+            window: field,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
         if self.ts_ok {
-            options.timestamps = Some(Timestamps {
+            hdr.options.timestamps = Some(Timestamps {
                 tsval: self.ts_now(ctx.now),
                 tsecr: self.ts_recent,
             });
@@ -452,7 +464,7 @@ impl Tcb {
         if self.sack_pending() {
             let (blocks, n) = self.pending_sack_blocks();
             for &b in &blocks[..n] {
-                options.push_sack(b);
+                hdr.options.push_sack(b);
             }
         }
         self.dsack_len = 0; // a D-SACK is reported once
@@ -462,16 +474,7 @@ impl Tcb {
         self.rcv_unacked = 0;
         self.clear_timer(TimerKind::DelayedAck);
         self.last_ack_sent = self.rcv_nxt;
-        TcpHeader {
-            src_port: self.tuple.local_port(),
-            dst_port: self.tuple.remote_port(),
-            seq,
-            ack: self.rcv_nxt,
-            flags,
-            window: field,
-            urgent: 0,
-            options,
-        }
+        hdr
     }
 
     /// MUST-39: move the advertised right edge only by a worthwhile amount, and never left

@@ -202,7 +202,7 @@ pub fn emit_parts(
                 + (u64::from(hop_limit) << 8 | u64::from(PROTO_TCP))
                 + u64::from(s32)
                 + u64::from(d32);
-            // The whole header in one store.
+            // The header as a value, stored once its checksum is known.
             let mut v = [0u8; IPV4_HEADER_LEN];
             v[0] = 0x45; // version 4, IHL 5: we never send IP options
             v[1] = 0; // DSCP / ECN

@@ -110,7 +110,8 @@ pub(crate) fn write_segment(
         let written = write_options(&tcp.options, opts);
         debug_assert_eq!(written, Some(opts.len()));
     }
-    // The fixed header in one 20-byte store (RFC 9293 §3.1 layout, big-endian fields).
+    // The fixed header (RFC 9293 §3.1 layout, big-endian fields), assembled as a value and
+    // stored once its checksum is known: no field is written twice.
     let mut h = [0u8; TCP_HEADER_LEN];
     h[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
     h[2..4].copy_from_slice(&tcp.dst_port.to_be_bytes());
