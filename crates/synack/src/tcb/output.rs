@@ -344,7 +344,13 @@ impl Tcb {
             }
         }
         // CC-13: after an idle period longer than the RTO, restart from the initial window.
-        if self.snd_una == self.snd_max && ctx.now.saturating_since(self.last_send) > self.rto() {
+        // (Compared in microseconds: the same answer as with `Duration`s, without building
+        // them for every segment.)
+        let idle_us = ctx
+            .now
+            .as_micros()
+            .saturating_sub(self.last_send.as_micros());
+        if self.snd_una == self.snd_max && idle_us > self.rto().as_micros() as u64 {
             let iw = self.initial_window(ctx);
             self.cc.on_idle_restart(ctx.now, iw);
         }
