@@ -760,30 +760,37 @@ impl Tcb {
                 self.clear_timers();
                 self.set_timer(TimerKind::TimeWait, ctx.now + ctx.config.time_wait);
                 if ctx.counters.curr_time_wait > ctx.config.max_time_wait as u64 {
-                    // The table is full: like Linux, this connection skips TIME-WAIT. The ACK
-                    // of the peer's FIN still goes out first (Linux sends it before
-                    // tcp_time_wait); only a retransmission of that FIN would miss us.
-                    ctx.counters.time_wait_overflow += 1;
-                    if self.ack_now {
-                        let h = self.header(ctx, self.snd_max, TcpFlags::ACK);
-                        ctx.counters.out_segs += 1;
-                        ctx.ctl.push(CtlSegment {
-                            local: self.local(),
-                            remote: self.remote(),
-                            seq: h.seq,
-                            ack: h.ack,
-                            flags: h.flags,
-                            window: h.window,
-                            options: h.options,
-                        });
-                    }
-                    self.terminate(ctx, CloseReason::Normal, Cause::TimeWaitFull);
+                    self.time_wait_overflow(ctx);
                 }
             }
             State::FinWait2 => self.arm_fin_wait_2(ctx),
             State::Established => self.keepalive_start(ctx),
             _ => {}
         }
+    }
+
+    /// The TIME-WAIT table is full: like Linux, this connection skips TIME-WAIT. The ACK of
+    /// the peer's FIN still goes out first (Linux sends it before tcp_time_wait); only a
+    /// retransmission of that FIN would miss us. Out of line and cold: `set_state` runs on
+    /// every transition, and this branch's calls made all of them save more registers.
+    #[cold]
+    #[inline(never)]
+    fn time_wait_overflow(&mut self, ctx: &mut Ctx) {
+        ctx.counters.time_wait_overflow += 1;
+        if self.ack_now {
+            let h = self.header(ctx, self.snd_max, TcpFlags::ACK);
+            ctx.counters.out_segs += 1;
+            ctx.ctl.push(CtlSegment {
+                local: self.local(),
+                remote: self.remote(),
+                seq: h.seq,
+                ack: h.ack,
+                flags: h.flags,
+                window: h.window,
+                options: h.options,
+            });
+        }
+        self.terminate(ctx, CloseReason::Normal, Cause::TimeWaitFull);
     }
 
     /// Enter CLOSED for good, telling the application why (MUST-12).
