@@ -216,6 +216,8 @@ impl EventQueue {
         }
         self.queue.push_back(e);
     }
+    /// Inlined with `Stack::poll_event`, into the application's loop.
+    #[inline]
     pub(crate) fn pop(&mut self) -> Option<Event> {
         self.queue.pop_front()
     }

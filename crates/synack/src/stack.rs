@@ -175,6 +175,24 @@ pub struct Stack {
     /// is to hand the same allocation to the slot table again.
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Tcb>>,
+    /// The last RFC 6056 port offset computed: (local IP, remote, offset). The offset
+    /// depends on the destination only, and a client usually opens many connections to
+    /// one server, so this spares a keyed hash per connect (issue 3's churn). The value is
+    /// the one `IsnGenerator::port_offset` gives; only the cost changes.
+    port_offset_memo: Option<(IpAddr, SocketAddr, u32)>,
+}
+
+/// The timer-heap entry `tcb` needs, if any: its next deadline when earlier than the one it
+/// already has there (lazy deletion, see the module header), recorded as scheduled. The
+/// flag says whether it had none that could fire (it becomes `Stack::armed`).
+fn due_entry(tcb: &mut Tcb) -> Option<(Instant, bool)> {
+    let d = tcb.next_deadline()?;
+    let had = tcb.scheduled.get();
+    if had.is_some_and(|s| d >= s) {
+        return None;
+    }
+    tcb.scheduled = OptInstant::some(d);
+    Some((d, had.is_none()))
 }
 
 /// Stale timer-heap entries tolerated before any sweep (see `Stack::prune_timers`).
@@ -220,6 +238,7 @@ impl Stack {
             port_counter: 0,
             last_cookie: None,
             spare: Vec::new(),
+            port_offset_memo: None,
         }
     }
 
@@ -421,12 +440,13 @@ impl Stack {
         if local_ip.is_ipv4() != remote.is_ipv4() {
             return Err(Error::InvalidAddress);
         }
-        let port = match local.map(|l| l.port()).filter(|&p| p != 0) {
-            Some(p) => p,
-            None => self.ephemeral_port(local_ip, remote)?,
+        // An ephemeral port comes already checked to be free with this remote.
+        let (port, checked) = match local.map(|l| l.port()).filter(|&p| p != 0) {
+            Some(p) => (p, false),
+            None => (self.ephemeral_port(local_ip, remote)?, true),
         };
         let local = SocketAddr::new(local_ip, port);
-        if self.tuple_in_use(&Tuple::new(local, remote)) {
+        if !checked && self.tuple_in_use(&Tuple::new(local, remote)) {
             return Err(Error::AddrInUse);
         }
         if self.held() >= self.config.max_connections {
@@ -446,7 +466,7 @@ impl Stack {
         let (lo, hi) = self.config.ephemeral_ports;
         let (lo, hi) = (lo.min(hi) as u32, lo.max(hi) as u32);
         let n = hi - lo + 1;
-        let offset = self.isn.port_offset(local_ip, remote);
+        let offset = self.port_offset(local_ip, remote);
         for i in 0..n {
             let port = (lo + offset.wrapping_add(self.port_counter).wrapping_add(i) % n) as u16;
             let local = SocketAddr::new(local_ip, port);
@@ -459,6 +479,18 @@ impl Stack {
             }
         }
         Err(Error::NoPortsAvailable)
+    }
+
+    /// `IsnGenerator::port_offset`, remembered for the last destination.
+    fn port_offset(&mut self, local_ip: IpAddr, remote: SocketAddr) -> u32 {
+        match self.port_offset_memo {
+            Some((l, r, offset)) if l == local_ip && r == remote => offset,
+            _ => {
+                let offset = self.isn.port_offset(local_ip, remote);
+                self.port_offset_memo = Some((local_ip, remote, offset));
+                offset
+            }
+        }
     }
 
     /// SEND: queue bytes; returns how many fit in the send buffer.
@@ -605,7 +637,9 @@ impl Stack {
         &self.counters
     }
 
-    /// Next event for the application.
+    /// Next event for the application. Inlined: applications drain the queue in a loop,
+    /// about 26 calls a connection in issue 3's churn.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
     }
@@ -947,7 +981,21 @@ impl Stack {
     // ----- packets out -------------------------------------------------------------------
 
     /// Write the next IP packet to send into `buf` (at least MTU bytes); its length.
+    ///
+    /// A driver calls this until it says None, so about every other call finds both queues
+    /// empty (issue 3's churn: 8 of 15 a connection): that answer is inlined into the
+    /// caller, without the frame the sending path needs.
+    #[inline]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if self.ctl.queue.is_empty() && self.tx.is_empty() {
+            return None;
+        }
+        self.transmit(now, buf)
+    }
+
+    /// `poll_transmit` with something queued.
+    #[inline(never)]
+    fn transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         while let Some(c) = self.ctl.queue.pop_front() {
             let hdr = TcpHeader {
                 src_port: c.local.port(),
@@ -976,36 +1024,58 @@ impl Stack {
             // The segment is written while the TCB is at hand: the payload goes straight
             // from the send ring into the packet, and the header is not moved out and back.
             let out = self.with_tcb_raw(idx, now, |t, ctx| {
-                let o = t.poll_segment(ctx)?;
+                // Used in place, not moved out of the Option: the move was a wide copy of
+                // the header poll_segment had just written field by field, which stalled
+                // on store forwarding (perf: the hottest instructions of this loop).
+                let polled = t.poll_segment(ctx);
+                let o = polled.as_ref()?;
                 let payload = if o.data_len > 0 {
                     t.send_buf.slices(o.data_offset, o.data_len)
                 } else {
                     (&[][..], &[][..])
                 };
                 let (src, dst) = (t.local().ip(), t.remote().ip());
-                Some(wire::emit_parts(src, dst, hop_limit, &o.hdr, payload, buf))
+                let written = wire::emit_parts(src, dst, hop_limit, &o.hdr, payload, buf);
+                // Most visits send one segment: asking `may_send_now` here spares the
+                // poll that would only say "nothing more" (issue 3's churn: one in two).
+                let more = t.may_send_now();
+                #[cfg(debug_assertions)]
+                if !more {
+                    let next = t.poll_segment(ctx).map(|o| o.hdr);
+                    assert_eq!(next, None, "may_send_now said no, poll_segment had more");
+                }
+                Some((written, more))
             });
             match out.flatten() {
-                Some(written) => {
-                    self.schedule(idx);
+                Some((written, more)) => {
+                    if more {
+                        self.schedule(idx);
+                    } else {
+                        self.leave_tx(idx);
+                    }
                     if let Some(n) = written {
                         return Some(n);
                     }
                     // A buffer smaller than the MTU: the segment is lost and will be
                     // retransmitted; nothing else can be done here.
                 }
-                None => {
-                    self.tx.pop_front();
-                    if let Some(s) = self.slots.get_mut(idx as usize) {
-                        s.set_flag(IN_TX, false);
-                    }
-                    if !self.freeze(idx) {
-                        self.schedule(idx);
-                    }
-                }
+                None => self.leave_tx(idx),
             }
         }
         None
+    }
+
+    /// The TCB at the head of the transmit queue has nothing more to send: it leaves the
+    /// queue, and becomes a TIME-WAIT record if it can (its last ACK is out), else has its
+    /// timers scheduled.
+    fn leave_tx(&mut self, idx: u32) {
+        self.tx.pop_front();
+        if let Some(s) = self.slots.get_mut(idx as usize) {
+            s.set_flag(IN_TX, false);
+        }
+        if !self.freeze(idx) {
+            self.schedule(idx);
+        }
     }
 
     // ----- time --------------------------------------------------------------------------
@@ -1134,42 +1204,40 @@ impl Stack {
         self.find_conn(hash, tuple).is_some() || self.tw.contains(hash, tuple)
     }
 
-    /// Index slot `idx` (whose TCB is in place) under its tuple.
+    /// Index slot `idx` (whose TCB is in place) under its tuple, which no indexed
+    /// connection holds: connect checked it is free (`tuple_in_use`), a SYN or cookie ACK
+    /// came to a listener because the lookup found no connection, and a TIME-WAIT record
+    /// being restored was in the TIME-WAIT table, not here. So the entry is inserted
+    /// without a search first (debug builds check).
     fn index_conn(&mut self, idx: u32) {
         self.last_conn = NO_CONN;
-        let Some(tuple) = self.slots[idx as usize].tcb.as_deref().map(|t| t.tuple) else {
-            return;
-        };
-        let hash = self.hasher.hash(&tuple);
         let Stack {
             conns,
             slots,
             hasher,
             ..
         } = self;
-        let same = |&i: &u32| {
+        let Some(t) = slots[idx as usize].tcb.as_deref() else {
+            return;
+        };
+        let hash = hasher.hash(&t.tuple); // in place, see `freeze`
+        debug_assert!(conns
+            .find(hash, |&i| slots[i as usize]
+                .tcb
+                .as_deref()
+                .is_some_and(|o| o.tuple == t.tuple))
+            .is_none());
+        conns.insert_unique(hash, idx, |&i| {
             slots[i as usize]
                 .tcb
                 .as_deref()
-                .is_some_and(|t| t.tuple == tuple)
-        };
-        match conns.find_mut(hash, same) {
-            Some(i) => *i = idx,
-            None => {
-                conns.insert_unique(hash, idx, |&i| {
-                    slots[i as usize]
-                        .tcb
-                        .as_deref()
-                        .map_or(0, |t| hasher.hash(&t.tuple))
-                });
-            }
-        }
+                .map_or(0, |t| hasher.hash(&t.tuple))
+        });
     }
 
-    /// Drop `idx` from the index if it is what `tuple` maps to.
-    fn unindex_conn(&mut self, idx: u32, tuple: &Tuple) {
+    /// Drop `idx` from the index if it is what its tuple (hashed to `hash`) maps to.
+    fn unindex_conn(&mut self, idx: u32, hash: u64) {
         self.last_conn = NO_CONN;
-        let hash = self.hasher.hash(tuple);
         if let Ok(e) = self.conns.find_entry(hash, |&i| i == idx) {
             e.remove();
         }
@@ -1307,11 +1375,27 @@ impl Stack {
         if !t.can_compact() {
             return false;
         }
-        let Some(serial) = self.tw.insert(&self.hasher, t.id, &t.to_time_wait()) else {
+        self.compact(idx)
+    }
+
+    /// `freeze` for a TCB that can become a record. Out of line: every TCB leaving the
+    /// transmit queue asks `freeze`, one in seven in issue 3's churn gets this far.
+    #[inline(never)]
+    fn compact(&mut self, idx: u32) -> bool {
+        let Some(t) = self.slots.get(idx as usize).and_then(|s| s.tcb.as_deref()) else {
             return false;
         };
-        let tuple = t.tuple;
-        self.unindex_conn(idx, &tuple);
+        // Hashed once, from the TCB itself: the tuple of a copy just stored (the record
+        // being built, or a local) was read back across its stores, a store-forwarding stall
+        // that made this the costliest line of the churn's profile by cycles.
+        let hash = self.hasher.hash(&t.tuple);
+        let Some(serial) = self
+            .tw
+            .insert_hashed(&self.hasher, hash, t.id, &t.to_time_wait())
+        else {
+            return false;
+        };
+        self.unindex_conn(idx, hash);
         if let Some(b) = self.release_slot(idx) {
             self.recycle(b);
         }
@@ -1382,12 +1466,8 @@ impl Stack {
         if in_tx && tcb.orphan && tcb.state == State::TimeWait {
             return;
         }
-        if let Some(d) = tcb.next_deadline() {
-            if tcb.scheduled.get().is_none_or(|s| d < s) {
-                self.armed += usize::from(tcb.scheduled.get().is_none());
-                tcb.scheduled = OptInstant::some(d);
-                self.push_timer(d, idx, generation);
-            }
+        if let Some((d, fresh)) = due_entry(tcb) {
+            self.push_timer(d, idx, generation, fresh);
         }
     }
 
@@ -1395,8 +1475,10 @@ impl Stack {
     /// in and out (~30 times a connection lifetime in issue 3's churn) and pushes about one
     /// time in eight, and with the heap's sift-up inlined every call paid for saving and
     /// restoring the registers it needs.
+    /// `fresh`: the TCB had no entry that could fire (it is now `armed`).
     #[inline(never)]
-    fn push_timer(&mut self, at: Instant, idx: u32, generation: u32) {
+    fn push_timer(&mut self, at: Instant, idx: u32, generation: u32, fresh: bool) {
+        self.armed += usize::from(fresh);
         self.timers.push(Reverse((at, idx, generation)));
         self.prune_timers();
     }
@@ -1426,40 +1508,71 @@ impl Stack {
         self.timers.shrink_to(2 * self.armed + PRUNE_SLACK + 1);
     }
 
+    /// One pass over the slot (issue 3's churn settles ~17 times a connection): the
+    /// transmit queue, the timer heap (what `schedule` does), the listener's queues.
     fn settle(&mut self, idx: u32) {
         let slot = &mut self.slots[idx as usize];
-        if !slot.flag(IN_TX) {
-            slot.set_flag(IN_TX, true);
-            self.tx.push_back(idx);
-        }
-        self.schedule(idx);
-        let slot = &mut self.slots[idx as usize];
+        let generation = slot.generation();
+        let in_tx = slot.flag(IN_TX);
         let Some(tcb) = slot.tcb.as_deref_mut() else {
             return;
         };
+        if matches!(tcb.state, State::Closed | State::Listen) {
+            self.settle_ended(idx);
+            return;
+        }
+        // `schedule`, with the TCB at hand; it is in the transmit queue from here on, so an
+        // orphan in TIME-WAIT is left to leave_tx (see `schedule`).
+        let due = if tcb.orphan && tcb.state == State::TimeWait {
+            None
+        } else {
+            due_entry(tcb)
+        };
         // A passive connection that reached ESTABLISHED moves to the accept queue.
+        let mut accepted = None;
         if let Some(l) = tcb.listener {
             if !tcb.queued && !tcb.accepted && tcb.state.is_synchronized() {
                 tcb.queued = true;
-                let id = tcb.id;
-                if let Some(lst) = self
-                    .listeners
-                    .get_mut(l.0 as usize)
-                    .and_then(Option::as_mut)
-                {
-                    lst.syn_queue = lst.syn_queue.saturating_sub(1);
-                    lst.accept_queue.push_back(id);
-                    self.events.push(Event::AcceptReady { listener: l });
-                }
+                accepted = Some((l, tcb.id));
             }
         }
-        if tcb.state == State::Closed || tcb.state == State::Listen {
-            let tuple = tcb.tuple;
-            let dead = tcb.is_dead();
-            self.unindex_conn(idx, &tuple);
-            if dead {
-                self.remove(idx);
+        if !in_tx {
+            slot.set_flag(IN_TX, true);
+            self.tx.push_back(idx);
+        }
+        if let Some((d, fresh)) = due {
+            self.push_timer(d, idx, generation, fresh);
+        }
+        if let Some((l, id)) = accepted {
+            if let Some(lst) = self
+                .listeners
+                .get_mut(l.0 as usize)
+                .and_then(Option::as_mut)
+            {
+                lst.syn_queue = lst.syn_queue.saturating_sub(1);
+                lst.accept_queue.push_back(id);
+                self.events.push(Event::AcceptReady { listener: l });
             }
+        }
+    }
+
+    /// `settle` for a TCB in CLOSED or LISTEN: over, it sends nothing (poll_segment), so it
+    /// skips the transmit queue; it leaves the index, and the table once nobody holds it.
+    /// Its timers were cleared on the way here (terminate, back_to_listen, the 2·MSL
+    /// expiry), so only one the application still holds is looked at. Out of line: once a
+    /// connection, against ~15 settles of a live one, whose frame it made larger.
+    #[inline(never)]
+    fn settle_ended(&mut self, idx: u32) {
+        let Some(tcb) = self.slots[idx as usize].tcb.as_deref() else {
+            return;
+        };
+        let hash = self.hasher.hash(&tcb.tuple); // in place, see `freeze`
+        let dead = tcb.is_dead();
+        self.unindex_conn(idx, hash);
+        if dead {
+            self.remove(idx);
+        } else {
+            self.schedule(idx);
         }
     }
 
@@ -1602,6 +1715,22 @@ mod tests {
         let synack = segment(remote, local, 5000, iss, TcpFlags::SYN | TcpFlags::ACK);
         st.handle_packet(now, &synack);
         assert_eq!(st.state(d), Some(State::Established));
+    }
+
+    #[test]
+    fn remembered_port_offset_is_the_keyed_hash_of_each_destination() {
+        let mut st = stack();
+        let isn = IsnGenerator::new(Config::default().secret);
+        let ips = [sa("10.0.0.1:0").ip(), sa("10.0.0.9:0").ip()];
+        let remotes = [sa("10.0.0.2:80"), sa("10.0.0.2:81"), sa("10.0.0.3:80")];
+        // Repeats and every change of one part (local IP, remote IP, remote port).
+        for (i, r) in [0, 0, 1, 1, 0, 2, 2, 0].into_iter().enumerate() {
+            let ip = ips[i % 3 / 2];
+            assert_eq!(
+                st.port_offset(ip, remotes[r]),
+                isn.port_offset(ip, remotes[r])
+            );
+        }
     }
 
     #[test]

@@ -353,11 +353,16 @@ impl<A: Family> Ring<A> {
         Some(serial)
     }
 
-    fn insert(&mut self, hasher: &TupleHasher, id: ConnId, tw: &TimeWait) -> Option<u32> {
+    fn insert(
+        &mut self,
+        hasher: &TupleHasher,
+        hash: u64,
+        id: ConnId,
+        tw: &TimeWait,
+    ) -> Option<u32> {
         if tw.expires < self.last_expires {
             return None;
         }
-        let hash = hasher.hash(&tw.tuple);
         if self.find(hash, &tw.tuple).is_some() {
             return None; // the stack never holds a 4-tuple twice; refuse rather than shadow
         }
@@ -523,10 +528,24 @@ impl TwTable {
     /// Keep `tw` (connection `id`) as a record; its serial, or None when it cannot be (the
     /// caller keeps the TCB): its deadline is earlier than the last stored one, or a field
     /// does not pack.
+    #[cfg(test)]
     pub fn insert(&mut self, hasher: &TupleHasher, id: ConnId, tw: &TimeWait) -> Option<u32> {
+        self.insert_hashed(hasher, hasher.hash(&tw.tuple), id, tw)
+    }
+
+    /// [`TwTable::insert`] with the tuple's hash already known (the stack hashes it once
+    /// for this and for its own index).
+    pub fn insert_hashed(
+        &mut self,
+        hasher: &TupleHasher,
+        hash: u64,
+        id: ConnId,
+        tw: &TimeWait,
+    ) -> Option<u32> {
+        debug_assert_eq!(hash, hasher.hash(&tw.tuple));
         match tw.tuple {
-            Tuple::V4 { .. } => self.v4.insert(hasher, id, tw),
-            Tuple::V6 { .. } => self.v6.insert(hasher, id, tw),
+            Tuple::V4 { .. } => self.v4.insert(hasher, hash, id, tw),
+            Tuple::V6 { .. } => self.v6.insert(hasher, hash, id, tw),
         }
     }
 

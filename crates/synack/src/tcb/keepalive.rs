@@ -51,6 +51,7 @@ fn secs(d: Duration) -> u16 {
 }
 
 impl KaState {
+    #[inline] // every Tcb::new; nearly always `None`
     pub fn new(k: Option<KeepAlive>) -> KaState {
         KaState(k.map(|k| {
             Box::new(KaOn {

@@ -505,6 +505,7 @@ pub(crate) struct Tcb {
 impl Tcb {
     /// A fresh TCB in CLOSED with both sequence spaces unset.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn new(
         id: ConnId,
         config: &Config,
@@ -601,10 +602,17 @@ impl Tcb {
 
     /// Whether this TCB may be kept as a [`TimeWait`] record: an orphan in TIME-WAIT with
     /// nothing to send and no timer but 2·MSL, whose listener bookkeeping is finished.
+    ///
+    /// Asked each time a TCB leaves the transmit queue (once a segment or so): the first
+    /// two tests, inlined, settle it for every TCB not in TIME-WAIT.
+    #[inline]
     pub fn can_compact(&self) -> bool {
-        self.state == State::TimeWait
-            && self.orphan
-            && self.accepted
+        self.state == State::TimeWait && self.orphan && self.compactable()
+    }
+
+    /// The rest of [`Tcb::can_compact`], for an orphan in TIME-WAIT.
+    fn compactable(&self) -> bool {
+        self.accepted
             && (self.listener.is_none() || self.queued)
             && !self.ack_now
             && self.dup_acks_owed == 0
@@ -752,30 +760,37 @@ impl Tcb {
                 self.clear_timers();
                 self.set_timer(TimerKind::TimeWait, ctx.now + ctx.config.time_wait);
                 if ctx.counters.curr_time_wait > ctx.config.max_time_wait as u64 {
-                    // The table is full: like Linux, this connection skips TIME-WAIT. The ACK
-                    // of the peer's FIN still goes out first (Linux sends it before
-                    // tcp_time_wait); only a retransmission of that FIN would miss us.
-                    ctx.counters.time_wait_overflow += 1;
-                    if self.ack_now {
-                        let h = self.header(ctx, self.snd_max, TcpFlags::ACK);
-                        ctx.counters.out_segs += 1;
-                        ctx.ctl.push(CtlSegment {
-                            local: self.local(),
-                            remote: self.remote(),
-                            seq: h.seq,
-                            ack: h.ack,
-                            flags: h.flags,
-                            window: h.window,
-                            options: h.options,
-                        });
-                    }
-                    self.terminate(ctx, CloseReason::Normal, Cause::TimeWaitFull);
+                    self.time_wait_overflow(ctx);
                 }
             }
             State::FinWait2 => self.arm_fin_wait_2(ctx),
             State::Established => self.keepalive_start(ctx),
             _ => {}
         }
+    }
+
+    /// The TIME-WAIT table is full: like Linux, this connection skips TIME-WAIT. The ACK of
+    /// the peer's FIN still goes out first (Linux sends it before tcp_time_wait); only a
+    /// retransmission of that FIN would miss us. Out of line and cold: `set_state` runs on
+    /// every transition, and this branch's calls made all of them save more registers.
+    #[cold]
+    #[inline(never)]
+    fn time_wait_overflow(&mut self, ctx: &mut Ctx) {
+        ctx.counters.time_wait_overflow += 1;
+        if self.ack_now {
+            let h = self.header(ctx, self.snd_max, TcpFlags::ACK);
+            ctx.counters.out_segs += 1;
+            ctx.ctl.push(CtlSegment {
+                local: self.local(),
+                remote: self.remote(),
+                seq: h.seq,
+                ack: h.ack,
+                flags: h.flags,
+                window: h.window,
+                options: h.options,
+            });
+        }
+        self.terminate(ctx, CloseReason::Normal, Cause::TimeWaitFull);
     }
 
     /// Enter CLOSED for good, telling the application why (MUST-12).

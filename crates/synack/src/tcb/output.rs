@@ -81,6 +81,47 @@ impl Tcb {
         None
     }
 
+    /// Whether `poll_segment` may return a segment now. False only where it would return
+    /// None and change nothing, so the stack can leave this TCB out of its transmit queue
+    /// after a call that gave it nothing to send (a RECEIVE that found no data, a segment
+    /// whose ACK is delayed): issue 3's churn visited about one TCB in two for nothing.
+    /// Every case below mirrors a branch of `poll_segment`; debug builds check the answer
+    /// against it (`Stack::settle`).
+    pub fn may_send_now(&self) -> bool {
+        match self.state {
+            State::Closed | State::Listen => return false,
+            State::SynSent => return self.snd_nxt == self.iss,
+            // The SYN,ACK (also after CLOSE in SYN-RECEIVED, ST-10).
+            State::SynReceived | State::FinWait1
+                if self.snd_nxt == self.iss && self.snd_una == self.iss =>
+            {
+                return true
+            }
+            _ => {}
+        }
+        if self.ack_now || self.dup_acks_owed > 0 {
+            return true;
+        }
+        if !self.state.is_synchronized() {
+            return false;
+        }
+        if self.flags.probe_now() || self.flags.ka_probe() {
+            return true;
+        }
+        if !self.may_have_data_in_flight() {
+            return false;
+        }
+        // data_segment: a fast retransmission, a tail loss probe, a recovery segment, data
+        // not yet sent (sent, or held by Nagle / the windows, which may arm the persist
+        // timer), or the FIN.
+        let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
+        self.flags.fast_rtx()
+            || self.flags.tlp_send()
+            || self.in_recovery
+            || self.snd_nxt.lt(data_end)
+            || (self.fin_queued && self.snd_nxt == data_end)
+    }
+
     /// SYN (active open) or SYN,ACK, first transmission or retransmission.
     fn syn_segment(&mut self, ctx: &mut Ctx, synack: bool) -> Outgoing {
         let retransmission = self.snd_max.gt(self.iss);
@@ -303,7 +344,13 @@ impl Tcb {
             }
         }
         // CC-13: after an idle period longer than the RTO, restart from the initial window.
-        if self.snd_una == self.snd_max && ctx.now.saturating_since(self.last_send) > self.rto() {
+        // (Compared in microseconds: the same answer as with `Duration`s, without building
+        // them for every segment.)
+        let idle_us = ctx
+            .now
+            .as_micros()
+            .saturating_sub(self.last_send.as_micros());
+        if self.snd_una == self.snd_max && idle_us > self.rto().as_micros() as u64 {
             let iw = self.initial_window(ctx);
             self.cc.on_idle_restart(ctx.now, iw);
         }
@@ -401,9 +448,21 @@ impl Tcb {
         self.rcv_adv = self
             .rcv_adv
             .max(self.rcv_nxt + ((field as u32) << self.rcv_wscale));
-        let mut options = TcpOptions::default();
+        // Built where it is returned (the caller's slot), options included: options built
+        // apart and then moved in were copied with wide loads right after their narrow
+        // stores, a store-forwarding stall (perf, issue 3's churn).
+        let mut hdr = TcpHeader {
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
+            seq,
+            ack: self.rcv_nxt,
+            flags,
+            window: field,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
         if self.ts_ok {
-            options.timestamps = Some(Timestamps {
+            hdr.options.timestamps = Some(Timestamps {
                 tsval: self.ts_now(ctx.now),
                 tsecr: self.ts_recent,
             });
@@ -411,7 +470,7 @@ impl Tcb {
         if self.sack_pending() {
             let (blocks, n) = self.pending_sack_blocks();
             for &b in &blocks[..n] {
-                options.push_sack(b);
+                hdr.options.push_sack(b);
             }
         }
         self.dsack_len = 0; // a D-SACK is reported once
@@ -421,16 +480,7 @@ impl Tcb {
         self.rcv_unacked = 0;
         self.clear_timer(TimerKind::DelayedAck);
         self.last_ack_sent = self.rcv_nxt;
-        TcpHeader {
-            src_port: self.tuple.local_port(),
-            dst_port: self.tuple.remote_port(),
-            seq,
-            ack: self.rcv_nxt,
-            flags,
-            window: field,
-            urgent: 0,
-            options,
-        }
+        hdr
     }
 
     /// MUST-39: move the advertised right edge only by a worthwhile amount, and never left

@@ -16,7 +16,7 @@ use super::{Ctx, Tcb};
 use crate::cc::CongestionControl;
 use crate::event::TimerKind;
 use crate::seq::SeqNum;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use crate::wire::TcpHeader;
 
 /// RFC 8985 §7.2 WCDelAckT: the longest a receiver may delay its ACK (Linux's
@@ -48,28 +48,34 @@ impl Tcb {
         if !eligible {
             return;
         }
+        // In whole microseconds (every time here is a whole number of them): the same
+        // values as `Duration` arithmetic, without its normalising steps, on every new
+        // data segment sent (issue 3's churn).
+        let us = |d: Duration| d.as_micros() as u64;
         let mut pto = match self.rtt.srtt() {
             Some(srtt) => {
-                let mut pto = 2 * srtt;
+                let mut pto = 2 * us(srtt);
                 if self.flight_size() <= self.mss {
-                    pto += WORST_CASE_DELAYED_ACK;
+                    pto += us(WORST_CASE_DELAYED_ACK);
                 }
                 pto
             }
-            None => PTO_WITHOUT_SRTT,
+            None => us(PTO_WITHOUT_SRTT),
         };
-        pto = pto.max(MIN_PTO);
+        pto = pto.max(us(MIN_PTO));
+        let rto = us(self.rto());
+        let at = |after: u64| Instant::from_micros(ctx.now.as_micros().saturating_add(after));
         // Never later than the RTO would fire (RFC 8985 §7.2).
-        if pto >= self.rto() {
+        if pto >= rto {
             if self.flags.tlp_armed() {
                 // A PTO no longer beats the RTO: put the RTO back.
                 self.flags.set_tlp_armed(false);
-                self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+                self.set_timer(TimerKind::Retransmit, at(rto));
             }
             return;
         }
         self.flags.set_tlp_armed(true);
-        self.set_timer(TimerKind::Retransmit, ctx.now + pto);
+        self.set_timer(TimerKind::Retransmit, at(pto));
     }
 
     /// The PTO fired (RFC 8985 §7.3): send one probe, and let the RTO guard it.

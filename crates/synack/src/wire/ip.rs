@@ -204,17 +204,8 @@ pub fn emit_parts(
             let total16 = u16::try_from(total).ok()?;
             let out = buf.get_mut(..total)?;
             let (h, seg) = out.split_at_mut(IPV4_HEADER_LEN);
-            h[0] = 0x45; // version 4, IHL 5: we never send IP options
-            h[1] = 0; // DSCP / ECN
-            h[2..4].copy_from_slice(&total16.to_be_bytes());
-            h[4..6].copy_from_slice(&[0, 0]); // identification: 0, as DF is set
-            h[6..8].copy_from_slice(&IPV4_DF.to_be_bytes());
-            h[8] = hop_limit; // MUST-49: the caller's TTL
-            h[9] = PROTO_TCP;
-            h[10..12].copy_from_slice(&[0, 0]);
-            h[12..16].copy_from_slice(&s.octets());
-            h[16..20].copy_from_slice(&d.octets());
-            tcp::write_segment(src, dst, tcp, payload, seg)?;
+            let (s32, d32) = (u32::from(s), u32::from(d));
+            tcp::write_segment(checksum::pseudo_header_v4(s, d, 0), tcp, payload, seg);
             // The header checksum from the field values, not by reading the header back:
             // that read came right after the narrow stores that wrote it and stalled on
             // store forwarding. Words: version/IHL/DSCP, total length, identification (0),
@@ -223,17 +214,29 @@ pub fn emit_parts(
                 + u64::from(total16)
                 + u64::from(IPV4_DF)
                 + (u64::from(hop_limit) << 8 | u64::from(PROTO_TCP))
-                + u64::from(u32::from(s))
-                + u64::from(u32::from(d));
-            h[10..12].copy_from_slice(&(!checksum::fold(sum)).to_be_bytes());
+                + u64::from(s32)
+                + u64::from(d32);
+            // The header as a value, stored once its checksum is known.
+            let mut v = [0u8; IPV4_HEADER_LEN];
+            v[0] = 0x45; // version 4, IHL 5: we never send IP options
+            v[1] = 0; // DSCP / ECN
+            v[2..4].copy_from_slice(&total16.to_be_bytes());
+            // v[4..6], identification: 0, as DF is set.
+            v[6..8].copy_from_slice(&IPV4_DF.to_be_bytes());
+            v[8] = hop_limit; // MUST-49: the caller's TTL
+            v[9] = PROTO_TCP;
+            v[10..12].copy_from_slice(&(!checksum::fold(sum)).to_be_bytes());
+            v[12..16].copy_from_slice(&s32.to_be_bytes());
+            v[16..20].copy_from_slice(&d32.to_be_bytes());
+            h.copy_from_slice(&v);
             Some(total)
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let payload_len = u16::try_from(seg_len).ok()?;
             let total = IPV6_HEADER_LEN + seg_len;
             let out = buf.get_mut(..total)?;
-            tcp::write_segment(src, dst, tcp, payload, &mut out[IPV6_HEADER_LEN..])?;
-            let h = &mut out[..IPV6_HEADER_LEN];
+            let (h, seg) = out.split_at_mut(IPV6_HEADER_LEN);
+            tcp::write_segment(checksum::pseudo_header_v6(&s, &d, 0), tcp, payload, seg);
             // Version 6, traffic class 0, flow label 0.
             h[0..4].copy_from_slice(&[0x60, 0, 0, 0]);
             h[4..6].copy_from_slice(&payload_len.to_be_bytes());

@@ -82,12 +82,28 @@ pub(crate) fn write_options(o: &TcpOptions, out: &mut [u8]) -> Option<usize> {
     if let Some(ts) = o.timestamps_only() {
         // Timestamps alone, the options of nearly every established segment: the same
         // bytes as the general path below, without its per-field bookkeeping.
-        let out = out.get_mut(..12)?;
-        out[..4].copy_from_slice(&[KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8]);
-        out[4..8].copy_from_slice(&ts.tsval.to_be_bytes());
-        out[8..12].copy_from_slice(&ts.tsecr.to_be_bytes());
+        out.get_mut(..12)?
+            .copy_from_slice(&timestamps_only_bytes(ts));
         return Some(12);
     }
+    write_options_general(o, out)
+}
+
+/// The bytes of the timestamps-only layout (LX-19: NOP, NOP, kind 8, length 10, TSval,
+/// TSecr), built in a register-sized array so that the caller stores them at once.
+#[inline]
+pub(crate) fn timestamps_only_bytes(ts: Timestamps) -> [u8; 12] {
+    let mut b = [0u8; 12];
+    b[..4].copy_from_slice(&[KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8]);
+    b[4..8].copy_from_slice(&ts.tsval.to_be_bytes());
+    b[8..12].copy_from_slice(&ts.tsecr.to_be_bytes());
+    b
+}
+
+/// [`write_options`] for any layout but timestamps alone (SYNs, SACK blocks). Out of line:
+/// its frame would otherwise be paid by every timestamps-only segment too.
+#[inline(never)]
+fn write_options_general(o: &TcpOptions, out: &mut [u8]) -> Option<usize> {
     let len = options_len(o);
     let out = out.get_mut(..len)?;
     let mut w = Writer { buf: out, at: 0 };

@@ -3,7 +3,7 @@
 //! RFC 9293 §3.1 layout: ports (4 B), sequence (4 B), acknowledgment (4 B), data offset and
 //! reserved bits (1 B), control bits (1 B), window (2 B), checksum (2 B), urgent pointer
 //! (2 B), then options up to the data offset, then data.
-use super::options::{parse_options, write_options};
+use super::options::{parse_options, timestamps_only_bytes, write_options};
 use super::*;
 
 /// Payloads shorter than this are always verified in `parse_segment`: summing a few hundred
@@ -21,6 +21,7 @@ pub(super) const DEFER_MIN: usize = 256;
 /// payload bytes) comes back with the payload not yet summed (`Csum::Pending`): the
 /// receiver sums it while copying it into its receive ring. The errors are the same as
 /// without `defer` (a bad checksum still wins over bad options).
+#[inline] // one caller (parse_ip_tcp); left to itself LLVM sometimes outlined it, at a cost
 pub(crate) fn parse_segment(
     src: IpAddr,
     dst: IpAddr,
@@ -84,39 +85,57 @@ pub(crate) fn segment_len(tcp: &TcpHeader, payload_len: usize) -> usize {
     TCP_HEADER_LEN + options_len(&tcp.options) + payload_len
 }
 
-/// Write the TCP segment (header, LX-19 options, payload, checksum) into the start of `out`;
-/// returns its length, or None if `out` is too small. The payload comes as two pieces
-/// (`first` then `second`) so that a sender can copy straight from a ring buffer that
-/// wraps, with no intermediate copy.
+/// Write the TCP segment (header, LX-19 options, payload, checksum) into `out`, which the
+/// caller sized to exactly [`segment_len`] bytes (`emit_parts`, which computed the length
+/// once for both layers). `pseudo` is the pseudo-header's sum without the TCP length
+/// ([`checksum::pseudo_header`] of length 0), from the IP layer that already holds the
+/// addresses. The payload comes as two pieces (`first` then `second`) so that a sender can
+/// copy straight from a ring buffer that wraps, with no intermediate copy.
 pub(crate) fn write_segment(
-    src: IpAddr,
-    dst: IpAddr,
+    pseudo: u64,
     tcp: &TcpHeader,
     (first, second): (&[u8], &[u8]),
     out: &mut [u8],
-) -> Option<usize> {
-    let len = segment_len(tcp, first.len() + second.len());
-    let out = out.get_mut(..len)?;
-    let header_len = TCP_HEADER_LEN + write_options(&tcp.options, &mut out[TCP_HEADER_LEN..])?;
-    out[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
-    out[2..4].copy_from_slice(&tcp.dst_port.to_be_bytes());
-    out[4..8].copy_from_slice(&tcp.seq.0.to_be_bytes());
-    out[8..12].copy_from_slice(&tcp.ack.0.to_be_bytes());
+) {
+    let len = out.len();
+    let header_len = len - first.len() - second.len();
+    let (head, data) = out.split_at_mut(header_len);
+    let (fixed, opts) = head.split_at_mut(TCP_HEADER_LEN);
+    // Timestamps alone is the layout of nearly every established segment: written and
+    // summed from the values, the general writer and a read-back sum only for the others.
+    let ts_only = tcp.options.timestamps_only();
+    if let (Some(ts), Ok(o)) = (ts_only, <&mut [u8; 12]>::try_from(&mut *opts)) {
+        *o = timestamps_only_bytes(ts);
+    } else {
+        let written = write_options(&tcp.options, opts);
+        debug_assert_eq!(written, Some(opts.len()));
+    }
+    // The fixed header (RFC 9293 §3.1 layout, big-endian fields), assembled as a value and
+    // stored once its checksum is known: no field is written twice.
+    let mut h = [0u8; TCP_HEADER_LEN];
+    h[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
+    h[2..4].copy_from_slice(&tcp.dst_port.to_be_bytes());
+    h[4..8].copy_from_slice(&tcp.seq.0.to_be_bytes());
+    h[8..12].copy_from_slice(&tcp.ack.0.to_be_bytes());
     // Data offset in words; reserved bits sent as zero (EP-2). options_len <= 40 keeps the
     // offset within 15.
-    out[12] = ((header_len / 4) as u8) << 4;
-    out[13] = tcp.flags.0;
-    out[14..16].copy_from_slice(&tcp.window.to_be_bytes());
-    out[16..18].copy_from_slice(&[0, 0]);
-    out[18..20].copy_from_slice(&tcp.urgent.to_be_bytes());
+    h[12] = ((header_len / 4) as u8) << 4;
+    h[13] = tcp.flags.0;
+    h[14..16].copy_from_slice(&tcp.window.to_be_bytes());
+    // h[16..18], the checksum, stays zero until it is known.
+    h[18..20].copy_from_slice(&tcp.urgent.to_be_bytes());
     // MUST-2: every segment sent carries a correct checksum, computed with the field zeroed.
     // The payload is summed as it is copied in (one pass over it). The header is a whole
     // number of 32-bit words, so the first piece starts on a 16-bit boundary; if it has an
     // odd length, the second piece's words straddle the boundary: its bytes take the other
     // halves of the words, which is its sum byte-swapped (RFC 1071 §2 (B)).
-    let (head, data) = out.split_at_mut(header_len);
     let (a, b) = data.split_at_mut(first.len());
-    let mut sum = checksum::copy_and_sum(a, first);
+    // Pure ACKs, SYNs and FINs (most of a short connection's segments) have no payload.
+    let mut sum = if first.is_empty() {
+        0
+    } else {
+        checksum::copy_and_sum(a, first)
+    };
     if !second.is_empty() {
         // Only when the ring wrapped: most segments come in one piece.
         let second_sum = checksum::copy_and_sum(b, second);
@@ -130,7 +149,8 @@ pub(crate) fn write_segment(
     // their two halves), the options from their bytes, summed after the payload copy so
     // that their narrow stores have drained (reading them back at once stalled on store
     // forwarding, the hottest spot of checksum::sum in the bulk profile).
-    sum += checksum::pseudo_header(src, dst, len)
+    sum += pseudo
+        + len as u64
         + u64::from(tcp.src_port)
         + u64::from(tcp.dst_port)
         + u64::from(tcp.seq.0)
@@ -138,22 +158,13 @@ pub(crate) fn write_segment(
         + ((header_len as u64 / 4) << 12 | u64::from(tcp.flags.0))
         + u64::from(tcp.window)
         + u64::from(tcp.urgent)
-        + options_sum(&tcp.options, &head[TCP_HEADER_LEN..]);
+        + match ts_only {
+            // Words 0x0101 and 0x080A, then the two 32-bit values (each congruent to the
+            // sum of its halves, RFC 1071 §2 (B)).
+            Some(ts) => 0x0101 + 0x080A + u64::from(ts.tsval) + u64::from(ts.tsecr),
+            None => checksum::sum(opts),
+        };
     let sum = !checksum::fold(sum);
-    out[16..18].copy_from_slice(&sum.to_be_bytes());
-    Some(len)
-}
-
-/// The checksum sum of the options `o` as written in `bytes`. For timestamps alone (nearly
-/// every established segment: NOP, NOP, kind 8, length 10, TSval, TSecr) it comes from the
-/// values, like the fixed header's, without reading back bytes just stored.
-fn options_sum(o: &TcpOptions, bytes: &[u8]) -> u64 {
-    if let Some(ts) = o.timestamps_only() {
-        debug_assert_eq!(bytes.len(), 12);
-        // Words 0x0101 and 0x080A, then the two 32-bit values (each congruent to the sum
-        // of its halves, RFC 1071 §2 (B)).
-        0x0101 + 0x080A + u64::from(ts.tsval) + u64::from(ts.tsecr)
-    } else {
-        checksum::sum(bytes)
-    }
+    h[16..18].copy_from_slice(&sum.to_be_bytes());
+    fixed.copy_from_slice(&h);
 }
