@@ -543,17 +543,14 @@ fn idle_ratio(args: &Args, with_idle: &mut SynackChurn, idle: usize) -> f64 {
     warm_up("synack (0-idle reference)", &mut zero, 0, args);
     let cap = WallDuration::from_secs_f64(args.cap);
     let (mut z, mut w) = ((0u64, 0f64), (0u64, 0f64));
-    let mut slice = 0u64;
-    let total = args.cycles.max(IDLE_RATIO_SLICE);
+    let total = args.cycles.max(1);
     let started = std::time::Instant::now();
-    while z.0 < total || w.0 < total {
-        let n = IDLE_RATIO_SLICE.min(total - z.0.min(w.0)).max(1);
+    for slice in 0..total.div_ceil(IDLE_RATIO_SLICE) {
+        let n = IDLE_RATIO_SLICE.min(total - slice * IDLE_RATIO_SLICE);
         let one = |h: &mut SynackChurn, acc: &mut (u64, f64)| {
-            if acc.0 < total {
-                let r = h.run(n, cap);
-                acc.0 += r.cycles;
-                acc.1 += r.secs;
-            }
+            let r = h.run(n, cap);
+            acc.0 += r.cycles;
+            acc.1 += r.secs;
         };
         if matches!(slice % 4, 0 | 3) {
             one(&mut zero, &mut z);
@@ -562,7 +559,6 @@ fn idle_ratio(args: &Args, with_idle: &mut SynackChurn, idle: usize) -> f64 {
             one(with_idle, &mut w);
             one(&mut zero, &mut z);
         }
-        slice += 1;
     }
     let (rz, rw) = (z.0 as f64 / z.1, w.0 as f64 / w.1);
     progress(format!(
