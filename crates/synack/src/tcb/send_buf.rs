@@ -9,7 +9,8 @@
 //! the bytes held need more room, and released whenever the buffer drains, so idle
 //! connections cost only the struct (DESIGN.md: memory is bounded per connection) and a
 //! connection that only ever holds a small request never pays for zeroing a full-size ring
-//! (the churn profile spent ~44% there). Copies in and out are at most two `memcpy`s each.
+//! (the churn profile spent ~44% there). Copies in and out are at most two `memcpy`s each;
+//! [`SendBuf::write_with`] lets the application write into the ring itself (no copy here).
 
 /// A bounded ring buffer of outgoing stream bytes, front = SND.UNA.
 #[derive(Clone, Debug, Default)]
@@ -75,6 +76,41 @@ impl SendBuf {
         self.storage[..n - first].copy_from_slice(&data[first..n]);
         self.len += n;
         n
+    }
+
+    /// In-place append: hands `f` the free slots that follow the held bytes contiguously in
+    /// the ring, and takes the first `n` of them as stream bytes, where `(n, r)` is what `f`
+    /// returned (`n` is clipped to the slice: taking more than offered never panics).
+    /// Returns `(bytes taken, r)`.
+    ///
+    /// The slice is never empty while [`SendBuf::free`] is positive. It is at most the
+    /// contiguous part: when the free slots wrap past the end of the ring, a second call
+    /// gets the rest. A full (or not yet allocated) ring first grows by the same doubling
+    /// as [`SendBuf::push`] (from `MIN_RING`, capped at `capacity`): the application says
+    /// nothing of how much it has, so the ring grows only as it is actually filled, and a
+    /// small writer never pays for a full-size ring.
+    ///
+    /// Every slot handed out is initialised (zeroed when the ring was allocated, or a byte
+    /// acknowledged earlier): safe code never sees uninitialised memory. What `f` leaves in
+    /// the slots it does not take is ignored.
+    pub fn write_with<R>(&mut self, f: impl FnOnce(&mut [u8]) -> (usize, R)) -> (usize, R) {
+        if self.len == self.storage.len() && self.free() > 0 {
+            self.grow(self.len + 1);
+        }
+        let ring = self.storage.len();
+        let tail = if ring == 0 { 0 } else { self.index(self.len) };
+        // The free slots are [tail, head) when the held bytes wrap, else [tail, ring) then
+        // [0, head): either way the contiguous run from `tail` is the smaller of the two.
+        let room = (ring - self.len).min(ring - tail);
+        let (n, r) = f(&mut self.storage[tail..tail + room]);
+        let n = n.min(room);
+        self.len += n;
+        if self.len == 0 {
+            // Nothing written into a ring allocated for it: an empty buffer holds no storage.
+            self.storage = Box::default();
+            self.head = 0;
+        }
+        (n, r)
     }
 
     /// Smallest ring the buffer starts with: small enough that a 64-byte request costs
@@ -223,9 +259,61 @@ mod tests {
         assert_eq!(contents(&b), b"9abcdefg");
     }
 
+    /// In-place writes: the slice is the contiguous free run after the held bytes, the
+    /// ring grows (doubling) only when full, a claim beyond the slice is clipped, a claim
+    /// of 0 takes nothing, and the bytes written are the stream bytes.
+    #[test]
+    fn write_with_in_place() {
+        let mut b = SendBuf::new(10);
+        // Nothing is allocated until bytes are taken: a call that takes none leaves none.
+        assert_eq!(b.write_with(|s| (0, s.len())), (0, 4));
+        assert!(!b.is_allocated() && b.is_empty());
+        let fill = |src: &'static [u8]| {
+            move |s: &mut [u8]| {
+                let n = src.len().min(s.len());
+                s[..n].copy_from_slice(&src[..n]);
+                (n, s.len())
+            }
+        };
+        assert_eq!(b.write_with(fill(b"abc")), (3, 4));
+        assert_eq!(b.write_with(fill(b"defg")), (1, 1)); // one slot left in the ring
+        assert_eq!(contents(&b), b"abcd");
+        // Full ring: it doubles (capped at the capacity, 10), the held bytes unwrapped.
+        assert_eq!(b.write_with(fill(b"efghijkl")), (4, 4));
+        assert_eq!(contents(&b), b"abcdefgh");
+        b.ack(6); // head at 6: "gh" held at 6..8, free slots [0, 6)
+        assert_eq!(b.write_with(|s| (usize::MAX, s.len())), (6, 6), "clipped");
+        assert_eq!(b.len(), 8);
+        assert_eq!(b.free(), 2);
+        // Full ring again (8 of 10): it grows to the capacity for the last two bytes.
+        assert_eq!(b.write_with(fill(b"XYZ")), (2, 2));
+        assert_eq!(b.free(), 0);
+        assert_eq!(
+            b.write_with(fill(b"Q")),
+            (0, 0),
+            "nothing offered when full"
+        );
+        assert_eq!(b.len(), 10);
+        let held = contents(&b);
+        assert_eq!(&held[..2], b"gh");
+        assert_eq!(&held[8..], b"XY");
+        // Wrapped free space: ack 5 of a 10-slot ring whose bytes start at 0.
+        b.ack(5); // head 5, 5 held at 5..10, free [0, 5)
+        assert_eq!(b.write_with(fill(b"12")), (2, 5));
+        b.ack(4); // head 9: 3 held at 9, 0, 1; free [2, 9)
+        assert_eq!(b.write_with(|s| (0, s.len())), (0, 7));
+        assert_eq!(contents(&b), [&held[9..], &b"12"[..]].concat());
+        // Zero capacity: never allocates, offers nothing.
+        let mut z = SendBuf::new(0);
+        assert_eq!(z.write_with(|s| (5, s.len())), (0, 0));
+        assert!(!z.is_allocated());
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Push(usize),
+        /// `write_with` writing the next stream bytes and claiming this many.
+        Write(usize),
         Ack(usize),
         ReadAt(usize, usize),
     }
@@ -233,6 +321,7 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             (0usize..200).prop_map(Op::Push),
+            (0usize..200).prop_map(Op::Write),
             (0usize..200).prop_map(Op::Ack),
             (0usize..300, 0usize..300).prop_map(|(o, l)| Op::ReadAt(o, l)),
         ]
@@ -257,6 +346,20 @@ mod tests {
                         let took = b.push(&data);
                         prop_assert_eq!(took, n.min(cap - model.len()));
                         model.extend(&data[..took]);
+                        next_byte += took as u64;
+                    }
+                    Op::Write(n) => {
+                        let free_before = cap - model.len();
+                        let (took, offered) = b.write_with(|s| {
+                            for (i, x) in s.iter_mut().enumerate() {
+                                *x = ((next_byte + i as u64) % 251) as u8;
+                            }
+                            (n, s.len())
+                        });
+                        prop_assert!(offered <= free_before);
+                        prop_assert_eq!(offered == 0, free_before == 0);
+                        prop_assert_eq!(took, n.min(offered));
+                        model.extend((0..took as u64).map(|i| ((next_byte + i) % 251) as u8));
                         next_byte += took as u64;
                     }
                     Op::Ack(n) => {
