@@ -21,8 +21,12 @@ pub struct SendBuf {
     head: usize,
     /// Bytes held.
     len: usize,
-    /// Most bytes ever held.
-    capacity: usize,
+    /// Most bytes ever held (u32, as in `RecvBuf`: the buffer bound is far below 4 GiB, and
+    /// the 4 bytes saved hold `size_hint` within the TCB's budget).
+    capacity: u32,
+    /// log2 of the ring size when the storage was last released, for in-place writes (see
+    /// [`SendBuf::write_with`]).
+    size_hint: u8,
 }
 
 impl SendBuf {
@@ -32,13 +36,14 @@ impl SendBuf {
             storage: Box::default(),
             head: 0,
             len: 0,
-            capacity,
+            capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
+            size_hint: 0,
         }
     }
 
     /// Most bytes the buffer holds.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
 
     /// Bytes held: unacknowledged plus unsent.
@@ -52,7 +57,7 @@ impl SendBuf {
 
     /// Room left for the application: `capacity - len`.
     pub fn free(&self) -> usize {
-        self.capacity - self.len
+        self.capacity as usize - self.len
     }
 
     /// Whether the ring storage is currently allocated (it is not while empty).
@@ -85,17 +90,26 @@ impl SendBuf {
     ///
     /// The slice is never empty while [`SendBuf::free`] is positive. It is at most the
     /// contiguous part: when the free slots wrap past the end of the ring, a second call
-    /// gets the rest. A full (or not yet allocated) ring first grows by the same doubling
-    /// as [`SendBuf::push`] (from `MIN_RING`, capped at `capacity`): the application says
-    /// nothing of how much it has, so the ring grows only as it is actually filled, and a
-    /// small writer never pays for a full-size ring.
+    /// gets the rest. The application says nothing of how much it has, so the ring grows
+    /// only as it is actually filled: an unallocated one starts at `MIN_RING` (a small
+    /// writer never pays for a full-size ring), and a full one grows to at least double,
+    /// or at once to the size it had when the buffer last drained (capped at `capacity`).
     ///
     /// Every slot handed out is initialised (zeroed when the ring was allocated, or a byte
     /// acknowledged earlier): safe code never sees uninitialised memory. What `f` leaves in
     /// the slots it does not take is ignored.
     pub fn write_with<R>(&mut self, f: impl FnOnce(&mut [u8]) -> (usize, R)) -> (usize, R) {
         if self.len == self.storage.len() && self.free() > 0 {
-            self.grow(self.len + 1);
+            // A fresh ring starts small; once the application has filled it, it is writing
+            // in bulk, and the ring goes straight to the size it last reached instead of
+            // doubling up to it again (a bulk sender drains and refills its buffer every
+            // round trip: the doubling re-zeroed and re-copied twice the data each time).
+            let need = if self.storage.is_empty() {
+                1
+            } else {
+                (self.len + 1).max(1 << self.size_hint).min(self.capacity())
+            };
+            self.grow(need);
         }
         let ring = self.storage.len();
         let tail = if ring == 0 { 0 } else { self.index(self.len) };
@@ -106,7 +120,8 @@ impl SendBuf {
         let n = n.min(room);
         self.len += n;
         if self.len == 0 {
-            // Nothing written into a ring allocated for it: an empty buffer holds no storage.
+            // Nothing written into a ring allocated for it: an empty buffer holds no storage
+            // (and the size remembered stays that of the last ring actually used).
             self.storage = Box::default();
             self.head = 0;
         }
@@ -124,7 +139,7 @@ impl SendBuf {
         let size = need
             .next_power_of_two()
             .max(Self::MIN_RING)
-            .min(self.capacity)
+            .min(self.capacity())
             .max(need);
         let mut v = Vec::with_capacity(size);
         let (a, b) = self.slices(0, self.len);
@@ -143,11 +158,19 @@ impl SendBuf {
         let n = n.min(self.len);
         self.len -= n;
         if self.len == 0 {
-            self.storage = Box::default();
-            self.head = 0;
+            self.release();
         } else {
             self.head = self.index(n);
         }
+    }
+
+    /// Drops the storage of the empty buffer, remembering its size.
+    fn release(&mut self) {
+        if !self.storage.is_empty() {
+            self.size_hint = self.storage.len().ilog2() as u8;
+        }
+        self.storage = Box::default();
+        self.head = 0;
     }
 
     /// Copies the bytes `[offset, offset + dst.len())`, clipped to what is held, into the
@@ -307,6 +330,37 @@ mod tests {
         let mut z = SendBuf::new(0);
         assert_eq!(z.write_with(|s| (5, s.len())), (0, 0));
         assert!(!z.is_allocated());
+    }
+
+    /// A bulk in-place writer whose buffer drains gets a small ring first and, once it has
+    /// filled that, the size it had before at once; a write that takes nothing changes
+    /// nothing of that.
+    #[test]
+    fn write_with_regrows_to_the_size_last_used() {
+        let mut b = SendBuf::new(100);
+        let all = |s: &mut [u8]| (s.len(), s.len());
+        let offers: Vec<usize> = (0..6).map(|_| b.write_with(all).0).collect();
+        assert_eq!(
+            offers,
+            [4, 4, 8, 16, 32, 36],
+            "doubling from MIN_RING, capped"
+        );
+        b.ack(100);
+        assert!(!b.is_allocated());
+        assert_eq!(b.write_with(|s| (0, s.len())), (0, 4));
+        assert_eq!(b.write_with(all), (4, 4), "a fresh ring is small");
+        assert_eq!(
+            b.write_with(all),
+            (60, 60),
+            "then the last size (64) at once"
+        );
+        assert_eq!(b.write_with(all), (36, 36));
+        // A small write drains from a 4-byte ring: that is the size remembered now.
+        b.ack(100);
+        assert_eq!(b.write_with(|s| (1, s.len())), (1, 4));
+        b.ack(1);
+        assert_eq!(b.write_with(all), (4, 4));
+        assert_eq!(b.write_with(all), (4, 4), "doubling from 4 again");
     }
 
     #[derive(Debug, Clone)]
