@@ -107,8 +107,9 @@ impl Tcb {
             self.set_rcv_up(None);
         }
         if self.window_update_due() {
-            // The read opened the window by the receiver SWS amount (RFC 9293 3.8.6.2.2,
-            // MUST-39): tell the peer now rather than with the next ACK.
+            // The read lets the right edge move by the receiver SWS amount (RFC 9293
+            // 3.8.6.2.2, MUST-39) while the window offered is under half the buffer: tell
+            // the peer now rather than with the next ACK.
             self.ack_now = true;
         }
     }
