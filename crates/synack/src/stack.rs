@@ -515,7 +515,9 @@ impl Stack {
     /// Err(WouldBlock) without calling `f` when the buffer is full (an
     /// [`Event::Writable`] follows when room returns, as it does
     /// after a `send` that filled the buffer), and the bytes go out under the same rules
-    /// (Nagle, PSH, windows) as sent ones.
+    /// (Nagle, PSH, windows) as sent ones. Segments are built when the stack transmits
+    /// ([`Stack::poll_transmit`]), so several calls in a row (the second writing what
+    /// wrapped) put the same segments on the wire as one `send` of the same bytes.
     pub fn send_with<R>(
         &mut self,
         now: Instant,
@@ -548,7 +550,9 @@ impl Stack {
     /// nothing is readable yet, errors as for `recv`. After the read the connection does
     /// what it does after `recv`: a window update goes out at once if the read opened the
     /// window enough (receiver SWS avoidance, RFC 9293 3.8.6.2.2), and the buffer is
-    /// released when it empties.
+    /// released when it empties. That ACK is built when the stack transmits, so a second
+    /// call for the wrapped rest before [`Stack::poll_transmit`] still sends one window
+    /// update, as one `recv` of both parts would.
     pub fn recv_with<R>(
         &mut self,
         now: Instant,
