@@ -345,6 +345,36 @@ fn send_with_refuses_like_send() {
     t.expect_nothing();
 }
 
+/// A call refused for a full buffer asks for `Event::Writable` once room returns, whether
+/// `send` or `send_with` was refused; a buffer filled exactly by `send` does not.
+#[test]
+fn send_with_refused_asks_for_writable() {
+    for refused in [None, Some(Api::Copy), Some(Api::InPlace)] {
+        let mut cfg = Tcp::config();
+        cfg.send_buffer = 600;
+        let mut t = Tcp::with_config(cfg);
+        let iss = t.establish_passive();
+        let irs = t.peer_isn;
+        let (c, now) = (t.c(), t.now);
+        assert_eq!(t.stack.send(now, c, &[1; 600]), Ok(600));
+        match refused {
+            None => {}
+            Some(Api::Copy) => assert_eq!(t.stack.send(now, c, b"x"), Err(Error::WouldBlock)),
+            Some(Api::InPlace) => assert_eq!(
+                t.stack.send_with(now, c, |_| (1, ())),
+                Err(Error::WouldBlock)
+            ),
+        }
+        t.flush();
+        t.inject(ACK).seq(irs + 1).ack(iss + 601).at(ms(50));
+        assert_eq!(
+            t.saw(Event::Writable { conn: c }),
+            refused.is_some(),
+            "{refused:?}"
+        );
+    }
+}
+
 // ----- both calls mixed over a lossy link ----------------------------------------------
 
 /// Two stacks joined by a 5 ms link that drops packets at random (xorshift; `loss` per
