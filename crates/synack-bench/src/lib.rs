@@ -111,6 +111,16 @@ pub trait Endpoint: Host {
     /// Queue bytes; how many were taken (0 when the send buffer is full).
     fn send(&mut self, now: u64, data: &[u8]) -> usize;
     fn recv(&mut self, now: u64, buf: &mut [u8]) -> Recv;
+    /// `send` through the stack's in-place API (synack `Stack::send_with`, smoltcp
+    /// `tcp::Socket::send`): the application copies a prefix of `data` straight into the
+    /// free contiguous part of the stack's send buffer, in one call. How many bytes were
+    /// taken (0 when the buffer is full).
+    fn send_in_place(&mut self, now: u64, data: &[u8]) -> usize;
+    /// `recv` through the stack's in-place API (synack `Stack::recv_with`, smoltcp
+    /// `tcp::Socket::recv`): `consume` sees the readable bytes where they lie in the stack's
+    /// receive buffer (the contiguous part; a second call gets what wraps), and all it saw
+    /// is consumed. `Recv::Data(n)`: it saw `n` bytes.
+    fn recv_in_place(&mut self, now: u64, consume: &mut impl FnMut(&[u8])) -> Recv;
     /// No more sends: FIN after the queued data. Receiving goes on.
     fn shutdown(&mut self, now: u64);
     /// The application is done with the connection (after shutdown and end of stream).
@@ -221,6 +231,42 @@ impl Endpoint for SynackEnd {
             Ok(n) => Recv::Data(n),
             Err(Error::WouldBlock) => Recv::Nothing,
             Err(e) => synack_fail("recv", e, self),
+        }
+    }
+
+    fn send_in_place(&mut self, now: u64, data: &[u8]) -> usize {
+        let Some(c) = self.conn else { return 0 };
+        let r = self
+            .host
+            .stack
+            .send_with(Instant::from_micros(now), c, |buf| {
+                let n = buf.len().min(data.len());
+                buf[..n].copy_from_slice(&data[..n]);
+                (n, n)
+            });
+        match r {
+            Ok(n) => n,
+            Err(Error::WouldBlock) => 0,
+            Err(e) => synack_fail("send_with", e, self),
+        }
+    }
+
+    fn recv_in_place(&mut self, now: u64, consume: &mut impl FnMut(&[u8])) -> Recv {
+        let Some(c) = self.conn else {
+            return Recv::Nothing;
+        };
+        let r = self
+            .host
+            .stack
+            .recv_with(Instant::from_micros(now), c, |buf| {
+                consume(buf);
+                (buf.len(), buf.len())
+            });
+        match r {
+            Ok(Some(n)) => Recv::Data(n),
+            Ok(None) => Recv::Eof,
+            Err(Error::WouldBlock) => Recv::Nothing,
+            Err(e) => synack_fail("recv_with", e, self),
         }
     }
 
@@ -353,6 +399,37 @@ impl Endpoint for SmolEnd {
         use tcp::State::*;
         let s = self.host.tcp(self.handle);
         match s.recv_slice(buf) {
+            Ok(0) => Recv::Nothing,
+            Ok(n) => Recv::Data(n),
+            Err(tcp::RecvError::Finished) => Recv::Eof,
+            Err(e) => match s.state() {
+                Listen | SynSent | SynReceived => Recv::Nothing,
+                st => panic!("smoltcp recv: {e:?} in {st}; {}", self.describe()),
+            },
+        }
+    }
+
+    fn send_in_place(&mut self, _now: u64, data: &[u8]) -> usize {
+        let s = self.host.tcp(self.handle);
+        if !s.may_send() {
+            return 0;
+        }
+        s.send(|buf| {
+            let n = buf.len().min(data.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            (n, n)
+        })
+        .unwrap_or(0)
+    }
+
+    fn recv_in_place(&mut self, _now: u64, consume: &mut impl FnMut(&[u8])) -> Recv {
+        use tcp::State::*;
+        let s = self.host.tcp(self.handle);
+        let r = s.recv(|buf| {
+            consume(buf);
+            (buf.len(), buf.len())
+        });
+        match r {
             Ok(0) => Recv::Nothing,
             Ok(n) => Recv::Data(n),
             Err(tcp::RecvError::Finished) => Recv::Eof,

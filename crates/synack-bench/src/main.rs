@@ -21,7 +21,7 @@ use std::time::Duration as WallDuration;
 enum What {
     /// Everything: bulk, churn (with the idle levels and their memory), TIME-WAIT memory.
     All,
-    /// Bulk throughput at MSS 1460 and at MTU 65535.
+    /// Bulk throughput at MSS 1460 and at MTU 65535, copying and through the in-place APIs.
     Bulk,
     /// Churn with 0 idle connections and at each idle level (gives the idle memory too).
     Churn,
@@ -215,18 +215,27 @@ fn progress(msg: impl AsRef<str>) {
 // ----- bulk ------------------------------------------------------------------------------
 
 fn run_bulk(args: &Args, rows: &mut Vec<Row>) {
-    for mtu in [1500u16, 65535] {
+    // The copying rows first (the application copies into and out of each stack's
+    // buffers), then the same transfers through both stacks' in-place APIs.
+    for (mtu, in_place) in [
+        (1500u16, false),
+        (65535, false),
+        (1500, true),
+        (65535, true),
+    ] {
         let p = bulk::BulkParams {
             total: args.bytes,
             mtu,
             buffer: args.buffer as usize,
+            in_place,
         };
+        let api = if in_place { " in-place" } else { "" };
         let (mut s, mut m) = (Vec::new(), Vec::new());
         let mut notes = String::new();
         for rep in 0..args.reps {
             let rs = bulk::synack(p);
             progress(format!(
-                "bulk MTU {mtu} rep {}/{}: synack  {:6.2} Gbit/s ({:.2} s, {} packets, {} rounds, {} timer waits, {:.3} virtual s)",
+                "bulk MTU {mtu}{api} rep {}/{}: synack  {:6.2} Gbit/s ({:.2} s, {} packets, {} rounds, {} timer waits, {:.3} virtual s)",
                 rep + 1,
                 args.reps,
                 rs.gbits,
@@ -242,7 +251,7 @@ fn run_bulk(args: &Args, rows: &mut Vec<Row>) {
                 bulk::smoltcp(p)
             };
             progress(format!(
-                "bulk MTU {mtu} rep {}/{}: smoltcp {:6.2} Gbit/s ({:.2} s, {} packets, {} rounds, {} timer waits, {:.3} virtual s)",
+                "bulk MTU {mtu}{api} rep {}/{}: smoltcp {:6.2} Gbit/s ({:.2} s, {} packets, {} rounds, {} timer waits, {:.3} virtual s)",
                 rep + 1,
                 args.reps,
                 rm.gbits,
@@ -262,11 +271,14 @@ fn run_bulk(args: &Args, rows: &mut Vec<Row>) {
             s.push(rs.gbits);
             m.push(rm.gbits);
         }
-        let label = if mtu == 1500 {
+        let mut label = if mtu == 1500 {
             format!("bulk {}, MSS 1460", human_size(args.bytes))
         } else {
             format!("bulk {}, MTU 65535", human_size(args.bytes))
         };
+        if in_place {
+            label.push_str(", in-place API (both stacks)");
+        }
         rows.push(Row {
             figure: label,
             synack: median(&mut s),
@@ -815,6 +827,16 @@ fn print_notes(args: &Args) {
         "  config (Nagle, delayed ACK, window scaling, timestamps, SACK). smoltcp: defaults (no"
     );
     println!("  timestamps, no congestion control compiled in, 10 ms ACK delay, Nagle).");
+    println!(
+        "  \"in-place API\" rows: the same transfer through each stack's zero-copy calls (synack"
+    );
+    println!(
+        "  send_with/recv_with, smoltcp tcp::Socket::send/recv closures): the sender writes the"
+    );
+    println!(
+        "  pattern straight into the send buffer, the receiver reads each slice in place (no copy"
+    );
+    println!("  out; the first and last byte of each slice are checked).");
     println!("- churn: per cycle allocate, connect, 64 B request, 64 B response, client close, server close,");
     println!(
         "  free; {} µs of virtual time per cycle. synack keeps every client TIME-WAIT for 60 s (about",

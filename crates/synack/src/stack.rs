@@ -530,10 +530,67 @@ impl Stack {
             .ok_or(Error::InvalidHandle)?
     }
 
+    /// SEND in place (zero-copy): `f` writes the application's bytes straight into the
+    /// connection's send buffer and returns `(n, r)`: it wrote the first `n` bytes of the
+    /// slice it was given, and `r` is handed back as `Ok(r)`.
+    ///
+    /// The slice is the free space that follows the queued bytes contiguously in the ring
+    /// buffer: never empty, but possibly shorter than the room left when that space wraps
+    /// around the ring's end (a second call gets the rest), or when the on-demand buffer
+    /// has not grown yet (it grows, up to the configured `send_buffer`, as calls fill it).
+    /// Its contents are unspecified (zeroes or old bytes), never uninitialised memory. An
+    /// `n` larger than the slice counts as the whole slice.
+    ///
+    /// Otherwise exactly [`Stack::send`]: Err(Closed)/Err(Closing) when sending is over,
+    /// Err(WouldBlock) without calling `f` when the buffer is full (an
+    /// [`Event::Writable`] follows when room returns, as it does
+    /// after a `send` that filled the buffer), and the bytes go out under the same rules
+    /// (Nagle, PSH, windows) as sent ones. Segments are built when the stack transmits
+    /// ([`Stack::poll_transmit`]), so several calls in a row (the second writing what
+    /// wrapped) put the same segments on the wire as one `send` of the same bytes.
+    pub fn send_with<R>(
+        &mut self,
+        now: Instant,
+        c: ConnId,
+        f: impl FnOnce(&mut [u8]) -> (usize, R),
+    ) -> Result<R, Error> {
+        let idx = self.index_of(c)?;
+        self.with_tcb(idx, now, |t, _| t.send_with(f))
+            .ok_or(Error::InvalidHandle)?
+    }
+
     /// RECEIVE: Ok(n > 0) bytes, Ok(0) end of stream (peer's FIN), Err(WouldBlock) nothing yet.
     pub fn recv(&mut self, now: Instant, c: ConnId, buf: &mut [u8]) -> Result<usize, Error> {
         let idx = self.index_of(c)?;
         self.with_tcb(idx, now, |t, _| t.recv(buf))
+            .ok_or(Error::InvalidHandle)?
+    }
+
+    /// RECEIVE in place (zero-copy): `f` reads the received bytes where they lie in the
+    /// connection's receive buffer and returns `(n, r)`: it consumed the first `n` bytes of
+    /// the slice, and `r` is handed back as `Ok(Some(r))`.
+    ///
+    /// The slice is never empty: it is every readable byte, unless they wrap around the
+    /// ring's end, when it is the part up to the end and a second call gets the rest. An
+    /// `n` larger than the slice counts as the whole slice; `n = 0` leaves everything
+    /// unread.
+    ///
+    /// `Ok(None)` (without calling `f`) is the end of the stream: every byte has been read
+    /// and the peer's FIN has arrived ([`Stack::recv`]'s `Ok(0)`). Err(WouldBlock) when
+    /// nothing is readable yet, errors as for `recv`. After the read the connection does
+    /// what it does after `recv`: a window update goes out at once if the read opened the
+    /// window enough (receiver SWS avoidance, RFC 9293 3.8.6.2.2), and the buffer is
+    /// released when it empties. That ACK is built when the stack transmits, so a second
+    /// call for the wrapped rest before [`Stack::poll_transmit`] still sends one window
+    /// update, as one `recv` of both parts would.
+    pub fn recv_with<R>(
+        &mut self,
+        now: Instant,
+        c: ConnId,
+        f: impl FnOnce(&[u8]) -> (usize, R),
+    ) -> Result<Option<R>, Error> {
+        let idx = self.index_of(c)?;
+        self.with_tcb(idx, now, |t, _| t.recv_with(f))
             .ok_or(Error::InvalidHandle)?
     }
 

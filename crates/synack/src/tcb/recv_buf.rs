@@ -321,6 +321,19 @@ impl RecvBuf {
         n1 + n2
     }
 
+    /// In-place read: hands `f` the first contiguous run of readable bytes (all of them
+    /// unless they wrap past the end of the ring; then a second call gets the rest), and
+    /// consumes the first `n`, where `(n, r)` is what `f` returned. `n` is clipped to the
+    /// slice, so claiming more than offered never panics or consumes unseen bytes. Returns
+    /// `r`. With nothing readable `f` sees an empty slice.
+    pub fn read_with<R>(&mut self, f: impl FnOnce(&[u8]) -> (usize, R)) -> R {
+        let first = self.peek().0;
+        let (n, r) = f(first);
+        let n = n.min(first.len());
+        self.consume(n);
+        r
+    }
+
     /// The readable bytes, zero-copy: two slices because the ring may wrap.
     pub fn peek(&self) -> (&[u8], &[u8]) {
         if self.readable == 0 {
@@ -841,6 +854,31 @@ mod tests {
         assert_eq!(out, &stream[12..]);
     }
 
+    /// In-place reads: the slice is the first contiguous run of readable bytes, a second
+    /// call gets the wrapped rest, a claim of 0 consumes nothing, a claim beyond the slice
+    /// is clipped to it, and the storage goes once everything is read.
+    #[test]
+    fn read_with_in_place() {
+        let stream: Vec<u8> = (0..100u8).collect();
+        let mut b = RecvBuf::new(8);
+        // Nothing readable: an empty slice, nothing happens.
+        assert_eq!(b.read_with(|s| (3, s.len())), 0);
+        b.insert(0, &stream[0..6]);
+        assert_eq!(b.read_with(|s| (0, s.to_vec())), &stream[0..6], "claim 0");
+        assert_eq!(b.readable(), 6);
+        assert_eq!(b.read_with(|s| (5, s.len())), 6);
+        assert_eq!(b.readable(), 1);
+        // [5, 12) now wraps: slots 5..8 then 0..4.
+        b.insert(6, &stream[6..12]);
+        assert_eq!(b.read_with(|s| (1, s.to_vec())), &stream[5..8]);
+        assert_eq!(b.read_with(|s| (usize::MAX, s.to_vec())), &stream[6..8]);
+        assert_eq!(b.readable(), 4, "an over-claim takes only the slice");
+        assert_eq!(b.read_with(|s| (99, s.to_vec())), &stream[8..12]);
+        assert_eq!(b.readable(), 0);
+        assert!(!b.is_allocated(), "released when empty");
+        check(&b, &stream);
+    }
+
     #[test]
     fn sk_3_sk_4_sack_ranges_most_recent_first() {
         let stream = [7u8; 100];
@@ -1042,10 +1080,24 @@ mod tests {
                     assert_eq!(r, ins(0, false, true, false));
                 }
                 assert!(!(r.advanced > 0 && r.out_of_order));
-                if rng.below(3) == 0 {
-                    let mut dst = vec![0u8; rng.below(400)];
-                    let n = b.read(&mut dst);
-                    out.extend_from_slice(&dst[..n]);
+                match rng.below(6) {
+                    0 | 1 => {
+                        let mut dst = vec![0u8; rng.below(400)];
+                        let n = b.read(&mut dst);
+                        out.extend_from_slice(&dst[..n]);
+                    }
+                    2 => {
+                        // In place, claiming anything from 0 to past the slice.
+                        let claim = rng.below(400);
+                        let (first, readable) = (b.peek().0.len(), b.readable());
+                        let seen = b.read_with(|s| {
+                            out.extend_from_slice(&s[..claim.min(s.len())]);
+                            (claim, s.len())
+                        });
+                        assert_eq!(seen, first, "the first contiguous part");
+                        assert_eq!(b.readable(), readable - claim.min(first));
+                    }
+                    _ => {}
                 }
                 assert_eq!(out.len() as u64 + b.readable() as u64, b.next());
                 check(b, &stream);

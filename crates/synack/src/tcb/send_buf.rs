@@ -9,7 +9,8 @@
 //! the bytes held need more room, and released whenever the buffer drains, so idle
 //! connections cost only the struct (DESIGN.md: memory is bounded per connection) and a
 //! connection that only ever holds a small request never pays for zeroing a full-size ring
-//! (the churn profile spent ~44% there). Copies in and out are at most two `memcpy`s each.
+//! (the churn profile spent ~44% there). Copies in and out are at most two `memcpy`s each;
+//! [`SendBuf::write_with`] lets the application write into the ring itself (no copy here).
 
 /// A bounded ring buffer of outgoing stream bytes, front = SND.UNA.
 #[derive(Clone, Debug, Default)]
@@ -20,8 +21,12 @@ pub struct SendBuf {
     head: usize,
     /// Bytes held.
     len: usize,
-    /// Most bytes ever held.
-    capacity: usize,
+    /// Most bytes ever held (u32, as in `RecvBuf`: the buffer bound is far below 4 GiB, and
+    /// the 4 bytes saved hold `size_hint` within the TCB's budget).
+    capacity: u32,
+    /// log2 of the ring size when the storage was last released, for in-place writes (see
+    /// [`SendBuf::write_with`]).
+    size_hint: u8,
 }
 
 impl SendBuf {
@@ -31,13 +36,14 @@ impl SendBuf {
             storage: Box::default(),
             head: 0,
             len: 0,
-            capacity,
+            capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
+            size_hint: 0,
         }
     }
 
     /// Most bytes the buffer holds.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
 
     /// Bytes held: unacknowledged plus unsent.
@@ -51,7 +57,7 @@ impl SendBuf {
 
     /// Room left for the application: `capacity - len`.
     pub fn free(&self) -> usize {
-        self.capacity - self.len
+        self.capacity as usize - self.len
     }
 
     /// Whether the ring storage is currently allocated (it is not while empty).
@@ -77,6 +83,51 @@ impl SendBuf {
         n
     }
 
+    /// In-place append: hands `f` the free slots that follow the held bytes contiguously in
+    /// the ring, and takes the first `n` of them as stream bytes, where `(n, r)` is what `f`
+    /// returned (`n` is clipped to the slice: taking more than offered never panics).
+    /// Returns `(bytes taken, r)`.
+    ///
+    /// The slice is never empty while [`SendBuf::free`] is positive. It is at most the
+    /// contiguous part: when the free slots wrap past the end of the ring, a second call
+    /// gets the rest. The application says nothing of how much it has, so the ring grows
+    /// only as it is actually filled: an unallocated one starts at `MIN_RING` (a small
+    /// writer never pays for a full-size ring), and a full one grows to at least double,
+    /// or at once to the size it had when the buffer last drained (capped at `capacity`).
+    ///
+    /// Every slot handed out is initialised (zeroed when the ring was allocated, or a byte
+    /// acknowledged earlier): safe code never sees uninitialised memory. What `f` leaves in
+    /// the slots it does not take is ignored.
+    pub fn write_with<R>(&mut self, f: impl FnOnce(&mut [u8]) -> (usize, R)) -> (usize, R) {
+        if self.len == self.storage.len() && self.free() > 0 {
+            // A fresh ring starts small; once the application has filled it, it is writing
+            // in bulk, and the ring goes straight to the size it last reached instead of
+            // doubling up to it again (a bulk sender drains and refills its buffer every
+            // round trip: the doubling re-zeroed and re-copied twice the data each time).
+            let need = if self.storage.is_empty() {
+                1
+            } else {
+                (self.len + 1).max(1 << self.size_hint).min(self.capacity())
+            };
+            self.grow(need);
+        }
+        let ring = self.storage.len();
+        let tail = if ring == 0 { 0 } else { self.index(self.len) };
+        // The free slots are [tail, head) when the held bytes wrap, else [tail, ring) then
+        // [0, head): either way the contiguous run from `tail` is the smaller of the two.
+        let room = (ring - self.len).min(ring - tail);
+        let (n, r) = f(&mut self.storage[tail..tail + room]);
+        let n = n.min(room);
+        self.len += n;
+        if self.len == 0 {
+            // Nothing written into a ring allocated for it: an empty buffer holds no storage
+            // (and the size remembered stays that of the last ring actually used).
+            self.storage = Box::default();
+            self.head = 0;
+        }
+        (n, r)
+    }
+
     /// Smallest ring the buffer starts with: small enough that a 64-byte request costs
     /// little, large enough that a bulk sender doubles only a handful of times.
     // Tiny under test, so that the model-based property tests exercise every growth step.
@@ -88,7 +139,7 @@ impl SendBuf {
         let size = need
             .next_power_of_two()
             .max(Self::MIN_RING)
-            .min(self.capacity)
+            .min(self.capacity())
             .max(need);
         let mut v = Vec::with_capacity(size);
         let (a, b) = self.slices(0, self.len);
@@ -107,11 +158,19 @@ impl SendBuf {
         let n = n.min(self.len);
         self.len -= n;
         if self.len == 0 {
-            self.storage = Box::default();
-            self.head = 0;
+            self.release();
         } else {
             self.head = self.index(n);
         }
+    }
+
+    /// Drops the storage of the empty buffer, remembering its size.
+    fn release(&mut self) {
+        if !self.storage.is_empty() {
+            self.size_hint = self.storage.len().ilog2() as u8;
+        }
+        self.storage = Box::default();
+        self.head = 0;
     }
 
     /// Copies the bytes `[offset, offset + dst.len())`, clipped to what is held, into the
@@ -223,9 +282,92 @@ mod tests {
         assert_eq!(contents(&b), b"9abcdefg");
     }
 
+    /// In-place writes: the slice is the contiguous free run after the held bytes, the
+    /// ring grows (doubling) only when full, a claim beyond the slice is clipped, a claim
+    /// of 0 takes nothing, and the bytes written are the stream bytes.
+    #[test]
+    fn write_with_in_place() {
+        let mut b = SendBuf::new(10);
+        // Nothing is allocated until bytes are taken: a call that takes none leaves none.
+        assert_eq!(b.write_with(|s| (0, s.len())), (0, 4));
+        assert!(!b.is_allocated() && b.is_empty());
+        let fill = |src: &'static [u8]| {
+            move |s: &mut [u8]| {
+                let n = src.len().min(s.len());
+                s[..n].copy_from_slice(&src[..n]);
+                (n, s.len())
+            }
+        };
+        assert_eq!(b.write_with(fill(b"abc")), (3, 4));
+        assert_eq!(b.write_with(fill(b"defg")), (1, 1)); // one slot left in the ring
+        assert_eq!(contents(&b), b"abcd");
+        // Full ring: it doubles (capped at the capacity, 10), the held bytes unwrapped.
+        assert_eq!(b.write_with(fill(b"efghijkl")), (4, 4));
+        assert_eq!(contents(&b), b"abcdefgh");
+        b.ack(6); // head at 6: "gh" held at 6..8, free slots [0, 6)
+        assert_eq!(b.write_with(|s| (usize::MAX, s.len())), (6, 6), "clipped");
+        assert_eq!(b.len(), 8);
+        assert_eq!(b.free(), 2);
+        // Full ring again (8 of 10): it grows to the capacity for the last two bytes.
+        assert_eq!(b.write_with(fill(b"XYZ")), (2, 2));
+        assert_eq!(b.free(), 0);
+        assert_eq!(
+            b.write_with(fill(b"Q")),
+            (0, 0),
+            "nothing offered when full"
+        );
+        assert_eq!(b.len(), 10);
+        let held = contents(&b);
+        assert_eq!(&held[..2], b"gh");
+        assert_eq!(&held[8..], b"XY");
+        // Wrapped free space: ack 5 of a 10-slot ring whose bytes start at 0.
+        b.ack(5); // head 5, 5 held at 5..10, free [0, 5)
+        assert_eq!(b.write_with(fill(b"12")), (2, 5));
+        b.ack(4); // head 9: 3 held at 9, 0, 1; free [2, 9)
+        assert_eq!(b.write_with(|s| (0, s.len())), (0, 7));
+        assert_eq!(contents(&b), [&held[9..], &b"12"[..]].concat());
+        // Zero capacity: never allocates, offers nothing.
+        let mut z = SendBuf::new(0);
+        assert_eq!(z.write_with(|s| (5, s.len())), (0, 0));
+        assert!(!z.is_allocated());
+    }
+
+    /// A bulk in-place writer whose buffer drains gets a small ring first and, once it has
+    /// filled that, the size it had before at once; a write that takes nothing changes
+    /// nothing of that.
+    #[test]
+    fn write_with_regrows_to_the_size_last_used() {
+        let mut b = SendBuf::new(100);
+        let all = |s: &mut [u8]| (s.len(), s.len());
+        let offers: Vec<usize> = (0..6).map(|_| b.write_with(all).0).collect();
+        assert_eq!(
+            offers,
+            [4, 4, 8, 16, 32, 36],
+            "doubling from MIN_RING, capped"
+        );
+        b.ack(100);
+        assert!(!b.is_allocated());
+        assert_eq!(b.write_with(|s| (0, s.len())), (0, 4));
+        assert_eq!(b.write_with(all), (4, 4), "a fresh ring is small");
+        assert_eq!(
+            b.write_with(all),
+            (60, 60),
+            "then the last size (64) at once"
+        );
+        assert_eq!(b.write_with(all), (36, 36));
+        // A small write drains from a 4-byte ring: that is the size remembered now.
+        b.ack(100);
+        assert_eq!(b.write_with(|s| (1, s.len())), (1, 4));
+        b.ack(1);
+        assert_eq!(b.write_with(all), (4, 4));
+        assert_eq!(b.write_with(all), (4, 4), "doubling from 4 again");
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Push(usize),
+        /// `write_with` writing the next stream bytes and claiming this many.
+        Write(usize),
         Ack(usize),
         ReadAt(usize, usize),
     }
@@ -233,6 +375,7 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             (0usize..200).prop_map(Op::Push),
+            (0usize..200).prop_map(Op::Write),
             (0usize..200).prop_map(Op::Ack),
             (0usize..300, 0usize..300).prop_map(|(o, l)| Op::ReadAt(o, l)),
         ]
@@ -257,6 +400,20 @@ mod tests {
                         let took = b.push(&data);
                         prop_assert_eq!(took, n.min(cap - model.len()));
                         model.extend(&data[..took]);
+                        next_byte += took as u64;
+                    }
+                    Op::Write(n) => {
+                        let free_before = cap - model.len();
+                        let (took, offered) = b.write_with(|s| {
+                            for (i, x) in s.iter_mut().enumerate() {
+                                *x = ((next_byte + i as u64) % 251) as u8;
+                            }
+                            (n, s.len())
+                        });
+                        prop_assert!(offered <= free_before);
+                        prop_assert_eq!(offered == 0, free_before == 0);
+                        prop_assert_eq!(took, n.min(offered));
+                        model.extend((0..took as u64).map(|i| ((next_byte + i) % 251) as u8));
                         next_byte += took as u64;
                     }
                     Op::Ack(n) => {

@@ -1,6 +1,7 @@
 //! The user calls on an existing connection (RFC 9293 §3.10.2-5): SEND, RECEIVE, CLOSE
 //! (`shutdown` for the write side, `close` to also release the handle) and ABORT.
 
+use super::recv_buf::RecvBuf;
 use super::{Ctx, Tcb};
 use crate::error::Error;
 use crate::event::{Cause, CloseReason};
@@ -13,50 +14,104 @@ impl Tcb {
 
     /// SEND (UI-2): queue in SYN-SENT / SYN-RECEIVED, send in ESTABLISHED / CLOSE-WAIT.
     pub fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
+        self.check_sendable()?;
+        let n = self.send_buf.push(data);
+        if n < data.len() {
+            // Refused bytes: report Writable once an ACK frees room (input.rs).
+            self.flags.set_want_writable(true);
+        }
+        if n == 0 && !data.is_empty() {
+            Err(Error::WouldBlock)
+        } else {
+            Ok(n)
+        }
+    }
+
+    /// SEND in place: `f` writes into the send buffer's free contiguous space and says how
+    /// many bytes it wrote (see [`SendBuf::write_with`]); the same states and errors as
+    /// [`Tcb::send`], and WouldBlock (without calling `f`) when the buffer is full.
+    ///
+    /// [`SendBuf::write_with`]: super::send_buf::SendBuf::write_with
+    pub fn send_with<R>(&mut self, f: impl FnOnce(&mut [u8]) -> (usize, R)) -> Result<R, Error> {
+        self.check_sendable()?;
+        if self.send_buf.free() == 0 {
+            self.flags.set_want_writable(true);
+            return Err(Error::WouldBlock);
+        }
+        let (_, r) = self.send_buf.write_with(f);
+        if self.send_buf.free() == 0 {
+            // The application filled the buffer: unlike `send` we cannot tell whether it had
+            // more, so assume it did and report Writable when room returns.
+            self.flags.set_want_writable(true);
+        }
+        Ok(r)
+    }
+
+    /// Whether SEND may queue data now (UI-2, ST-10: nothing after our FIN).
+    fn check_sendable(&self) -> Result<(), Error> {
         match self.state {
             State::Closed => Err(self.closed_error()),
             State::SynSent | State::SynReceived | State::Established | State::CloseWait
                 if !self.fin_queued =>
             {
-                let n = self.send_buf.push(data);
-                if n < data.len() {
-                    self.flags.set_want_writable(true);
-                }
-                if n == 0 && !data.is_empty() {
-                    Err(Error::WouldBlock)
-                } else {
-                    Ok(n)
-                }
+                Ok(())
             }
             _ => Err(Error::Closing),
         }
     }
 
-    /// RECEIVE (UI-3). Data received on a SYN is only handed over after ESTABLISHED (ST-6).
+    /// RECEIVE (UI-3) into `buf`: Ok(0) at end of stream (and for an empty `buf`).
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.receive(|b| b.read(buf)).map(|r| r.unwrap_or(0))
+    }
+
+    /// RECEIVE in place: `f` sees the readable bytes (the first contiguous part, see
+    /// [`RecvBuf::read_with`]) and says how many it consumed. Ok(None) at end of stream.
+    ///
+    /// [`RecvBuf::read_with`]: super::recv_buf::RecvBuf::read_with
+    pub fn recv_with<R>(
+        &mut self,
+        f: impl FnOnce(&[u8]) -> (usize, R),
+    ) -> Result<Option<R>, Error> {
+        self.receive(|b| b.read_with(f))
+    }
+
+    /// RECEIVE (UI-3), whatever the application does with the bytes: `take` consumes some
+    /// of them (called only when some are readable). Ok(Some) after `take`; Ok(None) when
+    /// nothing is left and the peer's FIN has arrived (end of stream); Err(WouldBlock) when
+    /// nothing is readable yet. Data received on a SYN is only handed over after
+    /// ESTABLISHED (ST-6).
+    fn receive<R>(&mut self, take: impl FnOnce(&mut RecvBuf) -> R) -> Result<Option<R>, Error> {
         if self.state.is_synchronized() || self.state == State::Closed {
             if self.recv_buf.readable() > 0 {
-                let n = self.recv_buf.read(buf);
-                let unread_start = self.recv_buf.next() - self.recv_buf.readable() as u64;
-                if self.rcv_up().is_some_and(|up| up <= unread_start) {
-                    // Every urgent byte has been read: forget the pointer, which is kept
-                    // in 32 bits and must not be compared once the stream has moved 2^31
-                    // past it (issue 3).
-                    self.set_rcv_up(None);
-                }
-                if self.window_update_due() {
-                    self.ack_now = true;
-                }
-                return Ok(n);
+                let r = take(&mut self.recv_buf);
+                self.after_read();
+                return Ok(Some(r));
             }
             if self.fin_received {
-                return Ok(0);
+                return Ok(None);
             }
         }
         if self.state == State::Closed {
             return Err(self.closed_error());
         }
         Err(Error::WouldBlock)
+    }
+
+    /// What follows the application's read, however much it took (none included).
+    fn after_read(&mut self) {
+        let unread_start = self.recv_buf.next() - self.recv_buf.readable() as u64;
+        if self.rcv_up().is_some_and(|up| up <= unread_start) {
+            // Every urgent byte has been read: forget the pointer, which is kept in 32 bits
+            // and must not be compared once the stream has moved 2^31 past it (issue 3).
+            self.set_rcv_up(None);
+        }
+        if self.window_update_due() {
+            // The read lets the right edge move by the receiver SWS amount (RFC 9293
+            // 3.8.6.2.2, MUST-39) while the window offered is under half the buffer: tell
+            // the peer now rather than with the next ACK.
+            self.ack_now = true;
+        }
     }
 
     /// CLOSE of the write side (ST-10): FIN after the queued data; receiving continues.
