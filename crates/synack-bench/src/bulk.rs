@@ -9,6 +9,13 @@
 //! the receiver looks at the bytes where they lie in the receive buffer without copying them
 //! out, checking the first and last byte of each slice against the pattern (the same O(1)
 //! work per call for both stacks).
+//!
+//! [`pair`] runs the two stacks' transfers interleaved rather than one after the other: each
+//! moves a slice of the bytes in turn (ABBA order), and each one's figure is its bytes over
+//! the sum of its own slices' wall time. This machine's speed drifts by up to 2.5x from one
+//! few-second phase to the next, and whole transfers run back to back gave ratios that
+//! swung with the phase (MTU 65535: 1.28x to 1.73x in one session); slices of a few
+//! milliseconds see the same phases.
 
 use std::time::Instant as WallClock;
 use synack_bench::{Endpoint, Link, Recv, Sim, SmolEnd, SmolHost, SynackEnd, SynackHost};
@@ -49,7 +56,35 @@ pub struct BulkParams {
 
 const PORT: u16 = 5001;
 
+/// Slices per transfer in [`pair`].
+const SLICES: u64 = 16;
+
+/// synack's and smoltcp's transfers of `p`, interleaved in slices (see the module comment).
+pub fn pair(p: BulkParams) -> (BulkRun, BulkRun) {
+    let (mut s, mut m) = (synack_flow(p), smoltcp_flow(p));
+    let slice = p.total.div_ceil(SLICES).max(1);
+    let mut k = 0;
+    while s.got < p.total || m.got < p.total {
+        let target = ((k + 1) * slice).min(p.total);
+        if k % 2 == 0 {
+            s.run_to(target);
+            m.run_to(target);
+        } else {
+            m.run_to(target);
+            s.run_to(target);
+        }
+        k += 1;
+    }
+    (s.finish(), m.finish())
+}
+
 pub fn synack(p: BulkParams) -> BulkRun {
+    let mut f = synack_flow(p);
+    f.run_to(p.total);
+    f.finish()
+}
+
+fn synack_flow(p: BulkParams) -> Flow<SynackEnd, SynackEnd> {
     let config = |side| synack::Config {
         send_buffer: p.buffer,
         recv_buffer: p.buffer,
@@ -64,10 +99,10 @@ pub fn synack(p: BulkParams) -> BulkRun {
         0,
         PORT,
     );
-    run(a, b, p)
+    Flow::new(a, b, p)
 }
 
-pub fn smoltcp(p: BulkParams) -> BulkRun {
+fn smoltcp_flow(p: BulkParams) -> Flow<SmolEnd, SmolEnd> {
     let mtu = p.mtu as usize;
     let b = SmolEnd::server(SmolHost::new(synack_bench::Side::B, mtu, 0), PORT, p.buffer);
     let a = SmolEnd::client(
@@ -76,89 +111,145 @@ pub fn smoltcp(p: BulkParams) -> BulkRun {
         PORT,
         p.buffer,
     );
-    run(a, b, p)
+    Flow::new(a, b, p)
 }
 
-fn run<A: Endpoint, B: Endpoint>(mut a: A, mut b: B, p: BulkParams) -> BulkRun {
-    let mut sim = Sim::new(Link::new());
-    sim.link.reserve(1024, p.mtu as usize);
-    let pattern: Vec<u8> = (0..64 * 1024u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
-    let mut rbuf = vec![0u8; 64 * 1024];
-    let (mut sent, mut got) = (0u64, 0u64);
-    // In place: slices whose first or last byte is not the pattern's at its stream offset.
-    let mut mismatches = 0u64;
-    let total = p.total;
-    let t0 = WallClock::now();
-    while got < total {
-        sim.round(
-            &mut a,
-            &mut b,
-            |a, now| {
-                a.poll_app(now);
-                while sent < total {
-                    let off = (sent % pattern.len() as u64) as usize;
-                    let end = pattern.len().min(off + (total - sent) as usize);
-                    let n = if p.in_place {
-                        a.send_in_place(now, &pattern[off..end])
-                    } else {
-                        a.send(now, &pattern[off..end])
-                    };
-                    if n == 0 {
-                        break;
-                    }
-                    sent += n as u64;
-                }
-            },
-            |b, now| {
-                b.poll_app(now);
-                if p.in_place {
-                    let mut look = |s: &[u8]| {
-                        if s.is_empty() {
-                            return; // smoltcp's closure runs on an empty buffer too
-                        }
-                        let len = pattern.len() as u64;
-                        let first = pattern[(got % len) as usize];
-                        let last = pattern[((got + s.len() as u64 - 1) % len) as usize];
-                        mismatches += u64::from(s[0] != first || s[s.len() - 1] != last);
-                        std::hint::black_box(s);
-                        got += s.len() as u64;
-                    };
-                    while let Recv::Data(_) = b.recv_in_place(now, &mut look) {}
-                } else {
-                    while let Recv::Data(n) = b.recv(now, &mut rbuf) {
-                        got += n as u64;
-                    }
-                }
-            },
-        );
-        if got >= total {
-            break;
-        }
-        if !sim.advance(&mut a, &mut b) {
-            panic!(
-                "bulk stuck at {} of {total} bytes:\n  {}\n  {}",
-                got,
-                a.describe(),
-                b.describe()
-            );
+/// One transfer, resumable: [`Flow::run_to`] moves it on until the receiver has a given
+/// number of bytes, and adds the wall time it took to the flow's own total.
+struct Flow<A, B> {
+    a: A,
+    b: B,
+    sim: Sim,
+    p: BulkParams,
+    pattern: Vec<u8>,
+    rbuf: Vec<u8>,
+    sent: u64,
+    got: u64,
+    /// In place: slices whose first or last byte is not the pattern's at its stream offset.
+    mismatches: u64,
+    secs: f64,
+}
+
+impl<A: Endpoint, B: Endpoint> Flow<A, B> {
+    fn new(a: A, b: B, p: BulkParams) -> Self {
+        let sim = Sim::new(Link::new());
+        sim.link.reserve(1024, p.mtu as usize);
+        Flow {
+            a,
+            b,
+            sim,
+            p,
+            pattern: (0..64 * 1024u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+                .collect(),
+            rbuf: vec![0u8; 64 * 1024],
+            sent: 0,
+            got: 0,
+            mismatches: 0,
+            secs: 0.0,
         }
     }
-    let secs = t0.elapsed().as_secs_f64();
-    std::hint::black_box(&rbuf);
-    assert_eq!(
-        mismatches, 0,
-        "in-place bulk: bytes differ from what was sent"
-    );
-    let st = sim.link.stats();
-    BulkRun {
-        gbits: total as f64 * 8.0 / secs / 1e9,
-        secs,
-        packets: st[0].packets + st[1].packets,
-        rounds: sim.rounds,
-        timer_jumps: sim.timer_jumps,
-        virtual_secs: sim.now as f64 / 1e6,
+
+    /// Run rounds until the receiver has read `target` bytes (or all of them). The sender
+    /// keeps its buffer full all along, up to the whole transfer, as in one uninterrupted
+    /// run: a slice boundary only decides when the clock is read.
+    fn run_to(&mut self, target: u64) {
+        let Flow {
+            a,
+            b,
+            sim,
+            p,
+            pattern,
+            rbuf,
+            sent,
+            got,
+            mismatches,
+            secs,
+        } = self;
+        let total = p.total;
+        let target = target.min(total);
+        if *got >= target {
+            return; // a round can carry a flow past the next slice's end
+        }
+        let t0 = WallClock::now();
+        // The same rounds and clock steps as one uninterrupted run: a slice ends after the
+        // clock step that follows its last round.
+        loop {
+            sim.round(
+                a,
+                b,
+                |a, now| {
+                    a.poll_app(now);
+                    while *sent < total {
+                        let off = (*sent % pattern.len() as u64) as usize;
+                        let end = pattern.len().min(off + (total - *sent) as usize);
+                        let n = if p.in_place {
+                            a.send_in_place(now, &pattern[off..end])
+                        } else {
+                            a.send(now, &pattern[off..end])
+                        };
+                        if n == 0 {
+                            break;
+                        }
+                        *sent += n as u64;
+                    }
+                },
+                |b, now| {
+                    b.poll_app(now);
+                    if p.in_place {
+                        let mut look = |s: &[u8]| {
+                            if s.is_empty() {
+                                return; // smoltcp's closure runs on an empty buffer too
+                            }
+                            let len = pattern.len() as u64;
+                            let first = pattern[(*got % len) as usize];
+                            let last = pattern[((*got + s.len() as u64 - 1) % len) as usize];
+                            *mismatches += u64::from(s[0] != first || s[s.len() - 1] != last);
+                            std::hint::black_box(s);
+                            *got += s.len() as u64;
+                        };
+                        while let Recv::Data(_) = b.recv_in_place(now, &mut look) {}
+                    } else {
+                        while let Recv::Data(n) = b.recv(now, rbuf) {
+                            *got += n as u64;
+                        }
+                    }
+                },
+            );
+            if *got >= total {
+                break;
+            }
+            if !sim.advance(a, b) {
+                panic!(
+                    "bulk stuck at {} of {total} bytes:\n  {}\n  {}",
+                    got,
+                    a.describe(),
+                    b.describe()
+                );
+            }
+            if *got >= target {
+                break;
+            }
+        }
+        *secs += t0.elapsed().as_secs_f64();
+    }
+
+    fn finish(self) -> BulkRun {
+        std::hint::black_box(&self.rbuf);
+        assert_eq!(self.got, self.p.total, "bulk: the transfer did not finish");
+        assert_eq!(
+            self.mismatches, 0,
+            "in-place bulk: bytes differ from what was sent"
+        );
+        let st = self.sim.link.stats();
+        BulkRun {
+            gbits: self.p.total as f64 * 8.0 / self.secs / 1e9,
+            secs: self.secs,
+            packets: st[0].packets + st[1].packets,
+            rounds: self.sim.rounds,
+            timer_jumps: self.sim.timer_jumps,
+            virtual_secs: self.sim.now as f64 / 1e6,
+        }
     }
 }
 
@@ -167,7 +258,8 @@ mod tests {
     use super::*;
 
     /// Every bulk mode runs to the end on both stacks; in place, the bytes each slice
-    /// starts and ends with are the pattern's (`run` asserts it).
+    /// starts and ends with are the pattern's (`Flow::finish` asserts it); interleaved runs
+    /// move the same packets as uninterrupted ones.
     #[test]
     fn bulk_runs_copying_and_in_place_on_both_stacks() {
         for mtu in [1500, 65535] {
@@ -178,8 +270,12 @@ mod tests {
                     buffer: 128 << 10,
                     in_place,
                 };
-                assert!(synack(p).packets > 0);
-                assert!(smoltcp(p).packets > 0);
+                let alone = synack(p);
+                let (s, m) = pair(p);
+                assert!(s.packets > 0 && m.packets > 0 && s.secs > 0.0 && m.secs > 0.0);
+                // Slicing only decides when the clock is read: the same packets and rounds
+                // as the uninterrupted run.
+                assert_eq!((s.packets, s.rounds), (alone.packets, alone.rounds));
             }
         }
     }
