@@ -477,13 +477,25 @@ fn new_figure(bytes_per_idle: Option<(f64, f64)>) -> ChurnFigure {
 /// Warm-up (not counted): fills caches, allocator free lists, the first TIME-WAITs.
 fn warm_up<C: Churn>(name: &str, h: &mut C, idle: usize, args: &Args) {
     let cap = WallDuration::from_secs_f64(args.cap);
-    let warm = h.run((args.cycles / 20).clamp(1, 5_000), cap / 4);
+    // Long enough for synack's TIME-WAIT table to reach its steady size, where a record
+    // expires for each one added: a harness timed before that holds fewer records and
+    // expires none, which flattered the 0-idle reference of `idle_ratio` (warmed 5,000
+    // cycles, against 24,000 to fill 60 s of TIME-WAIT at 2,500 µs per cycle) next to the
+    // idle harness, long since steady.
+    let steady = time_wait_fill_cycles(args) + IDLE_RATIO_SLICE;
+    let warm = h.run((args.cycles / 20).clamp(1, 5_000).max(steady), cap / 4);
     progress(format!(
         "{name}, {} idle: warm-up {} cycles ({:.0}/s)",
         human_count(idle),
         warm.cycles,
         warm.rate()
     ));
+}
+
+/// Cycles of virtual time that one TIME-WAIT (synack's default 2·MSL) lasts in churn.
+fn time_wait_fill_cycles(args: &Args) -> u64 {
+    let tw = synack::Config::default().time_wait.as_micros();
+    u64::try_from(tw / u128::from(args.gap_us.max(1))).unwrap_or(u64::MAX)
 }
 
 /// One timed repetition, recorded into `fig`.
