@@ -43,6 +43,7 @@ pub const SMOL_SMALL_BUF: usize = 64;
 /// A cycle that needs more rounds than this is stuck.
 const CYCLE_ROUND_LIMIT: u64 = 10_000;
 
+#[derive(Default)]
 pub struct ChurnRun {
     pub cycles: u64,
     pub secs: f64,
@@ -54,6 +55,15 @@ pub struct ChurnRun {
 impl ChurnRun {
     pub fn rate(&self) -> f64 {
         self.cycles as f64 / self.secs
+    }
+
+    /// Count `r` in: the runs of one harness, summed (slices of one interleaved repetition).
+    pub fn add(&mut self, r: ChurnRun) {
+        self.cycles += r.cycles;
+        self.secs += r.secs;
+        self.packets += r.packets;
+        self.rounds += r.rounds;
+        self.timer_jumps += r.timer_jumps;
     }
 }
 
