@@ -574,8 +574,9 @@ fn record_rep<C: Churn>(
 }
 
 /// synack and smoltcp with `idle` idle connections each: set-up (and its memory), then
-/// churn repetitions alternating between the two stacks, so that the machine's drift and
-/// noise fall on both alike. synack's harness is handed back (for [`idle_ratio`]).
+/// churn repetitions of the two stacks, interleaved in slices with no idle connections
+/// ([`churn_rep_pair`]), else one after the other, so that the machine's drift and noise
+/// fall on both alike. synack's harness is handed back (for [`idle_ratio`]).
 #[allow(clippy::too_many_arguments)]
 fn churn_pair<S: Churn, M: Churn>(
     names: (&str, &str),
@@ -930,6 +931,13 @@ fn print_notes(args: &Args) {
         "  stops early after {} s of wall time (the row then says how many cycles ran).",
         args.cap
     );
+    println!(
+        "- timing: each repetition interleaves the two stacks (bulk: 1/16 of the bytes in turn;"
+    );
+    println!("  0-idle churn: 2,000-cycle slices), ABBA, each timed over its own slices, so both see the");
+    println!("  same phases of the machine; with idle connections smoltcp's repetitions follow synack's.");
+    println!("  Warm-ups run until synack's TIME-WAIT table is at its steady size. glibc malloc's mmap and");
+    println!("  trim thresholds are fixed for the run (neither stack's frees move the other's allocations).");
     println!(
         "- memory: a counting global allocator attributes live heap bytes to the side whose code"
     );
