@@ -89,7 +89,8 @@ pub struct Config {
     pub tail_loss_probe: bool,
     /// Most events kept for the application before the oldest are discarded.
     pub event_queue_limit: usize,
-    /// Most connections (TCBs, half-open included) the stack holds at once.
+    /// Most connections (TCBs, half-open included) the stack holds at once. At most 2^27
+    /// (134,217,728) take effect: the demultiplexing index numbers slots in 27 bits.
     pub max_connections: usize,
     /// Ephemeral port range (LX-18: 32768-60999).
     pub ephemeral_ports: (u16, u16),

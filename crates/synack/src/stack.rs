@@ -134,34 +134,32 @@ struct Listener {
     accept_queue: VecDeque<ConnId>,
 }
 
-/// One entry of the demultiplexing index: a slot and a 32-bit tag of its tuple's hash
-/// ([`index_key`]). The tag is compared before the slot's TCB is: a lookup of a tuple that
-/// has no connection (every SYN at a server, every port a client tries) would otherwise
-/// follow each 7-bit control tag that matched by chance through the slot array into a TCB,
-/// two dependent cache misses once the table holds many connections (perf put the index
+/// Bits of a demultiplexing index entry that hold the slot number; the rest hold a tag of
+/// the tuple's hash ([`index_entry`]). 2^27 slots: at ~500 bytes a connection that is 64 GiB
+/// of TCBs, so `Config::max_connections` is capped there ([`Stack::max_connections`]).
+const SLOT_BITS: u32 = 27;
+const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+/// Most connections a stack holds, whatever `Config::max_connections` says.
+const MAX_SLOTS: usize = 1 << SLOT_BITS;
+
+/// The index entry of slot `idx` holding a tuple hashed to `hash`: the slot number and, in
+/// the 5 bits above it, bits 32..37 of the hash, which are neither the table's bucket bits
+/// (the low ones) nor its 7-bit control tag (the top ones). `find_conn` compares the tag
+/// before it reads the slot's TCB: a lookup of a tuple that has no connection (every SYN at
+/// a server, every port a client tries) would otherwise follow each control tag that
+/// matched by chance (about one lookup in eleven at 7/8 load) through the slot array into a
+/// TCB, two dependent cache misses once many connections are open (perf put the index
 /// lookup at 5.4% of issue 3's churn with 100k idle connections, under 1.5% without, most
-/// of it on those two loads). The tags also let the table grow without reading every TCB.
-/// The price is 4 bytes per bucket, about 5 bytes per connection at 100k (489 -> 494 B per
-/// idle connection, issue 3's budget is 512). The tag cannot live in the 16-byte [`Slot`]
-/// instead: its spare word keeps a TIME-WAIT serial after the slot is freed and reused.
-#[derive(Clone, Copy)]
-struct IndexEntry {
-    slot: u32,
-    tag: u32,
+/// of it on those two loads); with the tag, one in 32 of those is followed. The entry stays
+/// 4 bytes: a wider tag beside it cost ~5-9 bytes per connection, too close to issue 3's
+/// 512-byte budget (510 B at 20k connections).
+fn index_entry(idx: u32, hash: u64) -> u32 {
+    debug_assert!(idx <= SLOT_MASK);
+    idx | index_tag(hash)
 }
 
-/// The hash the index table is given, and the entry's tag, for a 4-tuple hash: the tag is
-/// its low 32 bits, and the table's hash is the tag in both halves, so the bucket bits
-/// (low) and the table's 7-bit control tag (top) both come from the tag and stay
-/// independent for any table under 2^25 buckets; the table can then be rehashed from the
-/// tags alone.
-fn index_key(hash: u64) -> (u64, u32) {
-    let tag = hash as u32;
-    (index_key_of(tag), tag)
-}
-
-fn index_key_of(tag: u32) -> u64 {
-    u64::from(tag) * 0x1_0000_0001
+fn index_tag(hash: u64) -> u32 {
+    ((hash >> 32) as u32) << SLOT_BITS
 }
 
 /// A user-space TCP stack with no I/O of its own.
@@ -175,10 +173,10 @@ pub struct Stack {
     live: usize,
     /// Orphaned TIME-WAIT connections kept as packed records, not TCBs (issue 3, MUST-13).
     tw: TwTable,
-    /// Demultiplexing index: slot numbers hashed by 4-tuple, each with a tag of its hash
-    /// ([`IndexEntry`]), compared against the TCB's own tuple (no second copy of the key:
-    /// issue 3's memory budget). Every entry's slot holds a TCB.
-    conns: HashTable<IndexEntry>,
+    /// Demultiplexing index: slot numbers hashed by 4-tuple, each with a few bits of its
+    /// hash ([`index_entry`]), compared against the TCB's own tuple (no second copy of the
+    /// key: issue 3's memory budget). Every entry's slot holds a TCB.
+    conns: HashTable<u32>,
     /// The slot `conns` last gave `handle_packet` ([`NO_CONN`] if none): a bulk transfer,
     /// or a request and its answer, sends a run of packets to one connection, and checking
     /// this slot's tuple costs less than hashing and probing. Forgotten whenever `conns`
@@ -479,7 +477,7 @@ impl Stack {
         if !checked && self.tuple_in_use(&Tuple::new(local, remote)) {
             return Err(Error::AddrInUse);
         }
-        if self.held() >= self.config.max_connections {
+        if self.held() >= self.max_connections() {
             return Err(Error::TooManyConnections);
         }
         let idx = self.insert_tcb(now, local, remote, None);
@@ -712,6 +710,11 @@ impl Stack {
 
     fn held(&self) -> usize {
         self.live + self.tw.len()
+    }
+
+    /// `Config::max_connections`, capped at what the index can number ([`MAX_SLOTS`]).
+    fn max_connections(&self) -> usize {
+        self.config.max_connections.min(MAX_SLOTS)
     }
 
     /// How many TIME-WAIT connections are held as compact records rather than full TCBs
@@ -958,7 +961,7 @@ impl Stack {
             self.counters.count_drop(DropReason::SynQueueFull);
             return;
         }
-        if self.held() >= self.config.max_connections {
+        if self.held() >= self.max_connections() {
             self.counters.count_drop(DropReason::TableFull);
             return;
         }
@@ -1037,7 +1040,7 @@ impl Stack {
             self.count_listen_overflow();
             return true; // dropped; the client will send again
         }
-        if self.held() >= self.config.max_connections {
+        if self.held() >= self.max_connections() {
             self.counters.count_drop(DropReason::TableFull);
             return true;
         }
@@ -1238,7 +1241,7 @@ impl Stack {
     /// The slot of the connection `tuple` (hashed to `hash`), rebuilding it from its TIME-WAIT record if that is
     /// how it is held.
     fn lookup(&mut self, now: Instant, hash: u64, tuple: &Tuple) -> Option<u32> {
-        if let Some(&idx) = self.find_conn(hash, tuple) {
+        if let Some(idx) = self.find_conn(hash, tuple) {
             return Some(idx);
         }
         self.lookup_record(now, hash, tuple)
@@ -1265,25 +1268,24 @@ impl Stack {
         if hit {
             return Some(last);
         }
-        let found = self.find_conn(self.hasher.hash(tuple), tuple).copied();
+        let found = self.find_conn(self.hasher.hash(tuple), tuple);
         if let Some(i) = found {
             self.last_conn = i;
         }
         found
     }
 
-    fn find_conn(&self, hash: u64, tuple: &Tuple) -> Option<&u32> {
-        let slots = &self.slots;
-        let (h, tag) = index_key(hash);
+    fn find_conn(&self, hash: u64, tuple: &Tuple) -> Option<u32> {
+        let (slots, tag) = (&self.slots, index_tag(hash));
         self.conns
-            .find(h, |e| {
-                e.tag == tag
-                    && slots[e.slot as usize]
+            .find(hash, |&e| {
+                e & !SLOT_MASK == tag
+                    && slots[(e & SLOT_MASK) as usize]
                         .tcb
                         .as_deref()
                         .is_some_and(|t| t.tuple == *tuple)
             })
-            .map(|e| &e.slot)
+            .map(|&e| e & SLOT_MASK)
     }
 
     /// A connection or TIME-WAIT record holds `tuple`.
@@ -1311,21 +1313,25 @@ impl Stack {
         let Some(t) = slots[idx as usize].tcb.as_deref() else {
             return;
         };
-        let (h, tag) = index_key(hasher.hash(&t.tuple)); // in place, see `freeze`
+        let hash = hasher.hash(&t.tuple); // in place, see `freeze`
         debug_assert!(conns
-            .find(h, |e| slots[e.slot as usize]
+            .find(hash, |&e| slots[(e & SLOT_MASK) as usize]
                 .tcb
                 .as_deref()
                 .is_some_and(|o| o.tuple == t.tuple))
             .is_none());
-        // Growing rehashes from the stored tags, without visiting a TCB.
-        conns.insert_unique(h, IndexEntry { slot: idx, tag }, |e| index_key_of(e.tag));
+        conns.insert_unique(hash, index_entry(idx, hash), |&e| {
+            slots[(e & SLOT_MASK) as usize]
+                .tcb
+                .as_deref()
+                .map_or(0, |t| hasher.hash(&t.tuple))
+        });
     }
 
     /// Drop `idx` from the index if it is what its tuple (hashed to `hash`) maps to.
     fn unindex_conn(&mut self, idx: u32, hash: u64) {
         self.last_conn = NO_CONN;
-        if let Ok(e) = self.conns.find_entry(index_key(hash).0, |e| e.slot == idx) {
+        if let Ok(e) = self.conns.find_entry(hash, |&e| e & SLOT_MASK == idx) {
             e.remove();
         }
     }
@@ -1853,6 +1859,35 @@ mod tests {
                 return;
             }
         }
+    }
+
+    /// The index entry keeps the slot number whole and its tag out of the slot bits, and a
+    /// configured limit beyond what 27 bits can number is capped.
+    #[test]
+    fn index_entries_pack_slot_and_tag_and_the_limit_is_capped() {
+        for (idx, hash) in [
+            (0, u64::MAX),
+            (SLOT_MASK, 0),
+            (SLOT_MASK, u64::MAX),
+            (12_345, 1 << 40),
+        ] {
+            let e = index_entry(idx, hash);
+            assert_eq!(e & SLOT_MASK, idx);
+            assert_eq!(e & !SLOT_MASK, index_tag(hash));
+        }
+        // The tag is five bits of the hash above its low 32 (the table's bucket bits).
+        assert_eq!(index_tag(0x1F_0000_0000), !SLOT_MASK);
+        assert_eq!(index_tag(0xFFFF_FFE0_FFFF_FFFF), 0);
+        let s = Stack::new(Config {
+            max_connections: usize::MAX,
+            ..Config::default()
+        });
+        assert_eq!(s.max_connections(), MAX_SLOTS);
+        let s = Stack::new(Config {
+            max_connections: 7,
+            ..Config::default()
+        });
+        assert_eq!(s.max_connections(), 7);
     }
 
     /// Issue 3 (churn with idle connections): the stale entries churn leaves in the timer heap
