@@ -201,7 +201,13 @@ impl Tcb {
         }
         // Step 5: an acceptable ACK (EP-18, EP-19). ESTABLISHED never ends here.
         let payload = seg.payload;
-        self.process_ack(ctx, seg, h.seq, payload.len(), false);
+        if !payload.is_empty() && self.ack_changes_nothing(h.ack) {
+            // All `process_ack` would do (see `ack_changes_nothing`).
+            self.probes = 0; // MUST-37
+            self.update_send_window(h.seq, h.ack, u32::from(h.window) << self.snd_wscale);
+        } else {
+            self.process_ack(ctx, seg, h.seq, payload.len(), false);
+        }
         if self.fin_queued && self.state == State::Established {
             // ST-10, as on the general path.
             self.set_state(ctx, State::FinWait1, Cause::Close);
@@ -564,7 +570,7 @@ impl Tcb {
                 self.clear_unacked();
                 self.set_rtx_tsval(None);
             } else {
-                self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+                self.set_timer(TimerKind::Retransmit, self.rto_deadline(ctx.now));
                 self.mark_unacked_since(ctx.now);
             }
             self.on_new_ack_cc(ctx, data_acked as u32); // SYN and FIN are not data (CC-4)
@@ -590,17 +596,7 @@ impl Tcb {
         if h.ack.gt(una_before) {
             self.schedule_loss_probe(ctx);
         }
-        // EP-18: window update, guarded against stale segments.
-        if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(h.ack)) {
-            self.snd_wnd = window;
-            self.max_snd_wnd = self.max_snd_wnd.max(window);
-            self.snd_wl1 = seq;
-            self.snd_wl2 = h.ack;
-            if window > 0 {
-                self.clear_timer(TimerKind::Persist);
-                self.persist_backoff = 0;
-            }
-        }
+        self.update_send_window(seq, h.ack, window);
         // EP-19: what the ACK of our FIN means in each closing state.
         if self.fin_acked() {
             match self.state {
@@ -614,6 +610,38 @@ impl Tcb {
             }
         }
         false
+    }
+
+    /// EP-18: the window update of step 5, guarded against stale segments; `window` is
+    /// the segment's field already scaled.
+    #[inline]
+    fn update_send_window(&mut self, seq: SeqNum, ack: SeqNum, window: u32) {
+        if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)) {
+            self.snd_wnd = window;
+            self.max_snd_wnd = self.max_snd_wnd.max(window);
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            if window > 0 {
+                self.clear_timer(TimerKind::Persist);
+                self.persist_backoff = 0;
+            }
+        }
+    }
+
+    /// Whether step 5 (`process_ack`) of an ESTABLISHED connection's segment with ACK field
+    /// `ack` and some text would do no more than reset the probe count and update the window
+    /// (EP-18): nothing new is acknowledged and nothing is outstanding, so no RTT sample,
+    /// timer, congestion or SACK step applies; without recovery, a scoreboard or a
+    /// tail loss probe in flight, the RFC 6675 check and RK-4 have nothing to end; text is
+    /// never a duplicate ACK (CC-7); and ESTABLISHED has no FIN to be acknowledged (EP-19).
+    /// This is the ACK field of every data segment a receiver that sends nothing gets
+    /// (bulk), for which `on_segment_predicted` skips the rest of `process_ack`.
+    fn ack_changes_nothing(&self, ack: SeqNum) -> bool {
+        ack == self.snd_una
+            && self.snd_una == self.snd_max
+            && !self.in_recovery
+            && !self.flags.tlp_outstanding()
+            && self.sb.is_empty()
     }
 
     /// RTT measurement: timestamps when in use (RTTM-1), else one timed segment at a time

@@ -165,7 +165,7 @@ impl Tcb {
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_max.max(self.snd_nxt);
         if self.timer(TimerKind::Retransmit).is_none() {
-            self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+            self.set_timer(TimerKind::Retransmit, self.rto_deadline(ctx.now));
         }
         self.last_send = ctx.now;
         Outgoing {
@@ -350,7 +350,7 @@ impl Tcb {
             .now
             .as_micros()
             .saturating_sub(self.last_send.as_micros());
-        if self.snd_una == self.snd_max && idle_us > self.rto().as_micros() as u64 {
+        if self.snd_una == self.snd_max && idle_us > self.rtt.rto_micros() {
             let iw = self.initial_window(ctx);
             self.cc.on_idle_restart(ctx.now, iw);
         }
@@ -359,7 +359,7 @@ impl Tcb {
         }
         self.snd_max = self.snd_max.max(end);
         if self.timer(TimerKind::Retransmit).is_none() {
-            self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+            self.set_timer(TimerKind::Retransmit, self.rto_deadline(ctx.now));
         }
         if new_data {
             // RK-3: the PTO is measured from the last new transmission.
@@ -543,10 +543,13 @@ impl Tcb {
             }
             return;
         }
+        // Tested in this order so that the scoreboard walk runs only when something is
+        // outstanding (a receiver's every data segment comes through here).
         let outstanding = self.snd_una != self.snd_max;
-        let triggered =
-            u32::from(self.dupacks) >= sack::DUP_THRESH || self.sb.is_lost(self.snd_una, self.mss);
-        if outstanding && triggered && self.snd_una.gt(self.recover) {
+        let triggered = || {
+            u32::from(self.dupacks) >= sack::DUP_THRESH || self.sb.is_lost(self.snd_una, self.mss)
+        };
+        if outstanding && triggered() && self.snd_una.gt(self.recover) {
             self.in_recovery = true;
             self.recover = self.snd_max - 1; // RecoveryPoint = HighData
             self.high_rxt = self.snd_una;
