@@ -1421,7 +1421,9 @@ impl Stack {
         s.tcb.as_deref_mut()
     }
 
-    /// Run `f` on a TCB with its context, without the bookkeeping that follows.
+    /// Run `f` on a TCB with its context, without the bookkeeping that follows. Inlined
+    /// for the reason `with_tcb` is.
+    #[inline(always)]
     fn with_tcb_raw<R>(
         &mut self,
         idx: u32,
@@ -1442,7 +1444,9 @@ impl Stack {
     }
 
     /// Run `f` on a TCB, then settle what it changed: timers, transmission, the listener's
-    /// queues, and the TCB's own end.
+    /// queues, and the TCB's own end. Inlined: each caller has its own closure, so its own
+    /// copy anyway, and the frame of its own cost every segment received a call.
+    #[inline(always)]
     fn with_tcb<R>(
         &mut self,
         idx: u32,

@@ -689,6 +689,7 @@ impl Tcb {
     /// `staged`: the segment's payload, of which `payload` is a prefix, was copied to RCV.NXT
     /// while its checksum was verified (`check_payload`); if it still starts there it is
     /// committed in place rather than copied again.
+    #[inline(always)]
     pub(super) fn accept_text(&mut self, ctx: &mut Ctx, seq: SeqNum, payload: &[u8], staged: bool) {
         if payload.is_empty() {
             return;

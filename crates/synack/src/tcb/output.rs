@@ -370,7 +370,7 @@ impl Tcb {
         }
         self.last_send = ctx.now;
         let data_offset = (seq - self.snd_buf_seq) as usize;
-        let hdr = self.header(ctx, seq, flags);
+        let hdr = self.header_inline(ctx, seq, flags);
         Outgoing {
             hdr,
             data_offset,
@@ -437,7 +437,16 @@ impl Tcb {
 
     /// A header for a synchronized-state segment: ACK of RCV.NXT (EP-6), the window (with
     /// receiver SWS avoidance), timestamps and SACK blocks.
+    #[inline(never)]
     pub(super) fn header(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> TcpHeader {
+        self.header_inline(ctx, seq, flags)
+    }
+
+    /// [`Tcb::header`], inlined into `emit_data`, which every data segment runs: the call
+    /// saved and restored registers around each segment sent. The other callers (ACKs,
+    /// probes) share the out-of-line copy.
+    #[inline(always)]
+    fn header_inline(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> TcpHeader {
         self.advance_rcv_window();
         let wnd = self.rcv_wnd();
         let unit = 1u32 << self.rcv_wscale;

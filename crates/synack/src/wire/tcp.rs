@@ -43,7 +43,13 @@ pub(crate) fn parse_segment(
     let csum = if defer && plain && payload.len() >= DEFER_MIN {
         // The header is a whole number of 32-bit words, so the payload's sum can be added
         // to this one later (RFC 1071 §2 (B)).
-        Csum::Pending(checksum::pseudo_header(src, dst, seg.len()) + sum_header(&seg[..header_len]))
+        let pseudo = match (src, dst) {
+            // IPv4, inline: `checksum::pseudo_header` took both addresses through memory,
+            // a call per segment. An IPv4 segment's length fits 16 bits (`ip_v4`).
+            (IpAddr::V4(s), IpAddr::V4(d)) => checksum::pseudo_header_v4(s, d, seg.len() as u16),
+            _ => checksum::pseudo_header(src, dst, seg.len()),
+        };
+        Csum::Pending(pseudo + sum_header(&seg[..header_len]))
     } else if checksum::verify_tcp(src, dst, seg) {
         // MUST-3: verify before believing anything else in the segment.
         Csum::Verified
