@@ -701,12 +701,27 @@ impl Stack {
             None => self.lookup_record(now, self.hasher.hash(&tuple), &tuple),
         };
         if let Some(idx) = idx {
-            if self.tw_reopen(now, idx, pkt) {
+            // `tw_reopen` acts in TIME-WAIT only and `accept_overflow` in SYN-RECEIVED only:
+            // any other connection (every segment of a transfer) goes straight to its TCB,
+            // and the two stay out of line with their rare work.
+            let special = self.slots[idx as usize]
+                .tcb
+                .as_deref()
+                .is_some_and(|t| matches!(t.state, State::TimeWait | State::SynReceived));
+            if special && self.tw_reopen(now, idx, pkt) {
                 // Fall through to the listener with the TIME-WAIT entry gone (TW-3).
-            } else if self.accept_overflow(now, idx, pkt) {
+            } else if special && self.accept_overflow(now, idx, pkt) {
                 return;
             } else {
-                self.with_tcb(idx, now, |t, ctx| t.on_segment(ctx, pkt));
+                // `with_tcb`, spelled out so that it is inlined here alone (the segment
+                // path) and not into the rare cases above.
+                self.with_tcb_raw(
+                    idx,
+                    now,
+                    #[inline(always)]
+                    |t, ctx| t.on_segment(ctx, pkt),
+                );
+                self.settle(idx);
                 return;
             }
         }
@@ -1421,8 +1436,9 @@ impl Stack {
         s.tcb.as_deref_mut()
     }
 
-    /// Run `f` on a TCB with its context, without the bookkeeping that follows. Inlined
-    /// for the reason `with_tcb` is.
+    /// Run `f` on a TCB with its context, without the bookkeeping that follows. Inlined:
+    /// each caller has its own closure, so its own copy anyway, and the frame of its own
+    /// cost every segment sent or received a call.
     #[inline(always)]
     fn with_tcb_raw<R>(
         &mut self,
@@ -1444,9 +1460,7 @@ impl Stack {
     }
 
     /// Run `f` on a TCB, then settle what it changed: timers, transmission, the listener's
-    /// queues, and the TCB's own end. Inlined: each caller has its own closure, so its own
-    /// copy anyway, and the frame of its own cost every segment received a call.
-    #[inline(always)]
+    /// queues, and the TCB's own end.
     fn with_tcb<R>(
         &mut self,
         idx: u32,
@@ -1520,6 +1534,9 @@ impl Stack {
 
     /// One pass over the slot (issue 3's churn settles ~17 times a connection): the
     /// transmit queue, the timer heap (what `schedule` does), the listener's queues.
+    /// Inlined (into `with_tcb` and the segment path of `handle_packet`): it runs after
+    /// every segment received, and its own frame was a good part of its cost.
+    #[inline(always)]
     fn settle(&mut self, idx: u32) {
         let slot = &mut self.slots[idx as usize];
         let generation = slot.generation();

@@ -96,6 +96,7 @@ impl Tcb {
     /// summed while it is copied into the free space of the receive ring, where it stays
     /// uncommitted until step 7 accepts it (`Csum::Staged`); a bad sum leaves the buffer as
     /// it was. Anything else is summed in a separate pass.
+    #[inline(always)]
     pub(crate) fn check_payload(tcb: Option<&mut Tcb>, seg: &mut Packet) -> bool {
         let Csum::Pending(partial) = seg.csum else {
             return true;
@@ -115,7 +116,10 @@ impl Tcb {
         seg.verify_pending()
     }
 
-    /// Segment arrives in any state but CLOSED and LISTEN.
+    /// Segment arrives in any state but CLOSED and LISTEN. Inlined into the stack's
+    /// segment path (a frame less per segment received); the general path and SYN-SENT
+    /// stay out of line.
+    #[inline(always)]
     pub fn on_segment(&mut self, ctx: &mut Ctx, seg: &Packet) {
         match self.state {
             State::Closed | State::Listen => ctx.counters.count_drop(DropReason::Ignored),
@@ -159,6 +163,7 @@ impl Tcb {
     ///   its congestion-control counting (CC-7).
     /// - text only with no out-of-order data and no FIN held above a hole, and not for an
     ///   orphan (SHLD-3 answers that with RST).
+    #[inline(always)]
     pub(super) fn predicts(&self, seg: &Packet) -> bool {
         let h = &seg.tcp;
         let len = seg.payload.len();
@@ -187,6 +192,7 @@ impl Tcb {
     /// A segment `predicts` accepted: the general path's effects, in its order, with the
     /// steps it would skip left out. Keep in step with `on_segment_synchronized`; the
     /// differential tests in `tcb/tests.rs` run whole conversations both ways.
+    #[inline(always)]
     fn on_segment_predicted(&mut self, ctx: &mut Ctx, seg: &Packet) {
         let h = &seg.tcp;
         // Step 1 accepted it: the peer is alive (MUST-26).

@@ -21,6 +21,8 @@ pub(crate) struct Outgoing {
 
 impl Tcb {
     /// The next segment this connection wants to send, if any. Called until it says None.
+    /// Inlined into the stack's transmit loop, its one caller: a frame less per segment.
+    #[inline(always)]
     pub fn poll_segment(&mut self, ctx: &mut Ctx) -> Option<Outgoing> {
         match self.state {
             State::Closed | State::Listen => return None,
@@ -184,7 +186,9 @@ impl Tcb {
         }
     }
 
-    /// Data and/or FIN, within the send and congestion windows.
+    /// Data and/or FIN, within the send and congestion windows. Inlined into
+    /// `poll_segment`, its one caller, for the reason that is.
+    #[inline(always)]
     fn data_segment(&mut self, ctx: &mut Ctx) -> Option<Outgoing> {
         if !self.may_have_data_in_flight() {
             return None;
@@ -241,7 +245,7 @@ impl Tcb {
                     self.limited_sent += len as u32;
                 }
                 let fin = self.fin_queued && len == unsent;
-                return Some(self.emit_data(ctx, self.snd_nxt, len, fin));
+                return Some(self.emit_data_inline(ctx, self.snd_nxt, len, fin));
             }
             if self.timer(TimerKind::Retransmit).is_none()
                 && self.timer(TimerKind::Persist).is_none()
@@ -318,7 +322,16 @@ impl Tcb {
     }
 
     /// Build a data (and/or FIN) segment at `seq` and account for it.
+    #[inline(never)]
     fn emit_data(&mut self, ctx: &mut Ctx, seq: SeqNum, len: usize, fin: bool) -> Outgoing {
+        self.emit_data_inline(ctx, seq, len, fin)
+    }
+
+    /// [`Tcb::emit_data`], inlined where new data goes out (`data_segment`), the segment
+    /// of a bulk transfer: its call cost a frame per segment. Retransmissions, probes and
+    /// the FIN share the out-of-line copy.
+    #[inline(always)]
+    fn emit_data_inline(&mut self, ctx: &mut Ctx, seq: SeqNum, len: usize, fin: bool) -> Outgoing {
         let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
         let mut flags = TcpFlags::ACK;
         if len > 0 && seq + len as u32 == data_end {
