@@ -620,7 +620,7 @@ impl Tcb {
 
     /// EP-18: the window update of step 5, guarded against stale segments; `window` is
     /// the segment's field already scaled.
-    #[inline]
+    #[inline(always)]
     fn update_send_window(&mut self, seq: SeqNum, ack: SeqNum, window: u32) {
         if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)) {
             self.snd_wnd = window;
@@ -642,6 +642,7 @@ impl Tcb {
     /// never a duplicate ACK (CC-7); and ESTABLISHED has no FIN to be acknowledged (EP-19).
     /// This is the ACK field of every data segment a receiver that sends nothing gets
     /// (bulk), for which `on_segment_predicted` skips the rest of `process_ack`.
+    #[inline(always)]
     fn ack_changes_nothing(&self, ack: SeqNum) -> bool {
         ack == self.snd_una
             && self.snd_una == self.snd_max
@@ -774,6 +775,7 @@ impl Tcb {
 
     /// Delayed-ACK policy (SHLD-18/19, MUST-40, LX-10): quick ACKs at the start, then ACK
     /// every second full segment, otherwise within `Config::delayed_ack`.
+    #[inline(always)]
     fn schedule_ack(&mut self, ctx: &mut Ctx, bytes: u32) {
         self.rcv_unacked += bytes;
         if self.rcv_unacked >= 2 * u32::from(self.rcv_mss) {

@@ -238,8 +238,9 @@ impl Tcb {
             // MUST-34: the usable window may be negative after a shrink; never underflow.
             let edge = self.snd_una + self.snd_wnd.min(self.cwnd().max(self.mss) + limited);
             let usable = edge.diff(self.snd_nxt).max(0) as usize;
-            let len = unsent.min(usable).min(self.seg_mss() as usize);
-            if len > 0 && (self.may_send(len, unsent) || self.flags.sws_override()) {
+            let seg_mss = self.seg_mss() as usize;
+            let len = unsent.min(usable).min(seg_mss);
+            if len > 0 && (self.may_send(len, unsent, seg_mss) || self.flags.sws_override()) {
                 self.flags.set_sws_override(false);
                 if limited > 0 {
                     self.limited_sent += len as u32;
@@ -310,8 +311,9 @@ impl Tcb {
 
     /// Nagle (SHLD-7) and sender-side SWS avoidance (MUST-38). The API has no PUSH flag, so
     /// every write counts as pushed (MUST-60, MUST-61).
-    fn may_send(&self, len: usize, unsent: usize) -> bool {
-        if len >= self.seg_mss() as usize || self.snd_nxt.lt(self.snd_max) {
+    /// `seg_mss` is `Tcb::seg_mss`, which the caller has at hand.
+    fn may_send(&self, len: usize, unsent: usize, seg_mss: usize) -> bool {
+        if len >= seg_mss || self.snd_nxt.lt(self.snd_max) {
             return true; // a full segment, or a retransmission
         }
         let nagle_ok = self.flags.nodelay() || self.snd_una == self.snd_nxt || self.fin_queued;
