@@ -685,9 +685,11 @@ impl Stack {
         // MUST-57: broadcast/multicast destinations are never ours. With an any-listener
         // every other destination is ours; a connection it accepted stays reachable after
         // the listener closes.
-        let ours = self.is_ours(pkt.dst)
+        // (A connection of ours first: the answer for every segment of a transfer, known
+        // without searching the address list.)
+        let ours = found.is_some()
+            || self.is_ours(pkt.dst)
             || self.any_listener.is_some()
-            || found.is_some()
             || self.tw.contains(self.hasher.hash(&tuple), &tuple);
         if !ours || !valid_remote(pkt.dst) {
             self.counters.count_drop(DropReason::NotOurs);
