@@ -96,6 +96,7 @@ impl Tcb {
     /// summed while it is copied into the free space of the receive ring, where it stays
     /// uncommitted until step 7 accepts it (`Csum::Staged`); a bad sum leaves the buffer as
     /// it was. Anything else is summed in a separate pass.
+    #[inline(always)]
     pub(crate) fn check_payload(tcb: Option<&mut Tcb>, seg: &mut Packet) -> bool {
         let Csum::Pending(partial) = seg.csum else {
             return true;
@@ -115,7 +116,10 @@ impl Tcb {
         seg.verify_pending()
     }
 
-    /// Segment arrives in any state but CLOSED and LISTEN.
+    /// Segment arrives in any state but CLOSED and LISTEN. Inlined into the stack's
+    /// segment path (a frame less per segment received); the general path and SYN-SENT
+    /// stay out of line.
+    #[inline(always)]
     pub fn on_segment(&mut self, ctx: &mut Ctx, seg: &Packet) {
         match self.state {
             State::Closed | State::Listen => ctx.counters.count_drop(DropReason::Ignored),
@@ -159,6 +163,7 @@ impl Tcb {
     ///   its congestion-control counting (CC-7).
     /// - text only with no out-of-order data and no FIN held above a hole, and not for an
     ///   orphan (SHLD-3 answers that with RST).
+    #[inline(always)]
     pub(super) fn predicts(&self, seg: &Packet) -> bool {
         let h = &seg.tcp;
         let len = seg.payload.len();
@@ -187,6 +192,7 @@ impl Tcb {
     /// A segment `predicts` accepted: the general path's effects, in its order, with the
     /// steps it would skip left out. Keep in step with `on_segment_synchronized`; the
     /// differential tests in `tcb/tests.rs` run whole conversations both ways.
+    #[inline(always)]
     fn on_segment_predicted(&mut self, ctx: &mut Ctx, seg: &Packet) {
         let h = &seg.tcp;
         // Step 1 accepted it: the peer is alive (MUST-26).
@@ -201,7 +207,13 @@ impl Tcb {
         }
         // Step 5: an acceptable ACK (EP-18, EP-19). ESTABLISHED never ends here.
         let payload = seg.payload;
-        self.process_ack(ctx, seg, h.seq, payload.len(), false);
+        if !payload.is_empty() && self.ack_changes_nothing(h.ack) {
+            // All `process_ack` would do (see `ack_changes_nothing`).
+            self.probes = 0; // MUST-37
+            self.update_send_window(h.seq, h.ack, u32::from(h.window) << self.snd_wscale);
+        } else {
+            self.process_ack(ctx, seg, h.seq, payload.len(), false);
+        }
         if self.fin_queued && self.state == State::Established {
             // ST-10, as on the general path.
             self.set_state(ctx, State::FinWait1, Cause::Close);
@@ -564,7 +576,7 @@ impl Tcb {
                 self.clear_unacked();
                 self.set_rtx_tsval(None);
             } else {
-                self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+                self.set_timer(TimerKind::Retransmit, self.rto_deadline(ctx.now));
                 self.mark_unacked_since(ctx.now);
             }
             self.on_new_ack_cc(ctx, data_acked as u32); // SYN and FIN are not data (CC-4)
@@ -590,17 +602,7 @@ impl Tcb {
         if h.ack.gt(una_before) {
             self.schedule_loss_probe(ctx);
         }
-        // EP-18: window update, guarded against stale segments.
-        if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(h.ack)) {
-            self.snd_wnd = window;
-            self.max_snd_wnd = self.max_snd_wnd.max(window);
-            self.snd_wl1 = seq;
-            self.snd_wl2 = h.ack;
-            if window > 0 {
-                self.clear_timer(TimerKind::Persist);
-                self.persist_backoff = 0;
-            }
-        }
+        self.update_send_window(seq, h.ack, window);
         // EP-19: what the ACK of our FIN means in each closing state.
         if self.fin_acked() {
             match self.state {
@@ -614,6 +616,39 @@ impl Tcb {
             }
         }
         false
+    }
+
+    /// EP-18: the window update of step 5, guarded against stale segments; `window` is
+    /// the segment's field already scaled.
+    #[inline(always)]
+    fn update_send_window(&mut self, seq: SeqNum, ack: SeqNum, window: u32) {
+        if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)) {
+            self.snd_wnd = window;
+            self.max_snd_wnd = self.max_snd_wnd.max(window);
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            if window > 0 {
+                self.clear_timer(TimerKind::Persist);
+                self.persist_backoff = 0;
+            }
+        }
+    }
+
+    /// Whether step 5 (`process_ack`) of an ESTABLISHED connection's segment with ACK field
+    /// `ack` and some text would do no more than reset the probe count and update the window
+    /// (EP-18): nothing new is acknowledged and nothing is outstanding, so no RTT sample,
+    /// timer, congestion or SACK step applies; without recovery, a scoreboard or a
+    /// tail loss probe in flight, the RFC 6675 check and RK-4 have nothing to end; text is
+    /// never a duplicate ACK (CC-7); and ESTABLISHED has no FIN to be acknowledged (EP-19).
+    /// This is the ACK field of every data segment a receiver that sends nothing gets
+    /// (bulk), for which `on_segment_predicted` skips the rest of `process_ack`.
+    #[inline(always)]
+    fn ack_changes_nothing(&self, ack: SeqNum) -> bool {
+        ack == self.snd_una
+            && self.snd_una == self.snd_max
+            && !self.in_recovery
+            && !self.flags.tlp_outstanding()
+            && self.sb.is_empty()
     }
 
     /// RTT measurement: timestamps when in use (RTTM-1), else one timed segment at a time
@@ -661,6 +696,7 @@ impl Tcb {
     /// `staged`: the segment's payload, of which `payload` is a prefix, was copied to RCV.NXT
     /// while its checksum was verified (`check_payload`); if it still starts there it is
     /// committed in place rather than copied again.
+    #[inline(always)]
     pub(super) fn accept_text(&mut self, ctx: &mut Ctx, seq: SeqNum, payload: &[u8], staged: bool) {
         if payload.is_empty() {
             return;
@@ -739,6 +775,7 @@ impl Tcb {
 
     /// Delayed-ACK policy (SHLD-18/19, MUST-40, LX-10): quick ACKs at the start, then ACK
     /// every second full segment, otherwise within `Config::delayed_ack`.
+    #[inline(always)]
     fn schedule_ack(&mut self, ctx: &mut Ctx, bytes: u32) {
         self.rcv_unacked += bytes;
         if self.rcv_unacked >= 2 * u32::from(self.rcv_mss) {

@@ -1045,6 +1045,12 @@ impl Tcb {
         self.rtt.rto()
     }
 
+    /// When a retransmission timer started at `now` fires: `now + self.rto()`, in integer
+    /// microseconds (the same value, see `RttEstimator::rto_micros`).
+    pub fn rto_deadline(&self, now: Instant) -> Instant {
+        Instant::from_micros(now.as_micros().saturating_add(self.rtt.rto_micros()))
+    }
+
     /// Unread bytes that are urgent (MUST-33): those before RCV.UP not yet read.
     pub fn urgent_pending(&self) -> usize {
         let readable = self.recv_buf.readable() as u64;

@@ -21,6 +21,8 @@ pub(crate) struct Outgoing {
 
 impl Tcb {
     /// The next segment this connection wants to send, if any. Called until it says None.
+    /// Inlined into the stack's transmit loop, its one caller: a frame less per segment.
+    #[inline(always)]
     pub fn poll_segment(&mut self, ctx: &mut Ctx) -> Option<Outgoing> {
         match self.state {
             State::Closed | State::Listen => return None,
@@ -165,7 +167,7 @@ impl Tcb {
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_max.max(self.snd_nxt);
         if self.timer(TimerKind::Retransmit).is_none() {
-            self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+            self.set_timer(TimerKind::Retransmit, self.rto_deadline(ctx.now));
         }
         self.last_send = ctx.now;
         Outgoing {
@@ -184,7 +186,9 @@ impl Tcb {
         }
     }
 
-    /// Data and/or FIN, within the send and congestion windows.
+    /// Data and/or FIN, within the send and congestion windows. Inlined into
+    /// `poll_segment`, its one caller, for the reason that is.
+    #[inline(always)]
     fn data_segment(&mut self, ctx: &mut Ctx) -> Option<Outgoing> {
         if !self.may_have_data_in_flight() {
             return None;
@@ -234,14 +238,15 @@ impl Tcb {
             // MUST-34: the usable window may be negative after a shrink; never underflow.
             let edge = self.snd_una + self.snd_wnd.min(self.cwnd().max(self.mss) + limited);
             let usable = edge.diff(self.snd_nxt).max(0) as usize;
-            let len = unsent.min(usable).min(self.seg_mss() as usize);
-            if len > 0 && (self.may_send(len, unsent) || self.flags.sws_override()) {
+            let seg_mss = self.seg_mss() as usize;
+            let len = unsent.min(usable).min(seg_mss);
+            if len > 0 && (self.may_send(len, unsent, seg_mss) || self.flags.sws_override()) {
                 self.flags.set_sws_override(false);
                 if limited > 0 {
                     self.limited_sent += len as u32;
                 }
                 let fin = self.fin_queued && len == unsent;
-                return Some(self.emit_data(ctx, self.snd_nxt, len, fin));
+                return Some(self.emit_data_inline(ctx, self.snd_nxt, len, fin));
             }
             if self.timer(TimerKind::Retransmit).is_none()
                 && self.timer(TimerKind::Persist).is_none()
@@ -306,8 +311,9 @@ impl Tcb {
 
     /// Nagle (SHLD-7) and sender-side SWS avoidance (MUST-38). The API has no PUSH flag, so
     /// every write counts as pushed (MUST-60, MUST-61).
-    fn may_send(&self, len: usize, unsent: usize) -> bool {
-        if len >= self.seg_mss() as usize || self.snd_nxt.lt(self.snd_max) {
+    /// `seg_mss` is `Tcb::seg_mss`, which the caller has at hand.
+    fn may_send(&self, len: usize, unsent: usize, seg_mss: usize) -> bool {
+        if len >= seg_mss || self.snd_nxt.lt(self.snd_max) {
             return true; // a full segment, or a retransmission
         }
         let nagle_ok = self.flags.nodelay() || self.snd_una == self.snd_nxt || self.fin_queued;
@@ -318,7 +324,16 @@ impl Tcb {
     }
 
     /// Build a data (and/or FIN) segment at `seq` and account for it.
+    #[inline(never)]
     fn emit_data(&mut self, ctx: &mut Ctx, seq: SeqNum, len: usize, fin: bool) -> Outgoing {
+        self.emit_data_inline(ctx, seq, len, fin)
+    }
+
+    /// [`Tcb::emit_data`], inlined where new data goes out (`data_segment`), the segment
+    /// of a bulk transfer: its call cost a frame per segment. Retransmissions, probes and
+    /// the FIN share the out-of-line copy.
+    #[inline(always)]
+    fn emit_data_inline(&mut self, ctx: &mut Ctx, seq: SeqNum, len: usize, fin: bool) -> Outgoing {
         let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
         let mut flags = TcpFlags::ACK;
         if len > 0 && seq + len as u32 == data_end {
@@ -350,7 +365,7 @@ impl Tcb {
             .now
             .as_micros()
             .saturating_sub(self.last_send.as_micros());
-        if self.snd_una == self.snd_max && idle_us > self.rto().as_micros() as u64 {
+        if self.snd_una == self.snd_max && idle_us > self.rtt.rto_micros() {
             let iw = self.initial_window(ctx);
             self.cc.on_idle_restart(ctx.now, iw);
         }
@@ -359,7 +374,7 @@ impl Tcb {
         }
         self.snd_max = self.snd_max.max(end);
         if self.timer(TimerKind::Retransmit).is_none() {
-            self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+            self.set_timer(TimerKind::Retransmit, self.rto_deadline(ctx.now));
         }
         if new_data {
             // RK-3: the PTO is measured from the last new transmission.
@@ -370,7 +385,7 @@ impl Tcb {
         }
         self.last_send = ctx.now;
         let data_offset = (seq - self.snd_buf_seq) as usize;
-        let hdr = self.header(ctx, seq, flags);
+        let hdr = self.header_inline(ctx, seq, flags);
         Outgoing {
             hdr,
             data_offset,
@@ -437,7 +452,16 @@ impl Tcb {
 
     /// A header for a synchronized-state segment: ACK of RCV.NXT (EP-6), the window (with
     /// receiver SWS avoidance), timestamps and SACK blocks.
+    #[inline(never)]
     pub(super) fn header(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> TcpHeader {
+        self.header_inline(ctx, seq, flags)
+    }
+
+    /// [`Tcb::header`], inlined into `emit_data`, which every data segment runs: the call
+    /// saved and restored registers around each segment sent. The other callers (ACKs,
+    /// probes) share the out-of-line copy.
+    #[inline(always)]
+    fn header_inline(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> TcpHeader {
         self.advance_rcv_window();
         let wnd = self.rcv_wnd();
         let unit = 1u32 << self.rcv_wscale;
@@ -543,10 +567,13 @@ impl Tcb {
             }
             return;
         }
+        // Tested in this order so that the scoreboard walk runs only when something is
+        // outstanding (a receiver's every data segment comes through here).
         let outstanding = self.snd_una != self.snd_max;
-        let triggered =
-            u32::from(self.dupacks) >= sack::DUP_THRESH || self.sb.is_lost(self.snd_una, self.mss);
-        if outstanding && triggered && self.snd_una.gt(self.recover) {
+        let triggered = || {
+            u32::from(self.dupacks) >= sack::DUP_THRESH || self.sb.is_lost(self.snd_una, self.mss)
+        };
+        if outstanding && triggered() && self.snd_una.gt(self.recover) {
             self.in_recovery = true;
             self.recover = self.snd_max - 1; // RecoveryPoint = HighData
             self.high_rxt = self.snd_una;

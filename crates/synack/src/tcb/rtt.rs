@@ -115,6 +115,18 @@ impl RttEstimator {
         Duration::from_micros(self.rto.into())
     }
 
+    /// [`RttEstimator::rto`] in microseconds, the unit it is kept in: the per-segment paths
+    /// (idle restart, timer deadlines, the PTO) compare and add it as an integer rather than
+    /// going through a `Duration` and back (a division and a 128-bit product each way).
+    pub fn rto_micros(&self) -> u64 {
+        self.rto.into()
+    }
+
+    /// [`RttEstimator::srtt`] in microseconds (see `rto_micros`).
+    pub fn srtt_micros(&self) -> Option<u64> {
+        self.srtt_us().map(u64::from)
+    }
+
     /// The RTO before backoff, capped at `rto_max`.
     pub fn base_rto(&self) -> Duration {
         Duration::from_micros(self.base.into())
@@ -394,5 +406,26 @@ mod tests {
         e.ensure_at_least(ms(3_000));
         assert_eq!(e.rto(), ms(3_000));
         assert_eq!(e.srtt(), None);
+    }
+
+    #[test]
+    fn micros_accessors_are_the_durations() {
+        let max = Duration::from_secs(120);
+        let mut e = RttEstimator::new(Duration::from_secs(1), max);
+        assert_eq!(e.srtt_micros(), None);
+        for (i, r) in [7u64, 250_000, 3, 99_999_999, 1_234_567]
+            .into_iter()
+            .enumerate()
+        {
+            e.sample(Duration::from_micros(r), Duration::from_millis(200), max);
+            if i % 2 == 1 {
+                e.backoff(max);
+            }
+            assert_eq!(u128::from(e.rto_micros()), e.rto().as_micros());
+            assert_eq!(
+                e.srtt_micros().map(u128::from),
+                e.srtt().map(|d| d.as_micros())
+            );
+        }
     }
 }

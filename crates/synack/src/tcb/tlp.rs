@@ -52,9 +52,9 @@ impl Tcb {
         // values as `Duration` arithmetic, without its normalising steps, on every new
         // data segment sent (issue 3's churn).
         let us = |d: Duration| d.as_micros() as u64;
-        let mut pto = match self.rtt.srtt() {
+        let mut pto = match self.rtt.srtt_micros() {
             Some(srtt) => {
-                let mut pto = 2 * us(srtt);
+                let mut pto = 2 * srtt;
                 if self.flight_size() <= self.mss {
                     pto += us(WORST_CASE_DELAYED_ACK);
                 }
@@ -63,7 +63,7 @@ impl Tcb {
             None => us(PTO_WITHOUT_SRTT),
         };
         pto = pto.max(us(MIN_PTO));
-        let rto = us(self.rto());
+        let rto = self.rtt.rto_micros();
         let at = |after: u64| Instant::from_micros(ctx.now.as_micros().saturating_add(after));
         // Never later than the RTO would fire (RFC 8985 §7.2).
         if pto >= rto {
@@ -84,7 +84,7 @@ impl Tcb {
         if self.snd_una == self.snd_max {
             return;
         }
-        self.set_timer(TimerKind::Retransmit, ctx.now + self.rto());
+        self.set_timer(TimerKind::Retransmit, self.rto_deadline(ctx.now));
         self.flags.set_tlp_send(true);
         ctx.counters.tail_loss_probes += 1;
     }

@@ -173,17 +173,9 @@ fn be32(b: &[u8]) -> u32 {
 /// option appears twice the later one wins (also as Linux). SACK blocks beyond
 /// [`MAX_SACK_BLOCKS`] are ignored (they cannot fit in 40 bytes anyway).
 pub(crate) fn parse_options(bytes: &[u8]) -> Result<TcpOptions, ParseError> {
-    // Fast path for the layout nearly every segment of an established connection carries:
-    // NOP, NOP, Timestamps (LX-19). The general walk gives the same result for these bytes;
-    // skipping it saves most of the per-segment option parsing in bulk.
-    if bytes.len() == 12
-        && bytes[..4] == [KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8]
-    {
+    if let Some(ts) = parse_timestamps_only(bytes) {
         return Ok(TcpOptions {
-            timestamps: Some(Timestamps {
-                tsval: be32(&bytes[4..]),
-                tsecr: be32(&bytes[8..]),
-            }),
+            timestamps: Some(ts),
             ..TcpOptions::default()
         });
     }
@@ -215,6 +207,21 @@ pub(crate) fn parse_options(bytes: &[u8]) -> Result<TcpOptions, ParseError> {
         }
     }
     parse_options_walk(bytes)
+}
+
+/// Fast path for the layout nearly every segment of an established connection carries:
+/// NOP, NOP, Timestamps (LX-19), and nothing else. The general walk gives the same result
+/// for these bytes; skipping it saves most of the per-segment option parsing in bulk.
+/// `tcp::parse_segment` asks this first, inline, so that the options of a bulk segment are
+/// built in place rather than returned through memory by [`parse_options`].
+#[inline(always)]
+pub(crate) fn parse_timestamps_only(bytes: &[u8]) -> Option<Timestamps> {
+    let b = bytes.first_chunk::<12>()?;
+    (bytes.len() == 12 && b[..4] == [KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, LEN_TIMESTAMPS as u8])
+        .then(|| Timestamps {
+            tsval: be32(&b[4..]),
+            tsecr: be32(&b[8..]),
+        })
 }
 
 /// [`parse_options`] for any layout: one option at a time.

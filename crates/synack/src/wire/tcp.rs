@@ -3,7 +3,7 @@
 //! RFC 9293 §3.1 layout: ports (4 B), sequence (4 B), acknowledgment (4 B), data offset and
 //! reserved bits (1 B), control bits (1 B), window (2 B), checksum (2 B), urgent pointer
 //! (2 B), then options up to the data offset, then data.
-use super::options::{parse_options, timestamps_only_bytes, write_options};
+use super::options::{parse_options, parse_timestamps_only, timestamps_only_bytes, write_options};
 use super::*;
 
 /// Payloads shorter than this are always verified in `parse_segment`: summing a few hundred
@@ -43,9 +43,13 @@ pub(crate) fn parse_segment(
     let csum = if defer && plain && payload.len() >= DEFER_MIN {
         // The header is a whole number of 32-bit words, so the payload's sum can be added
         // to this one later (RFC 1071 §2 (B)).
-        Csum::Pending(
-            checksum::pseudo_header(src, dst, seg.len()) + checksum::sum(&seg[..header_len]),
-        )
+        let pseudo = match (src, dst) {
+            // IPv4, inline: `checksum::pseudo_header` took both addresses through memory,
+            // a call per segment. An IPv4 segment's length fits 16 bits (`ip_v4`).
+            (IpAddr::V4(s), IpAddr::V4(d)) => checksum::pseudo_header_v4(s, d, seg.len() as u16),
+            _ => checksum::pseudo_header(src, dst, seg.len()),
+        };
+        Csum::Pending(pseudo + sum_header(&seg[..header_len]))
     } else if checksum::verify_tcp(src, dst, seg) {
         // MUST-3: verify before believing anything else in the segment.
         Csum::Verified
@@ -54,17 +58,15 @@ pub(crate) fn parse_segment(
     };
     let be16 = |i: usize| u16::from_be_bytes([seg[i], seg[i + 1]]);
     let be32 = |i: usize| u32::from_be_bytes([seg[i], seg[i + 1], seg[i + 2], seg[i + 3]]);
-    let options = match parse_options(&seg[TCP_HEADER_LEN..header_len]) {
-        Ok(o) => o,
-        Err(e) => {
-            // Counted as a bad checksum if the checksum is bad, as without deferral.
-            if let Csum::Pending(partial) = csum {
-                if !Csum::sum_ok(partial + checksum::sum(payload)) {
-                    return Err(ParseError::TcpChecksum);
-                }
-            }
-            return Err(e);
-        }
+    let opt_bytes = &seg[TCP_HEADER_LEN..header_len];
+    let options = match parse_timestamps_only(opt_bytes) {
+        // Built here, in place: `parse_options`' answer came back through memory and was
+        // read with wide loads after narrow stores, a store-forwarding stall per segment.
+        Some(ts) => TcpOptions {
+            timestamps: Some(ts),
+            ..TcpOptions::default()
+        },
+        None => parse_options_checked(opt_bytes, csum, payload)?,
     };
     let header = TcpHeader {
         src_port: be16(0),
@@ -80,6 +82,45 @@ pub(crate) fn parse_segment(
     Ok((header, payload, csum))
 }
 
+/// [`checksum::sum`] of a TCP header. The 32-byte header of nearly every established
+/// segment (timestamps only) is summed as eight big-endian 32-bit words, each congruent to
+/// the sum of its 16-bit halves modulo 2^16 - 1 (RFC 1071 §2 (B)): a fixed length the
+/// compiler unrolls, where the general sum is a call that loops on the length.
+#[inline(always)]
+fn sum_header(h: &[u8]) -> u64 {
+    match h.first_chunk::<32>() {
+        Some(w) if h.len() == 32 => (0..8)
+            .map(|i| {
+                let j = 4 * i;
+                u64::from(u32::from_be_bytes([w[j], w[j + 1], w[j + 2], w[j + 3]]))
+            })
+            .sum(),
+        _ => checksum::sum(h),
+    }
+}
+
+/// `parse_options` for a layout other than timestamps alone, the error cases as
+/// `parse_segment` reports them. Out of line: SYNs, SACK blocks and the like.
+#[inline(never)]
+fn parse_options_checked(
+    opt_bytes: &[u8],
+    csum: Csum,
+    payload: &[u8],
+) -> Result<TcpOptions, ParseError> {
+    match parse_options(opt_bytes) {
+        Ok(o) => Ok(o),
+        Err(e) => {
+            // Counted as a bad checksum if the checksum is bad, as without deferral.
+            if let Csum::Pending(partial) = csum {
+                if !Csum::sum_ok(partial + checksum::sum(payload)) {
+                    return Err(ParseError::TcpChecksum);
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
 /// Bytes the TCP segment for `tcp` and `payload_len` bytes of payload takes.
 pub(crate) fn segment_len(tcp: &TcpHeader, payload_len: usize) -> usize {
     TCP_HEADER_LEN + options_len(&tcp.options) + payload_len
@@ -90,7 +131,10 @@ pub(crate) fn segment_len(tcp: &TcpHeader, payload_len: usize) -> usize {
 /// once for both layers). `pseudo` is the pseudo-header's sum without the TCP length
 /// ([`checksum::pseudo_header`] of length 0), from the IP layer that already holds the
 /// addresses. The payload comes as two pieces (`first` then `second`) so that a sender can
-/// copy straight from a ring buffer that wraps, with no intermediate copy.
+/// copy straight from a ring buffer that wraps, with no intermediate copy. Inlined into
+/// `emit_parts` (its only caller): a call of its own saved and restored registers around
+/// every segment sent.
+#[inline(always)]
 pub(crate) fn write_segment(
     pseudo: u64,
     tcp: &TcpHeader,
@@ -167,4 +211,24 @@ pub(crate) fn write_segment(
     let sum = !checksum::fold(sum);
     h[16..18].copy_from_slice(&sum.to_be_bytes());
     fixed.copy_from_slice(&h);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The unrolled header sum is the general one, modulo 2^16 - 1 (all `fold` reads),
+        /// for the 32-byte headers it unrolls and any other length it hands on.
+        #[test]
+        fn sum_header_is_the_general_sum(h in proptest::collection::vec(any::<u8>(), 0..64)) {
+            prop_assert_eq!(checksum::fold(sum_header(&h)), checksum::fold(checksum::sum(&h)));
+            let mut w = [0u8; 32];
+            for (d, s) in w.iter_mut().zip(h.iter().cycle()) {
+                *d = *s;
+            }
+            prop_assert_eq!(checksum::fold(sum_header(&w)), checksum::fold(checksum::sum(&w)));
+        }
+    }
 }
