@@ -354,6 +354,22 @@ impl SmolEnd {
     fn socket(&self) -> &tcp::Socket<'static> {
         self.host.sockets.get::<tcp::Socket>(self.handle)
     }
+
+    /// What a `recv_slice` or `recv` closure call on the socket came to: nothing yet (also
+    /// before the handshake is over), bytes, or the end of the stream; any other error is a
+    /// harness bug and panics with the socket's state.
+    fn recv_outcome(&self, r: Result<usize, tcp::RecvError>) -> Recv {
+        use tcp::State::*;
+        match r {
+            Ok(0) => Recv::Nothing,
+            Ok(n) => Recv::Data(n),
+            Err(tcp::RecvError::Finished) => Recv::Eof,
+            Err(e) => match self.socket().state() {
+                Listen | SynSent | SynReceived => Recv::Nothing,
+                st => panic!("smoltcp recv: {e:?} in {st}; {}", self.describe()),
+            },
+        }
+    }
 }
 
 impl Host for SmolEnd {
@@ -396,17 +412,8 @@ impl Endpoint for SmolEnd {
     }
 
     fn recv(&mut self, _now: u64, buf: &mut [u8]) -> Recv {
-        use tcp::State::*;
-        let s = self.host.tcp(self.handle);
-        match s.recv_slice(buf) {
-            Ok(0) => Recv::Nothing,
-            Ok(n) => Recv::Data(n),
-            Err(tcp::RecvError::Finished) => Recv::Eof,
-            Err(e) => match s.state() {
-                Listen | SynSent | SynReceived => Recv::Nothing,
-                st => panic!("smoltcp recv: {e:?} in {st}; {}", self.describe()),
-            },
-        }
+        let r = self.host.tcp(self.handle).recv_slice(buf);
+        self.recv_outcome(r)
     }
 
     fn send_in_place(&mut self, _now: u64, data: &[u8]) -> usize {
@@ -423,21 +430,11 @@ impl Endpoint for SmolEnd {
     }
 
     fn recv_in_place(&mut self, _now: u64, consume: &mut impl FnMut(&[u8])) -> Recv {
-        use tcp::State::*;
-        let s = self.host.tcp(self.handle);
-        let r = s.recv(|buf| {
+        let r = self.host.tcp(self.handle).recv(|buf| {
             consume(buf);
             (buf.len(), buf.len())
         });
-        match r {
-            Ok(0) => Recv::Nothing,
-            Ok(n) => Recv::Data(n),
-            Err(tcp::RecvError::Finished) => Recv::Eof,
-            Err(e) => match s.state() {
-                Listen | SynSent | SynReceived => Recv::Nothing,
-                st => panic!("smoltcp recv: {e:?} in {st}; {}", self.describe()),
-            },
-        }
+        self.recv_outcome(r)
     }
 
     fn shutdown(&mut self, _now: u64) {
