@@ -237,9 +237,10 @@ mod avx2 {
 /// lanes, and the constant 32768 per word is added back at the end. The ragged end (under
 /// 64 bytes) is one masked load and store: masked-off bytes read as zero, which is RFC 1071's
 /// pad for an odd final byte and adds nothing otherwise, and masked-off bytes are neither
-/// read (no fault past the end) nor written. On the bench machine this ran the fused
-/// copy-and-sum of a 1460-byte payload at about twice the AVX2 version's rate, which was
-/// a third of plain memcpy's (the bulk profile at MSS 1460 had it at 30% of synack's time).
+/// read (no fault past the end) nor written. On the bench machine, with the data in L1, it
+/// ran the fused copy-and-sum of a 1460-byte payload at 1.3-1.8x the AVX2 version's rate
+/// (which was a third of plain memcpy's). In the bulk benchmark it gains nothing: there the
+/// copies wait on the L2 cache.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::fold;
@@ -252,7 +253,7 @@ mod avx512 {
     const STEPS_PER_PASS: usize = 1 << 13;
 
     /// Shorter pieces go to AVX2: from 128 to 255 bytes the AVX-512 version ran at 0.74-0.82x
-    /// of it (measured interleaved on the bench machine), from 256 bytes up at 1.4-1.8x, and
+    /// of it (measured interleaved on the bench machine), from 256 bytes up at 1.2-1.8x, and
     /// level with it at 64 KiB, where both wait on the L2 cache like memcpy.
     const MIN_LEN: usize = 256;
 
