@@ -355,9 +355,10 @@ mod avx512 {
             at += 64;
         }
         if at < len {
-            let mask: __mmask64 = (1u64 << (len - at)) - 1; // len - at < 64
-                                                            // SAFETY: the mask selects bytes `at..len` only, all within `src` (and `dst`);
-                                                            // masked-off bytes are not accessed and cannot fault.
+            // `len - at` is under 64 here, so the shift is in range.
+            let mask: __mmask64 = (1u64 << (len - at)) - 1;
+            // SAFETY: the mask selects bytes `at..len` only, all within `src` (and `dst`);
+            // masked-off bytes are not accessed and cannot fault.
             unsafe {
                 let v = _mm512_maskz_loadu_epi8(mask, s.add(at).cast());
                 if let Some(d) = d {
