@@ -523,21 +523,29 @@ fn churn_rep_pair<S: Churn, M: Churn>(
     args: &Args,
     (fs, fm): (&mut ChurnFigure, &mut ChurnFigure),
 ) {
+    let (rs, rm) = interleave(s, m, args);
+    record_rep(names.0, s, 0, (rep, reps), args, fs, rs);
+    record_rep(names.1, m, 0, (rep, reps), args, fm, rm);
+}
+
+/// `args.cycles` cycles of each of `a` and `b`, taking turns in `IDLE_RATIO_SLICE`-cycle
+/// slices in ABBA order (so a steady drift of the machine's speed cancels); each one's
+/// slices summed.
+fn interleave<A: Churn, B: Churn>(a: &mut A, b: &mut B, args: &Args) -> (ChurnRun, ChurnRun) {
     let cap = WallDuration::from_secs_f64(args.cap);
-    let (mut rs, mut rm) = (ChurnRun::default(), ChurnRun::default());
+    let (mut ra, mut rb) = (ChurnRun::default(), ChurnRun::default());
     let total = args.cycles.max(1);
     for slice in 0..total.div_ceil(IDLE_RATIO_SLICE) {
         let n = IDLE_RATIO_SLICE.min(total - slice * IDLE_RATIO_SLICE);
         if matches!(slice % 4, 0 | 3) {
-            rs.add(s.run(n, cap));
-            rm.add(m.run(n, cap));
+            ra.add(a.run(n, cap));
+            rb.add(b.run(n, cap));
         } else {
-            rm.add(m.run(n, cap));
-            rs.add(s.run(n, cap));
+            rb.add(b.run(n, cap));
+            ra.add(a.run(n, cap));
         }
     }
-    record_rep(names.0, s, 0, (rep, reps), args, fs, rs);
-    record_rep(names.1, m, 0, (rep, reps), args, fm, rm);
+    (ra, rb)
 }
 
 /// Report repetition `r` of `h` and record it into `fig`.
@@ -627,26 +635,9 @@ const IDLE_RATIO_SLICE: u64 = 2_000;
 fn idle_ratio(args: &Args, with_idle: &mut SynackChurn, idle: usize) -> f64 {
     let mut zero = synack_churn(args, 0, args.churn_buffer);
     warm_up("synack (0-idle reference)", &mut zero, 0, args);
-    let cap = WallDuration::from_secs_f64(args.cap);
-    let (mut z, mut w) = ((0u64, 0f64), (0u64, 0f64));
-    let total = args.cycles.max(1);
     let started = std::time::Instant::now();
-    for slice in 0..total.div_ceil(IDLE_RATIO_SLICE) {
-        let n = IDLE_RATIO_SLICE.min(total - slice * IDLE_RATIO_SLICE);
-        let one = |h: &mut SynackChurn, acc: &mut (u64, f64)| {
-            let r = h.run(n, cap);
-            acc.0 += r.cycles;
-            acc.1 += r.secs;
-        };
-        if matches!(slice % 4, 0 | 3) {
-            one(&mut zero, &mut z);
-            one(with_idle, &mut w);
-        } else {
-            one(with_idle, &mut w);
-            one(&mut zero, &mut z);
-        }
-    }
-    let (rz, rw) = (z.0 as f64 / z.1, w.0 as f64 / w.1);
+    let (z, w) = interleave(&mut zero, with_idle, args);
+    let (rz, rw) = (z.rate(), w.rate());
     progress(format!(
         "synack, {} idle vs 0 idle, interleaved in {}-cycle slices ({:.1} s): {:.0} vs {:.0} cycles/s = {:.2}x",
         human_count(idle),
