@@ -17,7 +17,7 @@ use crate::state::State;
 use crate::syncookie::{self, SynCookies};
 use crate::tcb::{time_wait_expired, CtlQueue, CtlSegment, Ctx, Tcb, TimeWait};
 use crate::time::{Duration, Instant, OptInstant};
-use crate::tuple::{Tuple, TupleHasher};
+use crate::tuple::{AddrHashBuilder, Tuple, TupleHasher};
 use crate::tw_table::TwTable;
 use crate::wire::{self, Packet, ParseError, TcpFlags, TcpHeader, TcpOptions, Timestamps};
 use hashbrown::HashTable;
@@ -184,7 +184,7 @@ pub struct Stack {
     last_conn: u32,
     hasher: TupleHasher,
     listeners: Vec<Option<Listener>>,
-    listen_map: HashMap<SocketAddr, u32>,
+    listen_map: HashMap<SocketAddr, u32, AddrHashBuilder>,
     /// The `listen_any` listener, if one exists: it owns every destination (tun2socks).
     any_listener: Option<u32>,
     events: EventQueue,
@@ -245,7 +245,7 @@ fn unspecified_like(ip: IpAddr) -> IpAddr {
 
 impl Stack {
     pub fn new(config: Config) -> Stack {
-        let secret = config.secret;
+        let hasher = TupleHasher::new(config.secret);
         Stack {
             isn: IsnGenerator::new(config.secret),
             events: EventQueue::new(config.event_queue_limit),
@@ -257,9 +257,9 @@ impl Stack {
             tw: TwTable::new(),
             conns: HashTable::new(),
             last_conn: NO_CONN,
-            hasher: TupleHasher::new(secret),
+            listen_map: HashMap::with_hasher(hasher.addr_hasher()),
+            hasher,
             listeners: Vec::new(),
-            listen_map: HashMap::new(),
             any_listener: None,
             counters: Counters::default(),
             ctl: CtlQueue::default(),

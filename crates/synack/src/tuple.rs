@@ -120,6 +120,13 @@ impl TupleHasher {
         }
     }
 
+    /// The listener table's hasher, keyed from the same secret.
+    pub fn addr_hasher(&self) -> AddrHashBuilder {
+        AddrHashBuilder {
+            k: [self.k[1] ^ self.k[2], self.k[3]],
+        }
+    }
+
     #[inline]
     pub fn hash(&self, t: &Tuple) -> u64 {
         let k = &self.k;
@@ -148,6 +155,68 @@ impl TupleHasher {
                 fold_mul(fold_mul(h ^ k[1], p ^ k[2]) ^ k[0], k[3])
             }
         }
+    }
+}
+
+/// The listener table's hash of a local `SocketAddr`: the std `RandomState` (SipHash-1-3)
+/// spent ~290 instructions on every SYN in issue 3's churn for a lookup among a handful of
+/// entries. The keys are the application's own listen addresses; a peer can only look
+/// them up, never insert, so it cannot crowd a bucket and a short keyed multiply-fold is
+/// enough. Built from the demux key ([`TupleHasher::addr_hasher`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AddrHashBuilder {
+    k: [u64; 2],
+}
+
+impl core::hash::BuildHasher for AddrHashBuilder {
+    type Hasher = AddrHasher;
+    #[inline]
+    fn build_hasher(&self) -> AddrHasher {
+        AddrHasher {
+            h: self.k[0],
+            k: self.k[1],
+        }
+    }
+}
+
+/// See [`AddrHashBuilder`]: each write is folded in with one 64x64->128 multiply.
+pub(crate) struct AddrHasher {
+    h: u64,
+    k: u64,
+}
+
+impl Hasher for AddrHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        fold_mul(self.h, self.k)
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w) ^ (c.len() as u64) << 56);
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+    #[inline]
+    fn write_u16(&mut self, v: u16) {
+        self.write_u64(u64::from(v));
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.h = fold_mul(self.h ^ v, self.k);
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
     }
 }
 
@@ -193,6 +262,35 @@ mod tests {
             assert!(low.iter().all(|&n| (24..=110).contains(&n)), "{low:?}");
             assert!(top.iter().all(|&n| (380..=650).contains(&n)), "{top:?}");
             assert!(differs > 65_000);
+        }
+    }
+
+    /// The listener table's hash: equal addresses hash alike, ports and address bytes
+    /// spread over the low bits hashbrown takes buckets from, and the key matters.
+    #[test]
+    fn issue_3_listen_address_hash_spreads_and_is_keyed() {
+        use core::hash::BuildHasher;
+        let b = TupleHasher::new([7; 16]).addr_hasher();
+        let other = TupleHasher::new([8; 16]).addr_hasher();
+        for v6 in [false, true] {
+            let mut low = [0u32; 256];
+            let mut differs = 0;
+            for i in 0..16_384u32 {
+                let a: SocketAddr = if v6 {
+                    format!("[2001:db8::{:x}]:{}", i >> 10, 1 + (i & 1023))
+                } else {
+                    format!("198.18.{}.{}:{}", i >> 12, (i >> 10) & 3, 1 + (i & 1023))
+                }
+                .parse()
+                .unwrap();
+                let x = b.hash_one(a);
+                assert_eq!(x, b.hash_one(a));
+                low[(x & 255) as usize] += 1;
+                differs += u32::from(x != other.hash_one(a));
+            }
+            // 64 per bucket expected.
+            assert!(low.iter().all(|&n| (24..=110).contains(&n)), "{low:?}");
+            assert!(differs > 16_000);
         }
     }
 

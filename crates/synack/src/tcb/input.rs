@@ -661,8 +661,8 @@ impl Tcb {
             if ts.tsecr != 0 && !stale {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ts.tsecr);
                 if (ms as i32) >= 0 && ms < 3_600_000 {
-                    self.rtt.sample(
-                        Duration::from_millis(ms as u64),
+                    self.rtt.sample_micros(
+                        u64::from(ms) * 1000,
                         ctx.config.rto_min,
                         ctx.config.rto_max,
                     );
@@ -673,8 +673,8 @@ impl Tcb {
         }
         if let (end, Some(at)) = (self.rtt_timing.0, self.rtt_timing.1.get()) {
             if h.ack.ge(end) {
-                self.rtt.sample(
-                    ctx.now.saturating_since(at),
+                self.rtt.sample_micros(
+                    ctx.now.as_micros().saturating_sub(at.as_micros()),
                     ctx.config.rto_min,
                     ctx.config.rto_max,
                 );
