@@ -65,6 +65,10 @@ pub struct SynackHost {
     pub stack: Stack,
     pub side: Side,
     mtu: usize,
+    /// The buffer the next packet goes into, kept between calls: a new one is taken from
+    /// the link only after a packet filled the last, so a poll that finds nothing to send
+    /// costs no buffer, as smoltcp's `TxToken` takes one only when it sends.
+    tx_buf: Option<Vec<u8>>,
 }
 
 impl SynackHost {
@@ -74,7 +78,12 @@ impl SynackHost {
         let mtu = config.mtu as usize;
         let mut stack = Stack::new(config);
         stack.add_address(IpAddr::V4(side.ip()));
-        SynackHost { stack, side, mtu }
+        SynackHost {
+            stack,
+            side,
+            mtu,
+            tx_buf: None,
+        }
     }
 
     /// A default configuration (Linux-like) keyed for this side, with `mtu`.
@@ -103,11 +112,14 @@ impl Host for SynackHost {
     fn egress(&mut self, now: u64, link: &Link) {
         let t = Instant::from_micros(now);
         loop {
-            let mut buf = link.take_buf(self.mtu);
+            let mut buf = match self.tx_buf.take() {
+                Some(b) => b,
+                None => link.take_buf(self.mtu),
+            };
             match self.stack.poll_transmit(t, &mut buf) {
                 Some(n) => link.push(self.side.tx(), buf, n),
                 None => {
-                    link.recycle(buf);
+                    self.tx_buf = Some(buf);
                     return;
                 }
             }
