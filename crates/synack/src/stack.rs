@@ -758,9 +758,13 @@ impl Stack {
         // MUST-3 is completed here, before anything acts on the packet: the payload of a
         // data segment may still be unsummed, to be summed while it is copied into its
         // connection's receive ring (Tcb::check_payload).
-        let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
-        let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
-        let tuple = Tuple::new(local, remote);
+        // The socket addresses themselves are built only where they are used, after the
+        // connection path: kept alive across it, they were spilled and reloaded for every
+        // segment received.
+        let tuple = Tuple::new(
+            SocketAddr::new(pkt.dst, pkt.tcp.dst_port),
+            SocketAddr::new(pkt.src, pkt.tcp.src_port),
+        );
         // The connection table is probed once per packet: nothing below changes it before
         // `lookup` would (the checksum stage touches only the TCB's receive ring), so the
         // checksum stage, the ours test and the demultiplexing share this answer.
@@ -820,6 +824,8 @@ impl Stack {
                 return;
             }
         }
+        let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
+        let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
         if let Some(l) = self.find_listener(local) {
             self.listen_input(now, l, pkt, local, remote);
             return;
@@ -1151,13 +1157,13 @@ impl Stack {
                     (&[][..], &[][..])
                 };
                 let (src, dst) = (t.local().ip(), t.remote().ip());
-                let written = wire::emit_parts(src, dst, hop_limit, &o.hdr, payload, buf);
+                let written = o.write(src, dst, hop_limit, payload, buf);
                 // Most visits send one segment: asking `may_send_now` here spares the
                 // poll that would only say "nothing more" (issue 3's churn: one in two).
                 let more = t.may_send_now();
                 #[cfg(debug_assertions)]
                 if !more {
-                    let next = t.poll_segment(ctx).map(|o| o.hdr);
+                    let next = t.poll_segment(ctx).map(|o| o.hdr.to_header());
                     assert_eq!(next, None, "may_send_now said no, poll_segment had more");
                 }
                 Some((written, more))
