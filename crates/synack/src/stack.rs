@@ -789,8 +789,15 @@ impl Stack {
             self.counters.count_drop(DropReason::NotOurs);
             return;
         }
-        // MUST-63: a SYN (or anything) from an invalid source is ignored.
-        if !valid_remote(pkt.src) || pkt.tcp.src_port == 0 || pkt.tcp.dst_port == 0 {
+        // MUST-63: a SYN (or anything) from an invalid source is ignored. A connection's
+        // own segments come from its remote address, which was checked when it was made
+        // (`connect`, MUST-46, or here for the segment that opened it passively), so the
+        // address test is skipped for them (every segment of a transfer). The ports are
+        // still tested: a configured ephemeral range may include port 0.
+        if (found.is_none() && !valid_remote(pkt.src))
+            || pkt.tcp.src_port == 0
+            || pkt.tcp.dst_port == 0
+        {
             self.counters.count_drop(DropReason::BadSource);
             return;
         }
