@@ -170,14 +170,15 @@ pub(crate) fn write_plain_segment(
 ) {
     let len = out.len();
     let (head, data) = out.split_at_mut(plain_header_len(tcp));
+    let (fixed, opts) = head.split_at_mut(TCP_HEADER_LEN);
     let payload_sum = copy_payload(data, first, second);
-    let mut h = [0u8; TCP_HEADER_LEN + 12];
+    let mut h = [0u8; TCP_HEADER_LEN];
     h[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
     h[2..4].copy_from_slice(&tcp.dst_port.to_be_bytes());
     h[4..8].copy_from_slice(&tcp.seq.0.to_be_bytes());
     h[8..12].copy_from_slice(&tcp.ack.0.to_be_bytes());
     // Data offset in words (reserved bits sent as zero, EP-2), then the control bits.
-    let offset = (head.len() as u64 / 4) << 12 | u64::from(tcp.flags.0);
+    let offset = (plain_header_len(tcp) as u64 / 4) << 12 | u64::from(tcp.flags.0);
     h[12..14].copy_from_slice(&(offset as u16).to_be_bytes());
     h[14..16].copy_from_slice(&tcp.window.to_be_bytes());
     // h[16..18], the checksum, stays zero until it is known.
@@ -195,13 +196,15 @@ pub(crate) fn write_plain_segment(
         + offset
         + u64::from(tcp.window)
         + u64::from(tcp.urgent);
-    if let Some(ts) = tcp.timestamps {
-        h[20..32].copy_from_slice(&timestamps_only_bytes(ts));
+    // The two parts are stored with fixed sizes: one copy of the variable-length header
+    // was a memcpy call per segment.
+    if let (Some(ts), Ok(o)) = (tcp.timestamps, <&mut [u8; 12]>::try_from(opts)) {
+        *o = timestamps_only_bytes(ts);
         // Words 0x0101 and 0x080A, then the two 32-bit values.
         sum += 0x0101 + 0x080A + u64::from(ts.tsval) + u64::from(ts.tsecr);
     }
     h[16..18].copy_from_slice(&(!checksum::fold(sum)).to_be_bytes());
-    head.copy_from_slice(&h[..head.len()]);
+    fixed.copy_from_slice(&h);
 }
 
 /// Copy the payload (`first` then `second`) into `data`, which is exactly as long, and
