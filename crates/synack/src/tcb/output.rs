@@ -544,20 +544,21 @@ impl Tcb {
             tsval: self.ts_now(ctx.now),
             tsecr: self.ts_recent,
         });
-        let plain = PlainHeader {
-            src_port: self.tuple.local_port(),
-            dst_port: self.tuple.remote_port(),
-            seq,
-            ack: self.rcv_nxt,
-            flags,
-            window: field,
-            urgent: 0,
-            timestamps,
-        };
         let hdr = if self.sack_pending() {
-            self.with_sack_blocks(&plain)
+            self.with_sack_blocks(seq, flags, field, timestamps)
         } else {
-            OutHeader::Plain(plain)
+            // Built in place: a header built first and then moved here was copied field by
+            // field.
+            OutHeader::Plain(PlainHeader {
+                src_port: self.tuple.local_port(),
+                dst_port: self.tuple.remote_port(),
+                seq,
+                ack: self.rcv_nxt,
+                flags,
+                window: field,
+                urgent: 0,
+                timestamps,
+            })
         };
         self.dsack_len = 0; // a D-SACK is reported once
 
@@ -569,11 +570,30 @@ impl Tcb {
         hdr
     }
 
-    /// `plain` with the pending SACK blocks added (SK-5..SK-8, SK-12). Out of line: only
-    /// while the receive buffer holds out-of-order data or a D-SACK is owed.
+    /// The header of `header_inline` with the pending SACK blocks added (SK-5..SK-8,
+    /// SK-12). Out of line: only while the receive buffer holds out-of-order data or a
+    /// D-SACK is owed.
     #[inline(never)]
-    fn with_sack_blocks(&self, plain: &PlainHeader) -> OutHeader {
-        let mut hdr = plain.to_header();
+    fn with_sack_blocks(
+        &self,
+        seq: SeqNum,
+        flags: TcpFlags,
+        window: u16,
+        timestamps: Option<Timestamps>,
+    ) -> OutHeader {
+        let mut hdr = TcpHeader {
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
+            seq,
+            ack: self.rcv_nxt,
+            flags,
+            window,
+            urgent: 0,
+            options: TcpOptions {
+                timestamps,
+                ..TcpOptions::default()
+            },
+        };
         let (blocks, n) = self.pending_sack_blocks();
         for &b in &blocks[..n] {
             hdr.options.push_sack(b);
