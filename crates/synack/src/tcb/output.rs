@@ -67,10 +67,10 @@ fn emit_full(
 impl OutHeader {
     /// The header as a [`TcpHeader`].
     #[cfg(any(test, debug_assertions))]
-    pub fn to_header(&self) -> TcpHeader {
+    pub fn to_header(self) -> TcpHeader {
         match self {
             OutHeader::Plain(p) => p.to_header(),
-            OutHeader::Full(h) => *h,
+            OutHeader::Full(h) => h,
         }
     }
 }

@@ -216,7 +216,7 @@ pub struct PlainHeader {
 
 impl PlainHeader {
     /// The header with these fields and options.
-    pub fn to_header(&self) -> TcpHeader {
+    pub fn to_header(self) -> TcpHeader {
         TcpHeader {
             src_port: self.src_port,
             dst_port: self.dst_port,
