@@ -66,7 +66,6 @@ fn emit_full(
 
 impl OutHeader {
     /// The header as a [`TcpHeader`].
-    #[cfg(any(test, debug_assertions))]
     pub fn to_header(self) -> TcpHeader {
         match self {
             OutHeader::Plain(p) => p.to_header(),
@@ -510,10 +509,7 @@ impl Tcb {
     /// receiver SWS avoidance), timestamps and SACK blocks.
     #[inline(never)]
     pub(super) fn header(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> TcpHeader {
-        match self.header_inline(ctx, seq, flags) {
-            OutHeader::Plain(p) => p.to_header(),
-            OutHeader::Full(h) => h,
-        }
+        self.header_inline(ctx, seq, flags).to_header()
     }
 
     /// [`Tcb::header`] for `poll_segment`'s ACKs and probes, in the form the stack writes.
