@@ -758,9 +758,13 @@ impl Stack {
         // MUST-3 is completed here, before anything acts on the packet: the payload of a
         // data segment may still be unsummed, to be summed while it is copied into its
         // connection's receive ring (Tcb::check_payload).
-        let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
-        let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
-        let tuple = Tuple::new(local, remote);
+        // The socket addresses themselves are built only where they are used, after the
+        // connection path: kept alive across it, they were spilled and reloaded for every
+        // segment received.
+        let tuple = Tuple::new(
+            SocketAddr::new(pkt.dst, pkt.tcp.dst_port),
+            SocketAddr::new(pkt.src, pkt.tcp.src_port),
+        );
         // The connection table is probed once per packet: nothing below changes it before
         // `lookup` would (the checksum stage touches only the TCB's receive ring), so the
         // checksum stage, the ours test and the demultiplexing share this answer.
@@ -785,8 +789,15 @@ impl Stack {
             self.counters.count_drop(DropReason::NotOurs);
             return;
         }
-        // MUST-63: a SYN (or anything) from an invalid source is ignored.
-        if !valid_remote(pkt.src) || pkt.tcp.src_port == 0 || pkt.tcp.dst_port == 0 {
+        // MUST-63: a SYN (or anything) from an invalid source is ignored. A connection's
+        // own segments come from its remote address, which was checked when it was made
+        // (`connect`, MUST-46, or here for the segment that opened it passively), so the
+        // address test is skipped for them (every segment of a transfer). The ports are
+        // still tested: a configured ephemeral range may include port 0.
+        if (found.is_none() && !valid_remote(pkt.src))
+            || pkt.tcp.src_port == 0
+            || pkt.tcp.dst_port == 0
+        {
             self.counters.count_drop(DropReason::BadSource);
             return;
         }
@@ -820,6 +831,8 @@ impl Stack {
                 return;
             }
         }
+        let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
+        let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
         if let Some(l) = self.find_listener(local) {
             self.listen_input(now, l, pkt, local, remote);
             return;
@@ -1151,13 +1164,13 @@ impl Stack {
                     (&[][..], &[][..])
                 };
                 let (src, dst) = (t.local().ip(), t.remote().ip());
-                let written = wire::emit_parts(src, dst, hop_limit, &o.hdr, payload, buf);
+                let written = o.write(src, dst, hop_limit, payload, buf);
                 // Most visits send one segment: asking `may_send_now` here spares the
                 // poll that would only say "nothing more" (issue 3's churn: one in two).
                 let more = t.may_send_now();
                 #[cfg(debug_assertions)]
                 if !more {
-                    let next = t.poll_segment(ctx).map(|o| o.hdr);
+                    let next = t.poll_segment(ctx).map(|o| o.hdr.to_header());
                     assert_eq!(next, None, "may_send_now said no, poll_segment had more");
                 }
                 Some((written, more))

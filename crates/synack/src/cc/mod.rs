@@ -115,8 +115,14 @@ impl Controller {
 }
 
 impl CongestionControl for Controller {
+    /// Matched here, not through `inner`: the window is read for every data segment sent
+    /// (`data_segment`), and the `dyn` call there was an indirect call to load one field.
+    #[inline]
     fn cwnd(&self) -> u32 {
-        self.inner().cwnd()
+        match self {
+            Controller::NewReno(c) => c.cwnd(),
+            Controller::Cubic(c) => c.cwnd(),
+        }
     }
     fn ssthresh(&self) -> u32 {
         self.inner().ssthresh()

@@ -3,6 +3,7 @@
 //! processing (EP-10). LISTEN is handled by the stack, which owns the listeners; the TCB
 //! takes over from the SYN (`on_syn_in_listen`).
 
+use super::recv_buf::Insert;
 use super::{CtlSegment, Ctx, Tcb};
 use crate::cc::Controller;
 use crate::counters::DropReason;
@@ -701,17 +702,32 @@ impl Tcb {
         if payload.is_empty() {
             return;
         }
-        let had_hole = self.recv_buf.has_out_of_order();
         let offset = self.rcv_offset(seq);
-        let committed = if staged && offset == self.recv_buf.next() {
-            self.recv_buf.commit_staged(payload.len())
-        } else {
-            None
-        };
-        let r = committed.unwrap_or_else(|| self.recv_buf.insert(offset, payload));
+        if staged && offset == self.recv_buf.next() {
+            if let Some(r) = self.recv_buf.commit_staged(payload.len()) {
+                // The rest of this step on its own copy, where the commit's answer (in
+                // order, nothing duplicate or cut) is known, and that nothing was queued
+                // out of order (`stage` requires it, and a change since would have undone
+                // the staging): every segment of a bulk transfer comes here, and the merged
+                // copy tested each flag at run time.
+                debug_assert!(!self.recv_buf.has_out_of_order());
+                self.text_accepted(ctx, r, false, payload.len());
+                return;
+            }
+        }
+        let had_hole = self.recv_buf.has_out_of_order();
+        let r = self.recv_buf.insert(offset, payload);
+        self.text_accepted(ctx, r, had_hole, payload.len());
+    }
+
+    /// The end of `accept_text`: what inserting `len` bytes of text did (`r`; `had_hole`:
+    /// data was queued out of order before) moves RCV.NXT, tells the application, and
+    /// plans the ACK.
+    #[inline(always)]
+    fn text_accepted(&mut self, ctx: &mut Ctx, r: Insert, had_hole: bool, len: usize) {
         self.rcv_mss = self
             .rcv_mss
-            .max(payload.len().min(usize::from(u16::MAX)) as u16)
+            .max(len.min(usize::from(u16::MAX)) as u16)
             .min(self.our_mss);
         if r.advanced > 0 {
             self.rcv_nxt += r.advanced as u32;

@@ -8,15 +8,70 @@ use crate::event::TimerKind;
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::OptInstant;
-use crate::wire::{SackBlock, TcpFlags, TcpHeader, TcpOptions, Timestamps};
+use crate::wire::{self, PlainHeader, SackBlock, TcpFlags, TcpHeader, TcpOptions, Timestamps};
+use std::net::IpAddr;
 
 /// One segment to send: a header and, optionally, bytes of the send buffer.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Outgoing {
-    pub hdr: TcpHeader,
+    pub hdr: OutHeader,
     /// Offset of the payload in the send buffer.
     pub data_offset: usize,
     pub data_len: usize,
+}
+
+/// The header of a segment to send: plain (Timestamps at most, every segment of an
+/// established connection without SACK blocks), which is written from its fields
+/// (`wire::emit_plain_parts`), or any other (SYNs, SACK blocks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OutHeader {
+    Plain(PlainHeader),
+    Full(TcpHeader),
+}
+
+impl Outgoing {
+    /// Write the segment, with `payload` (its bytes of the send buffer, in one or two
+    /// pieces), as an IP packet into `buf` (see `wire::emit_parts`); None if it does not
+    /// fit. Plain headers are written by the writer inlined here, the stack's transmit
+    /// loop; the others by the general one, out of line.
+    #[inline(always)]
+    pub fn write(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        hop_limit: u8,
+        payload: (&[u8], &[u8]),
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        match &self.hdr {
+            OutHeader::Plain(h) => wire::emit_plain_parts(src, dst, hop_limit, h, payload, buf),
+            OutHeader::Full(h) => emit_full(src, dst, hop_limit, h, payload, buf),
+        }
+    }
+}
+
+/// `wire::emit_parts` for a full header (SYNs, SACK blocks): out of line, so that the
+/// plain segments' writer alone is inlined into the transmit loop.
+#[inline(never)]
+fn emit_full(
+    src: IpAddr,
+    dst: IpAddr,
+    hop_limit: u8,
+    hdr: &TcpHeader,
+    payload: (&[u8], &[u8]),
+    buf: &mut [u8],
+) -> Option<usize> {
+    wire::emit_parts(src, dst, hop_limit, hdr, payload, buf)
+}
+
+impl OutHeader {
+    /// The header as a [`TcpHeader`].
+    pub fn to_header(self) -> TcpHeader {
+        match self {
+            OutHeader::Plain(p) => p.to_header(),
+            OutHeader::Full(h) => h,
+        }
+    }
 }
 
 impl Tcb {
@@ -46,7 +101,7 @@ impl Tcb {
                 // Zero-window probe, Linux style: an old sequence number that the peer must
                 // answer with an ACK carrying its current window (MUST-36).
                 self.flags.set_probe_now(false);
-                let hdr = self.header(ctx, self.snd_una - 1, TcpFlags::ACK);
+                let hdr = self.out_header(ctx, self.snd_una - 1, TcpFlags::ACK);
                 return Some(Outgoing {
                     hdr,
                     data_offset: 0,
@@ -57,7 +112,7 @@ impl Tcb {
                 // SHLD-12: a keep-alive probe carries no data and the sequence number just
                 // below SND.NXT, so the peer answers with an ACK.
                 self.flags.set_ka_probe(false);
-                let hdr = self.header(ctx, self.snd_nxt - 1, TcpFlags::ACK);
+                let hdr = self.out_header(ctx, self.snd_nxt - 1, TcpFlags::ACK);
                 ctx.counters.out_segs += 1;
                 return Some(Outgoing {
                     hdr,
@@ -72,7 +127,7 @@ impl Tcb {
             // SEQ is the highest sequence sent, not the go-back-N retransmission point: the
             // peer must find a pure ACK acceptable, or two rewound senders answer each
             // other's "old" ACKs for ever (Linux never rewinds SND.NXT either).
-            let hdr = self.header(ctx, self.snd_max, TcpFlags::ACK);
+            let hdr = self.out_header(ctx, self.snd_max, TcpFlags::ACK);
             ctx.counters.out_segs += 1;
             return Some(Outgoing {
                 hdr,
@@ -171,7 +226,7 @@ impl Tcb {
         }
         self.last_send = ctx.now;
         Outgoing {
-            hdr: TcpHeader {
+            hdr: OutHeader::Full(TcpHeader {
                 src_port: self.tuple.local_port(),
                 dst_port: self.tuple.remote_port(),
                 seq: self.iss,
@@ -180,7 +235,7 @@ impl Tcb {
                 window: window as u16,
                 urgent: 0,
                 options,
-            },
+            }),
             data_offset: 0,
             data_len: 0,
         }
@@ -454,14 +509,23 @@ impl Tcb {
     /// receiver SWS avoidance), timestamps and SACK blocks.
     #[inline(never)]
     pub(super) fn header(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> TcpHeader {
+        self.header_inline(ctx, seq, flags).to_header()
+    }
+
+    /// [`Tcb::header`] for `poll_segment`'s ACKs and probes, in the form the stack writes.
+    #[inline(never)]
+    fn out_header(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> OutHeader {
         self.header_inline(ctx, seq, flags)
     }
 
     /// [`Tcb::header`], inlined into `emit_data`, which every data segment runs: the call
     /// saved and restored registers around each segment sent. The other callers (ACKs,
-    /// probes) share the out-of-line copy.
+    /// probes) share the out-of-line copies. Without SACK blocks to send (nearly always)
+    /// the header is plain, built field by field where it is returned (the caller's slot):
+    /// a full header's options, SACK block array included, were zeroed, moved and read
+    /// back for every data segment.
     #[inline(always)]
-    fn header_inline(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> TcpHeader {
+    fn header_inline(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> OutHeader {
         self.advance_rcv_window();
         let wnd = self.rcv_wnd();
         let unit = 1u32 << self.rcv_wscale;
@@ -472,31 +536,26 @@ impl Tcb {
         self.rcv_adv = self
             .rcv_adv
             .max(self.rcv_nxt + ((field as u32) << self.rcv_wscale));
-        // Built where it is returned (the caller's slot), options included: options built
-        // apart and then moved in were copied with wide loads right after their narrow
-        // stores, a store-forwarding stall (perf, issue 3's churn).
-        let mut hdr = TcpHeader {
-            src_port: self.tuple.local_port(),
-            dst_port: self.tuple.remote_port(),
-            seq,
-            ack: self.rcv_nxt,
-            flags,
-            window: field,
-            urgent: 0,
-            options: TcpOptions::default(),
+        let timestamps = self.ts_ok.then(|| Timestamps {
+            tsval: self.ts_now(ctx.now),
+            tsecr: self.ts_recent,
+        });
+        let hdr = if self.sack_pending() {
+            self.with_sack_blocks(seq, flags, field, timestamps)
+        } else {
+            // Built in place: a header built first and then moved here was copied field by
+            // field.
+            OutHeader::Plain(PlainHeader {
+                src_port: self.tuple.local_port(),
+                dst_port: self.tuple.remote_port(),
+                seq,
+                ack: self.rcv_nxt,
+                flags,
+                window: field,
+                urgent: 0,
+                timestamps,
+            })
         };
-        if self.ts_ok {
-            hdr.options.timestamps = Some(Timestamps {
-                tsval: self.ts_now(ctx.now),
-                tsecr: self.ts_recent,
-            });
-        }
-        if self.sack_pending() {
-            let (blocks, n) = self.pending_sack_blocks();
-            for &b in &blocks[..n] {
-                hdr.options.push_sack(b);
-            }
-        }
         self.dsack_len = 0; // a D-SACK is reported once
 
         // Every ACK-carrying segment satisfies whatever ACK was owed.
@@ -505,6 +564,37 @@ impl Tcb {
         self.clear_timer(TimerKind::DelayedAck);
         self.last_ack_sent = self.rcv_nxt;
         hdr
+    }
+
+    /// The header of `header_inline` with the pending SACK blocks added (SK-5..SK-8,
+    /// SK-12). Out of line: only while the receive buffer holds out-of-order data or a
+    /// D-SACK is owed.
+    #[inline(never)]
+    fn with_sack_blocks(
+        &self,
+        seq: SeqNum,
+        flags: TcpFlags,
+        window: u16,
+        timestamps: Option<Timestamps>,
+    ) -> OutHeader {
+        let mut hdr = TcpHeader {
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
+            seq,
+            ack: self.rcv_nxt,
+            flags,
+            window,
+            urgent: 0,
+            options: TcpOptions {
+                timestamps,
+                ..TcpOptions::default()
+            },
+        };
+        let (blocks, n) = self.pending_sack_blocks();
+        for &b in &blocks[..n] {
+            hdr.options.push_sack(b);
+        }
+        OutHeader::Full(hdr)
     }
 
     /// MUST-39: move the advertised right edge only by a worthwhile amount, and never left

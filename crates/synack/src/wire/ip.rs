@@ -215,6 +215,54 @@ pub fn emit_parts(
     buf: &mut [u8],
 ) -> Option<usize> {
     let seg_len = tcp::segment_len(tcp, payload.0.len() + payload.1.len());
+    emit_ip(
+        src,
+        dst,
+        hop_limit,
+        seg_len,
+        buf,
+        #[inline(always)]
+        |pseudo, seg| tcp::write_segment(pseudo, tcp, payload, seg),
+    )
+}
+
+/// [`emit_parts`] for a header whose only option is Timestamps (or none): the same bytes,
+/// written from the fields without a [`TcpHeader`] to build and read back. The stack's
+/// transmit loop sends every segment of an established connection that carries no SACK
+/// block through here.
+#[inline(always)]
+pub fn emit_plain_parts(
+    src: IpAddr,
+    dst: IpAddr,
+    hop_limit: u8,
+    tcp: &PlainHeader,
+    payload: (&[u8], &[u8]),
+    buf: &mut [u8],
+) -> Option<usize> {
+    let seg_len = tcp::plain_header_len(tcp) + payload.0.len() + payload.1.len();
+    emit_ip(
+        src,
+        dst,
+        hop_limit,
+        seg_len,
+        buf,
+        #[inline(always)]
+        |pseudo, seg| tcp::write_plain_segment(pseudo, tcp, payload, seg),
+    )
+}
+
+/// The IP layer of `emit_parts` and `emit_plain_parts`: the header for a TCP segment of
+/// `seg_len` bytes, which `write_tcp` writes into the slice it is given, starting from the
+/// pseudo-header's sum without the TCP length.
+#[inline(always)]
+fn emit_ip(
+    src: IpAddr,
+    dst: IpAddr,
+    hop_limit: u8,
+    seg_len: usize,
+    buf: &mut [u8],
+    write_tcp: impl FnOnce(u64, &mut [u8]),
+) -> Option<usize> {
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let total = IPV4_HEADER_LEN + seg_len;
@@ -222,7 +270,7 @@ pub fn emit_parts(
             let out = buf.get_mut(..total)?;
             let (h, seg) = out.split_at_mut(IPV4_HEADER_LEN);
             let (s32, d32) = (u32::from(s), u32::from(d));
-            tcp::write_segment(checksum::pseudo_header_v4(s, d, 0), tcp, payload, seg);
+            write_tcp(checksum::pseudo_header_v4(s, d, 0), seg);
             // The header checksum from the field values, not by reading the header back:
             // that read came right after the narrow stores that wrote it and stalled on
             // store forwarding. Words: version/IHL/DSCP, total length, identification (0),
@@ -253,7 +301,7 @@ pub fn emit_parts(
             let total = IPV6_HEADER_LEN + seg_len;
             let out = buf.get_mut(..total)?;
             let (h, seg) = out.split_at_mut(IPV6_HEADER_LEN);
-            tcp::write_segment(checksum::pseudo_header_v6(&s, &d, 0), tcp, payload, seg);
+            write_tcp(checksum::pseudo_header_v6(&s, &d, 0), seg);
             // Version 6, traffic class 0, flow label 0.
             h[0..4].copy_from_slice(&[0x60, 0, 0, 0]);
             h[4..6].copy_from_slice(&payload_len.to_be_bytes());

@@ -16,7 +16,7 @@ use core::fmt;
 use std::net::IpAddr;
 
 pub(crate) use ip::parse_deferred;
-pub use ip::{emit, emit_parts, parse};
+pub use ip::{emit, emit_parts, emit_plain_parts, parse};
 pub use options::options_len;
 
 /// Fixed TCP header length without options.
@@ -194,6 +194,60 @@ pub struct TcpHeader {
     pub window: u16,
     pub urgent: u16,
     pub options: TcpOptions,
+}
+
+/// A header to emit whose only option is Timestamps, if any: the segments of an
+/// established connection that carry no SACK block (nearly all of them). Built by the
+/// connection field by field and written from its values (`emit_plain_parts`): the full
+/// [`TcpHeader`], with its SACK block array and the other options, was zeroed, moved and
+/// read back for every data segment sent (callgrind, bulk).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlainHeader {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: SeqNum,
+    pub ack: SeqNum,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub urgent: u16,
+    /// The one option: laid out `NOP, NOP, Timestamps` (LX-19).
+    pub timestamps: Option<Timestamps>,
+}
+
+impl PlainHeader {
+    /// The header with these fields and options.
+    pub fn to_header(self) -> TcpHeader {
+        TcpHeader {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            urgent: self.urgent,
+            options: TcpOptions {
+                timestamps: self.timestamps,
+                ..TcpOptions::default()
+            },
+        }
+    }
+
+    /// `h` as a plain header, if its options are at most Timestamps.
+    pub fn of(h: &TcpHeader) -> Option<PlainHeader> {
+        let o = &h.options;
+        let plain =
+            o.mss.is_none() && o.window_scale.is_none() && !o.sack_permitted && o.sack_count == 0;
+        plain.then_some(PlainHeader {
+            src_port: h.src_port,
+            dst_port: h.dst_port,
+            seq: h.seq,
+            ack: h.ack,
+            flags: h.flags,
+            window: h.window,
+            urgent: h.urgent,
+            timestamps: o.timestamps,
+        })
+    }
 }
 
 /// One parsed IP packet carrying TCP. The payload borrows from the input bytes.

@@ -135,44 +135,85 @@ pub(crate) fn segment_len(tcp: &TcpHeader, payload_len: usize) -> usize {
 /// `emit_parts` (its only caller): a call of its own saved and restored registers around
 /// every segment sent.
 #[inline(always)]
-pub(crate) fn write_segment(
+pub(crate) fn write_segment(pseudo: u64, tcp: &TcpHeader, payload: (&[u8], &[u8]), out: &mut [u8]) {
+    // Timestamps alone (or no option) is the layout of nearly every established segment:
+    // written and summed from the values; the general writer and a read-back sum only for
+    // the others.
+    match PlainHeader::of(tcp) {
+        Some(p) => write_plain_segment(pseudo, &p, payload, out),
+        None => write_segment_general(pseudo, tcp, payload, out),
+    }
+}
+
+/// Bytes of the TCP header [`write_plain_segment`] writes: 20, and 12 more with
+/// Timestamps (`NOP, NOP, TS`, LX-19).
+#[inline(always)]
+pub(crate) fn plain_header_len(tcp: &PlainHeader) -> usize {
+    if tcp.timestamps.is_some() {
+        TCP_HEADER_LEN + 12
+    } else {
+        TCP_HEADER_LEN
+    }
+}
+
+/// [`write_segment`] for a header whose only option is Timestamps, or none; `out` is
+/// exactly [`plain_header_len`] plus the payload bytes. The header is assembled as a value
+/// and stored once its checksum is known (no field is written twice), and summed from the
+/// field values, not read back: the read came right after the narrow stores and stalled on
+/// store forwarding (the hottest spot of `checksum::sum` in the bulk profile).
+#[inline(always)]
+pub(crate) fn write_plain_segment(
     pseudo: u64,
-    tcp: &TcpHeader,
+    tcp: &PlainHeader,
     (first, second): (&[u8], &[u8]),
     out: &mut [u8],
 ) {
     let len = out.len();
-    let header_len = len - first.len() - second.len();
-    let (head, data) = out.split_at_mut(header_len);
+    let (head, data) = out.split_at_mut(plain_header_len(tcp));
     let (fixed, opts) = head.split_at_mut(TCP_HEADER_LEN);
-    // Timestamps alone is the layout of nearly every established segment: written and
-    // summed from the values, the general writer and a read-back sum only for the others.
-    let ts_only = tcp.options.timestamps_only();
-    if let (Some(ts), Ok(o)) = (ts_only, <&mut [u8; 12]>::try_from(&mut *opts)) {
-        *o = timestamps_only_bytes(ts);
-    } else {
-        let written = write_options(&tcp.options, opts);
-        debug_assert_eq!(written, Some(opts.len()));
-    }
-    // The fixed header (RFC 9293 §3.1 layout, big-endian fields), assembled as a value and
-    // stored once its checksum is known: no field is written twice.
+    let payload_sum = copy_payload(data, first, second);
     let mut h = [0u8; TCP_HEADER_LEN];
     h[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
     h[2..4].copy_from_slice(&tcp.dst_port.to_be_bytes());
     h[4..8].copy_from_slice(&tcp.seq.0.to_be_bytes());
     h[8..12].copy_from_slice(&tcp.ack.0.to_be_bytes());
-    // Data offset in words; reserved bits sent as zero (EP-2). options_len <= 40 keeps the
-    // offset within 15.
-    h[12] = ((header_len / 4) as u8) << 4;
-    h[13] = tcp.flags.0;
+    // Data offset in words (reserved bits sent as zero, EP-2), then the control bits.
+    let offset = (plain_header_len(tcp) as u64 / 4) << 12 | u64::from(tcp.flags.0);
+    h[12..14].copy_from_slice(&(offset as u16).to_be_bytes());
     h[14..16].copy_from_slice(&tcp.window.to_be_bytes());
     // h[16..18], the checksum, stays zero until it is known.
     h[18..20].copy_from_slice(&tcp.urgent.to_be_bytes());
-    // MUST-2: every segment sent carries a correct checksum, computed with the field zeroed.
-    // The payload is summed as it is copied in (one pass over it). The header is a whole
-    // number of 32-bit words, so the first piece starts on a 16-bit boundary; if it has an
-    // odd length, the second piece's words straddle the boundary: its bytes take the other
-    // halves of the words, which is its sum byte-swapped (RFC 1071 §2 (B)).
+    // MUST-2, over the pseudo-header, the header with its checksum field zero, and the
+    // payload. 32-bit fields are added as whole words, congruent to their two halves
+    // (RFC 1071 §2 (B)).
+    let mut sum = pseudo
+        + payload_sum
+        + len as u64
+        + u64::from(tcp.src_port)
+        + u64::from(tcp.dst_port)
+        + u64::from(tcp.seq.0)
+        + u64::from(tcp.ack.0)
+        + offset
+        + u64::from(tcp.window)
+        + u64::from(tcp.urgent);
+    // The two parts are stored with fixed sizes: one copy of the variable-length header
+    // was a memcpy call per segment.
+    if let (Some(ts), Ok(o)) = (tcp.timestamps, <&mut [u8; 12]>::try_from(opts)) {
+        *o = timestamps_only_bytes(ts);
+        // Words 0x0101 and 0x080A, then the two 32-bit values.
+        sum += 0x0101 + 0x080A + u64::from(ts.tsval) + u64::from(ts.tsecr);
+    }
+    h[16..18].copy_from_slice(&(!checksum::fold(sum)).to_be_bytes());
+    fixed.copy_from_slice(&h);
+}
+
+/// Copy the payload (`first` then `second`) into `data`, which is exactly as long, and
+/// return its sum. The header is a whole number of 32-bit words, so the first piece starts
+/// on a 16-bit boundary; if it has an odd length, the second piece's words straddle the
+/// boundary: its bytes take the other halves of the words, which is its sum byte-swapped
+/// (RFC 1071 §2 (B)). The payload is summed as it is copied in (one pass over it).
+#[inline(always)]
+fn copy_payload(data: &mut [u8], first: &[u8], second: &[u8]) -> u64 {
     let (a, b) = data.split_at_mut(first.len());
     // Pure ACKs, SYNs and FINs (most of a short connection's segments) have no payload.
     let mut sum = if first.is_empty() {
@@ -189,11 +230,42 @@ pub(crate) fn write_segment(
             second_sum
         };
     }
-    // The fixed header from its field values (32-bit fields as whole words: congruent to
-    // their two halves), the options from their bytes, summed after the payload copy so
-    // that their narrow stores have drained (reading them back at once stalled on store
-    // forwarding, the hottest spot of checksum::sum in the bulk profile).
-    sum += pseudo
+    sum
+}
+
+/// [`write_segment`] for any options (SYNs, SACK blocks): the general option writer, and
+/// the options summed from their bytes. Out of line: rare, and its frame would otherwise
+/// be paid by every plain segment.
+#[inline(never)]
+fn write_segment_general(
+    pseudo: u64,
+    tcp: &TcpHeader,
+    (first, second): (&[u8], &[u8]),
+    out: &mut [u8],
+) {
+    let len = out.len();
+    let header_len = len - first.len() - second.len();
+    let (head, data) = out.split_at_mut(header_len);
+    let (fixed, opts) = head.split_at_mut(TCP_HEADER_LEN);
+    let written = write_options(&tcp.options, opts);
+    debug_assert_eq!(written, Some(opts.len()));
+    // The fixed header (RFC 9293 §3.1 layout, big-endian fields), assembled as a value and
+    // stored once its checksum is known: no field is written twice.
+    let mut h = [0u8; TCP_HEADER_LEN];
+    h[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
+    h[2..4].copy_from_slice(&tcp.dst_port.to_be_bytes());
+    h[4..8].copy_from_slice(&tcp.seq.0.to_be_bytes());
+    h[8..12].copy_from_slice(&tcp.ack.0.to_be_bytes());
+    // Data offset in words; reserved bits sent as zero (EP-2). options_len <= 40 keeps the
+    // offset within 15.
+    h[12] = ((header_len / 4) as u8) << 4;
+    h[13] = tcp.flags.0;
+    h[14..16].copy_from_slice(&tcp.window.to_be_bytes());
+    // h[16..18], the checksum, stays zero until it is known.
+    h[18..20].copy_from_slice(&tcp.urgent.to_be_bytes());
+    // MUST-2: every segment sent carries a correct checksum, computed with the field zeroed.
+    let sum = copy_payload(data, first, second)
+        + pseudo
         + len as u64
         + u64::from(tcp.src_port)
         + u64::from(tcp.dst_port)
@@ -202,12 +274,7 @@ pub(crate) fn write_segment(
         + ((header_len as u64 / 4) << 12 | u64::from(tcp.flags.0))
         + u64::from(tcp.window)
         + u64::from(tcp.urgent)
-        + match ts_only {
-            // Words 0x0101 and 0x080A, then the two 32-bit values (each congruent to the
-            // sum of its halves, RFC 1071 §2 (B)).
-            Some(ts) => 0x0101 + 0x080A + u64::from(ts.tsval) + u64::from(ts.tsecr),
-            None => checksum::sum(opts),
-        };
+        + checksum::sum(opts);
     let sum = !checksum::fold(sum);
     h[16..18].copy_from_slice(&sum.to_be_bytes());
     fixed.copy_from_slice(&h);
@@ -229,6 +296,47 @@ mod tests {
                 *d = *s;
             }
             prop_assert_eq!(checksum::fold(sum_header(&w)), checksum::fold(checksum::sum(&w)));
+        }
+
+        /// The plain writer (fields summed as values) writes the bytes of the general one
+        /// (options written by the LX-19 writer and summed from their bytes), for any
+        /// fields, with and without timestamps, and payloads in one or two pieces of any
+        /// lengths (odd ones make the second piece straddle 16-bit words).
+        #[test]
+        fn plain_segment_is_the_general_segment(
+            ports in any::<(u16, u16)>(),
+            seq_ack in any::<(u32, u32)>(),
+            flags in any::<u8>(),
+            window in any::<u16>(),
+            urgent in any::<u16>(),
+            ts in proptest::option::of(any::<(u32, u32)>()),
+            pseudo in 0u64..(1 << 40),
+            payload in proptest::collection::vec(any::<u8>(), 0..700),
+            split in any::<proptest::sample::Index>(),
+        ) {
+            let plain = PlainHeader {
+                src_port: ports.0,
+                dst_port: ports.1,
+                seq: SeqNum(seq_ack.0),
+                ack: SeqNum(seq_ack.1),
+                flags: TcpFlags(flags),
+                window,
+                urgent,
+                timestamps: ts.map(|(tsval, tsecr)| Timestamps { tsval, tsecr }),
+            };
+            let full = plain.to_header();
+            prop_assert_eq!(PlainHeader::of(&full), Some(plain));
+            let cut = split.index(payload.len() + 1);
+            let parts = (&payload[..cut], &payload[cut..]);
+            let len = segment_len(&full, payload.len());
+            prop_assert_eq!(len, plain_header_len(&plain) + payload.len());
+            let (mut a, mut b) = (vec![0u8; len], vec![0xA5u8; len]);
+            write_plain_segment(pseudo, &plain, parts, &mut a);
+            write_segment_general(pseudo, &full, parts, &mut b);
+            prop_assert_eq!(&a, &b);
+            let mut c = vec![0x5Au8; len];
+            write_segment(pseudo, &full, parts, &mut c);
+            prop_assert_eq!(&a, &c);
         }
     }
 }
