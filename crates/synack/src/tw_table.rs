@@ -384,32 +384,7 @@ impl<A: Family> Ring<A> {
             })
             .ok()?;
         let (serial, _) = entry.remove();
-        let out = self.kill(hasher, serial);
-        self.prefetch_head();
-        Some(out)
-    }
-
-    /// Ask for the cache line of the record a few places past the head: the next expiries
-    /// read records written 2·MSL ago (in issue 3's churn, ~24,000 lifecycles earlier),
-    /// long gone from the caches, and at one expiry per lifecycle the line has time to
-    /// arrive before it is read (perf: that miss was most of `pop_expired`).
-    fn prefetch_head(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let ahead = self.head.wrapping_add(2);
-            let pos = ahead.wrapping_sub(self.first) as usize;
-            if let Some(r) = self
-                .chunks
-                .get(pos / CHUNK)
-                .and_then(|c| c.recs.get(pos % CHUNK))
-            {
-                use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                // SAFETY: SSE is part of the x86_64 baseline, and a prefetch is only a
-                // hint: it reads nothing into the program and never faults (the address
-                // is a live record besides).
-                unsafe { _mm_prefetch::<_MM_HINT_T0>((r as *const Rec<A>).cast()) };
-            }
-        }
+        Some(self.kill(hasher, serial))
     }
 
     /// The record at `serial` if it is live and belongs to connection `id`.
