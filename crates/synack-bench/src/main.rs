@@ -130,8 +130,12 @@ fn human_count(n: usize) -> String {
     }
 }
 
+/// The median of the values that are numbers; NaN if none is (the ratios of a
+/// `--synack-only` run, whose smoltcp figures are NaN: sorting them with
+/// `partial_cmp(..).unwrap()` panicked).
 fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let mut v: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    v.sort_by(f64::total_cmp);
     let n = v.len();
     if n == 0 {
         f64::NAN
@@ -139,6 +143,19 @@ fn median(v: &mut [f64]) -> f64 {
         v[n / 2]
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod median_tests {
+    use super::median;
+
+    #[test]
+    fn median_skips_nan_and_is_nan_only_when_nothing_is_left() {
+        assert_eq!(median(&mut [3.0, f64::NAN, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&mut [f64::NAN, f64::NAN]).is_nan());
+        assert!(median(&mut []).is_nan());
     }
 }
 

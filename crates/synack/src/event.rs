@@ -171,7 +171,10 @@ pub enum Event {
     Connected { conn: ConnId },
     /// A listener has an ESTABLISHED connection waiting in its accept queue.
     AcceptReady { listener: ListenerId },
-    /// Data (or end of stream) can be read.
+    /// Data (or end of stream) can be read. Edge-triggered, like epoll's `EPOLLET`: queued
+    /// when data or the FIN arrives, but not again before the application calls recv (or
+    /// `recv_with`) on the connection, whatever that call returns. An application that
+    /// reads until `WouldBlock` (or end of stream) after each `Readable` never misses data.
     Readable { conn: ConnId },
     /// Send buffer space became available.
     Writable { conn: ConnId },

@@ -394,6 +394,7 @@ impl Stack {
             let id = tcb.id;
             let readable = tcb.recv_buf.readable() > 0 || tcb.fin_received;
             if readable {
+                tcb.flags.set_readable_told(true);
                 self.events.push(Event::Readable { conn: id });
             }
             return Some(id);

@@ -254,6 +254,49 @@ fn ui_7_events_readable_writable() {
     assert!(ev.contains(&Event::Readable { conn: c }), "{ev:?}");
 }
 
+/// `Readable` is edge-triggered (`Event::Readable`): segments that arrive while one is
+/// queued and unanswered add none; any recv call, even one that finds nothing, re-arms it,
+/// and so does end of stream after a read.
+#[test]
+fn ui_7_readable_is_told_once_until_the_application_reads() {
+    let mut t = Tcp::v4();
+    let iss = t.establish_passive();
+    let irs = t.peer_isn;
+    let c = t.c();
+    t.new_events();
+    let readable = |ev: &[Event]| {
+        ev.iter()
+            .filter(|e| **e == Event::Readable { conn: c })
+            .count()
+    };
+    for (k, d) in [b"ab", b"cd", b"ef"].iter().enumerate() {
+        t.inject(ACK)
+            .seq(irs + 1 + 2 * k as u32)
+            .ack(iss + 1)
+            .payload(*d);
+    }
+    assert_eq!(readable(&t.new_events()), 1, "three segments, one event");
+    assert_eq!(t.recv(2).unwrap(), b"ab");
+    t.inject(ACK).seq(irs + 7).ack(iss + 1).payload(b"gh");
+    assert_eq!(
+        readable(&t.new_events()),
+        1,
+        "a read re-arms it, even a partial one"
+    );
+    assert_eq!(t.read_all(), b"cdefgh");
+    assert_eq!(t.recv(10), Err(Error::WouldBlock));
+    t.inject(ACK).seq(irs + 9).ack(iss + 1).payload(b"ij");
+    assert_eq!(readable(&t.new_events()), 1, "after WouldBlock");
+    t.inject(FIN | ACK).seq(irs + 11).ack(iss + 1);
+    assert_eq!(
+        readable(&t.new_events()),
+        0,
+        "the FIN joins the unanswered event"
+    );
+    assert_eq!(t.read_all(), b"ij");
+    assert_eq!(t.recv(10), Ok(vec![]), "end of stream");
+}
+
 #[test]
 fn shld_7_nagle() {
     let mut t = Tcp::v4();

@@ -343,6 +343,9 @@ flags! {
     13 rcv_up_set set_rcv_up_set;
     /// Nagle's algorithm is off (SHLD-7, TCP_NODELAY).
     14 nodelay set_nodelay;
+    /// A `Readable` event is queued and the application has not called recv since: more
+    /// data adds none (see `Event::Readable`).
+    15 readable_told set_readable_told;
 }
 
 /// The transmission control block of one connection.

@@ -33,7 +33,7 @@ fn flags_are_independent_bits() {
     use super::Flags;
     type Get = fn(Flags) -> bool;
     type Set = fn(&mut Flags, bool);
-    let all: [(Get, Set); 15] = [
+    let all: [(Get, Set); 16] = [
         (Flags::tlp_armed, Flags::set_tlp_armed),
         (Flags::tlp_send, Flags::set_tlp_send),
         (Flags::tlp_outstanding, Flags::set_tlp_outstanding),
@@ -49,6 +49,7 @@ fn flags_are_independent_bits() {
         (Flags::ooo_fin_set, Flags::set_ooo_fin_set),
         (Flags::rcv_up_set, Flags::set_rcv_up_set),
         (Flags::nodelay, Flags::set_nodelay),
+        (Flags::readable_told, Flags::set_readable_told),
     ];
     for (i, &(_, set)) in all.iter().enumerate() {
         for base in [false, true] {

@@ -86,6 +86,8 @@ impl Tcb {
     /// nothing is readable yet. Data received on a SYN is only handed over after
     /// ESTABLISHED (ST-6).
     fn receive<R>(&mut self, take: impl FnOnce(&mut RecvBuf) -> R) -> Result<Option<R>, Error> {
+        // Whatever this call finds, the next arrival is news again (`Event::Readable`).
+        self.flags.set_readable_told(false);
         if self.state.is_synchronized() || self.state == State::Closed {
             if self.recv_buf.readable() > 0 {
                 let r = take(&mut self.recv_buf);
