@@ -146,19 +146,6 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-#[cfg(test)]
-mod median_tests {
-    use super::median;
-
-    #[test]
-    fn median_skips_nan_and_is_nan_only_when_nothing_is_left() {
-        assert_eq!(median(&mut [3.0, f64::NAN, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert!(median(&mut [f64::NAN, f64::NAN]).is_nan());
-        assert!(median(&mut []).is_nan());
-    }
-}
-
 /// One line of the table.
 struct Row {
     figure: String,
@@ -1021,4 +1008,17 @@ fn main() {
         "(whole run: {:.0} s of wall time)",
         t_start.elapsed().as_secs_f64()
     );
+}
+
+#[cfg(test)]
+mod median_tests {
+    use super::median;
+
+    #[test]
+    fn median_skips_nan_and_is_nan_only_when_nothing_is_left() {
+        assert_eq!(median(&mut [3.0, f64::NAN, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&mut [f64::NAN, f64::NAN]).is_nan());
+        assert!(median(&mut []).is_nan());
+    }
 }
