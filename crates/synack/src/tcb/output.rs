@@ -440,12 +440,7 @@ impl Tcb {
         }
         self.last_send = ctx.now;
         let data_offset = (seq - self.snd_buf_seq) as usize;
-        let hdr = self.header_inline(ctx, seq, flags);
-        Outgoing {
-            hdr,
-            data_offset,
-            data_len: len,
-        }
+        self.segment_inline(ctx, seq, flags, data_offset, len)
     }
 
     /// Payload bytes a full segment may carry now: the MSS (already less the timestamps,
@@ -518,14 +513,31 @@ impl Tcb {
         self.header_inline(ctx, seq, flags)
     }
 
-    /// [`Tcb::header`], inlined into `emit_data`, which every data segment runs: the call
-    /// saved and restored registers around each segment sent. The other callers (ACKs,
-    /// probes) share the out-of-line copies. Without SACK blocks to send (nearly always)
-    /// the header is plain, built field by field where it is returned (the caller's slot):
-    /// a full header's options, SACK block array included, were zeroed, moved and read
-    /// back for every data segment.
+    /// [`Tcb::segment_inline`]'s header alone.
     #[inline(always)]
     fn header_inline(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> OutHeader {
+        self.segment_inline(ctx, seq, flags, 0, 0).hdr
+    }
+
+    /// The segment at `seq` carrying the send buffer's `data_len` bytes from
+    /// `data_offset`, with [`Tcb::header`]'s header. Inlined into `emit_data`, which every
+    /// data segment runs: the call saved and restored registers around each segment sent.
+    /// The other callers (ACKs, probes) share the out-of-line copies. Without SACK blocks
+    /// to send (nearly always) the header is plain, built field by field in the segment
+    /// returned, timestamps included: a header built apart (or its timestamps) and then
+    /// moved in was written in narrow stores and read back in wide loads, a store
+    /// forwarding stall that was the hottest spot of the transmit loop (perf annotate,
+    /// bulk). A full header's options, SACK block array included, were zeroed, moved and
+    /// read back for every data segment.
+    #[inline(always)]
+    fn segment_inline(
+        &mut self,
+        ctx: &mut Ctx,
+        seq: SeqNum,
+        flags: TcpFlags,
+        data_offset: usize,
+        data_len: usize,
+    ) -> Outgoing {
         self.advance_rcv_window();
         let wnd = self.rcv_wnd();
         let unit = 1u32 << self.rcv_wscale;
@@ -536,25 +548,38 @@ impl Tcb {
         self.rcv_adv = self
             .rcv_adv
             .max(self.rcv_nxt + ((field as u32) << self.rcv_wscale));
-        let timestamps = self.ts_ok.then(|| Timestamps {
-            tsval: self.ts_now(ctx.now),
-            tsecr: self.ts_recent,
-        });
-        let hdr = if self.sack_pending() {
-            self.with_sack_blocks(seq, flags, field, timestamps)
+        let out = if self.sack_pending() {
+            let timestamps = self.ts_ok.then(|| Timestamps {
+                tsval: self.ts_now(ctx.now),
+                tsecr: self.ts_recent,
+            });
+            Outgoing {
+                hdr: self.with_sack_blocks(seq, flags, field, timestamps),
+                data_offset,
+                data_len,
+            }
         } else {
-            // Built in place: a header built first and then moved here was copied field by
-            // field.
-            OutHeader::Plain(PlainHeader {
-                src_port: self.tuple.local_port(),
-                dst_port: self.tuple.remote_port(),
-                seq,
-                ack: self.rcv_nxt,
-                flags,
-                window: field,
-                urgent: 0,
-                timestamps,
-            })
+            Outgoing {
+                hdr: OutHeader::Plain(PlainHeader {
+                    src_port: self.tuple.local_port(),
+                    dst_port: self.tuple.remote_port(),
+                    seq,
+                    ack: self.rcv_nxt,
+                    flags,
+                    window: field,
+                    urgent: 0,
+                    timestamps: if self.ts_ok {
+                        Some(Timestamps {
+                            tsval: self.ts_now(ctx.now),
+                            tsecr: self.ts_recent,
+                        })
+                    } else {
+                        None
+                    },
+                }),
+                data_offset,
+                data_len,
+            }
         };
         self.dsack_len = 0; // a D-SACK is reported once
 
@@ -563,10 +588,10 @@ impl Tcb {
         self.rcv_unacked = 0;
         self.clear_timer(TimerKind::DelayedAck);
         self.last_ack_sent = self.rcv_nxt;
-        hdr
+        out
     }
 
-    /// The header of `header_inline` with the pending SACK blocks added (SK-5..SK-8,
+    /// The header of `segment_inline` with the pending SACK blocks added (SK-5..SK-8,
     /// SK-12). Out of line: only while the receive buffer holds out-of-order data or a
     /// D-SACK is owed.
     #[inline(never)]
