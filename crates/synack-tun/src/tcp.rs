@@ -137,6 +137,37 @@ impl TcpListener {
             .local
             .unwrap_or(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)))
     }
+
+    /// IP_TOS / IPV6_TCLASS of the listener: the DSCP (the top six bits of `tos`) of its
+    /// SYN,ACKs and of the connections it accepts from now on (MUST-48). As on a Linux TCP
+    /// socket, the low two bits (ECN) are not the application's and are ignored.
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        let dscp = dscp_of_tos(tos)?;
+        let mut inner = self.handle.shared.lock();
+        inner
+            .stack
+            .set_listener_dscp(self.id, dscp)
+            .map_err(runtime::io_error)
+    }
+
+    /// The TOS byte set by [`TcpListener::set_tos`] (ECN bits 0).
+    pub fn tos(&self) -> io::Result<u32> {
+        let inner = self.handle.shared.lock();
+        inner
+            .stack
+            .listeners()
+            .into_iter()
+            .find(|l| l.id == self.id)
+            .map(|l| u32::from(l.dscp.traffic_class()))
+            .ok_or_else(|| runtime::io_error(Error::InvalidHandle))
+    }
+}
+
+/// The DSCP of an IP_TOS value; InvalidInput past a byte.
+fn dscp_of_tos(tos: u32) -> io::Result<synack::Dscp> {
+    u8::try_from(tos)
+        .map(synack::Dscp::from_traffic_class)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "TOS is one byte"))
 }
 
 impl Drop for TcpListener {
@@ -494,6 +525,31 @@ impl TcpStream {
     /// reads and writes fail with `ConnectionAborted`; the peer's fail with `ConnectionReset`.
     pub fn abort(&self) -> io::Result<()> {
         self.conn.abort()
+    }
+
+    /// IP_TOS / IPV6_TCLASS: the DSCP (the top six bits of `tos`) of this connection's
+    /// segments from now on, retransmissions included (MUST-48, SHLD-21, SHLD-22). As on a
+    /// Linux TCP socket, the low two bits (ECN) are not the application's and are ignored.
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        let dscp = dscp_of_tos(tos)?;
+        let inner = &mut *self.conn.handle.shared.lock();
+        inner
+            .stack
+            .set_dscp(self.conn.id, dscp)
+            .map_err(|e| self.conn.error(inner, e))
+    }
+
+    /// The TOS byte this connection's segments carry (ECN bits 0).
+    pub fn tos(&self) -> io::Result<u32> {
+        let info = self
+            .info()
+            .ok_or_else(|| runtime::io_error(Error::InvalidHandle))?;
+        Ok(u32::from(info.dscp.traffic_class()))
+    }
+
+    /// The DSCP of the last segment received from the peer (MAY-9), if any.
+    pub fn peer_dscp(&self) -> Option<synack::Dscp> {
+        self.info()?.dscp_received
     }
 
     /// A snapshot of the connection (STATUS, UI-6): state, windows, queues, RTT, cwnd.

@@ -342,6 +342,38 @@ async fn nodelay_round_trips() {
     assert!(s.nodelay().unwrap());
 }
 
+/// MUST-48, SHLD-21, MAY-9 through the tokio API: IP_TOS on the listener reaches the
+/// connections it accepts, a stream's own `set_tos` applies to what it sends next (its ECN
+/// bits ignored, as on a Linux TCP socket), and each side sees the other's DSCP.
+#[tokio::test]
+async fn set_tos_marks_segments_and_the_peer_sees_it() {
+    let p = pair();
+    let l = TcpListener::bind(&p.server, sa("198.18.0.2:80"))
+        .await
+        .unwrap();
+    l.set_tos(0xB8).unwrap(); // EF
+    assert_eq!(l.tos().unwrap(), 0xB8);
+    let mut c = TcpStream::connect(&p.client, sa("198.18.0.2:80"))
+        .await
+        .unwrap();
+    let (mut s, _) = l.accept().await.unwrap();
+    assert_eq!(s.tos().unwrap(), 0xB8, "inherited from the listener");
+    assert_eq!(c.tos().unwrap(), 0);
+    c.set_tos(0x89).unwrap(); // AF41 with an ECN bit, which is not ours to set
+    assert_eq!(c.tos().unwrap(), 0x88);
+    assert_eq!(
+        c.set_tos(0x100).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    c.write_all(b"ping").await.unwrap();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).await.unwrap();
+    assert_eq!(s.peer_dscp(), synack::Dscp::new(34));
+    s.write_all(b"pong").await.unwrap();
+    c.read_exact(&mut buf).await.unwrap();
+    assert_eq!(c.peer_dscp(), Some(synack::Dscp::EF));
+}
+
 #[tokio::test]
 async fn net_outside_a_runtime_is_an_error() {
     let e = std::thread::spawn(|| {

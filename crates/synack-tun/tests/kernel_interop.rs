@@ -606,3 +606,64 @@ async fn kernel_options_synack_client_v6() {
     skip_unless_netns!();
     run(options_negotiated(Family::V6, false)).await;
 }
+
+// ----- DSCP --------------------------------------------------------------------------------
+
+/// Set the kernel socket's IP_TOS (IPv4) or IPV6_TCLASS (IPv6).
+fn set_kernel_tos(s: &std::net::TcpStream, family: Family, tos: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    let (level, name) = match family {
+        Family::V4 => (libc::IPPROTO_IP, libc::IP_TOS),
+        Family::V6 => (libc::IPPROTO_IPV6, libc::IPV6_TCLASS),
+    };
+    // SAFETY: a valid socket descriptor and a correctly sized option value.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            level,
+            name,
+            (&tos as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "IP_TOS: {}", std::io::Error::last_os_error());
+}
+
+/// MAY-9 and MUST-48 against Linux: a kernel client that marks its segments AF41 (IP_TOS /
+/// IPV6_TCLASS 0x88) is seen as AF41 by synack, whose listener marks EF; the kernel takes
+/// EF-marked segments as any others (the echo comes back whole).
+async fn dscp_both_ways(family: Family) {
+    let rig = Rig::new(false, None);
+    let addr = SocketAddr::new(family.synack(), 7011);
+    let listener = TcpListener::bind(&rig.net, addr).await.unwrap();
+    listener.set_tos(0xB8).unwrap();
+    let (k, s) = tokio::join!(kernel_connect(&rig, addr), listener.accept());
+    let mut k = k.expect("the kernel connects");
+    let (mut s, _) = s.expect("synack accepts");
+    assert_eq!(s.tos().unwrap(), 0xB8);
+    set_kernel_tos(&k, family, 0x88);
+    let echoed = tokio::task::spawn_blocking(move || {
+        k.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        k.read_exact(&mut buf).unwrap();
+        buf
+    });
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ping");
+    assert_eq!(s.peer_dscp(), synack::Dscp::new(34), "the kernel's AF41");
+    s.write_all(b"pong").await.unwrap();
+    assert_eq!(&echoed.await.unwrap(), b"pong");
+}
+
+#[tokio::test]
+async fn kernel_dscp_must_48_may_9_v4() {
+    skip_unless_netns!();
+    run(dscp_both_ways(Family::V4)).await;
+}
+
+#[tokio::test]
+async fn kernel_dscp_must_48_may_9_v6() {
+    skip_unless_netns!();
+    run(dscp_both_ways(Family::V6)).await;
+}

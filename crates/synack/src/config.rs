@@ -13,6 +13,9 @@ pub struct Config {
     pub mtu: u16,
     /// IPv4 TTL / IPv6 hop limit of segments we send (MUST-49, default 64).
     pub hop_limit: u8,
+    /// DSCP of every new connection's segments until the application sets its own
+    /// (`Stack::set_dscp`, `Stack::set_listener_dscp`; MUST-48). Linux: 0 (best effort).
+    pub dscp: crate::wire::Dscp,
     /// SYN retransmissions before connect fails (LX-1: 6, failing at 127 s; decision 3).
     pub syn_retries: u32,
     /// SYN,ACK retransmissions before the half-open entry is dropped (LX-2: 5, ~63 s).
@@ -102,6 +105,7 @@ impl Default for Config {
             secret: [0; 16],
             mtu: 1500,
             hop_limit: 64,
+            dscp: crate::wire::Dscp::DEFAULT,
             syn_retries: 6,
             synack_retries: 5,
             retries1: 3,

@@ -33,3 +33,4 @@ pub use stack::{ConnInfo, ListenerInfo, Stack};
 pub use state::State;
 pub use syncookie::SynCookies;
 pub use time::{Duration, Instant};
+pub use wire::Dscp;

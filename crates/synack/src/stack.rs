@@ -19,7 +19,9 @@ use crate::tcb::{time_wait_expired, CtlQueue, CtlSegment, Ctx, Tcb, TimeWait};
 use crate::time::{Duration, Instant, OptInstant};
 use crate::tuple::{AddrHashBuilder, Tuple, TupleHasher};
 use crate::tw_table::TwTable;
-use crate::wire::{self, Packet, ParseError, TcpFlags, TcpHeader, TcpOptions, Timestamps};
+use crate::wire::{
+    self, Dscp, IpOut, Packet, ParseError, TcpFlags, TcpHeader, TcpOptions, Timestamps,
+};
 use hashbrown::HashTable;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -57,6 +59,10 @@ pub struct ConnInfo {
     pub in_recovery: bool,
     /// Why it ended, once it has.
     pub close_reason: Option<CloseReason>,
+    /// The DSCP of the segments it sends (MUST-48).
+    pub dscp: Dscp,
+    /// The DSCP of the last segment it received (MAY-9), if any.
+    pub dscp_received: Option<Dscp>,
 }
 
 /// A listener as `ss -ltn` shows it: its queues against its backlog.
@@ -70,6 +76,8 @@ pub struct ListenerInfo {
     pub accept_queue: usize,
     /// Half-open (SYN-RECEIVED) entries.
     pub syn_queue: usize,
+    /// The DSCP of its SYN,ACKs and accepted connections (`Stack::set_listener_dscp`).
+    pub dscp: Dscp,
 }
 
 /// What a handle names (`Stack::named`).
@@ -132,6 +140,9 @@ struct Listener {
     /// Half-open (SYN-RECEIVED) entries of this listener.
     syn_queue: usize,
     accept_queue: VecDeque<ConnId>,
+    /// The DSCP of its SYN,ACKs and of the connections it accepts (MUST-48): the stack's
+    /// default until `set_listener_dscp`, as IP_TOS on a Linux listening socket.
+    dscp: Dscp,
 }
 
 /// Bits of a demultiplexing index entry that hold the slot number; the rest hold a tag of
@@ -329,6 +340,7 @@ impl Stack {
             backlog: backlog.min(self.config.somaxconn),
             syn_queue: 0,
             accept_queue: VecDeque::new(),
+            dscp: self.config.dscp,
         });
         id
     }
@@ -423,6 +435,7 @@ impl Stack {
                 backlog: l.backlog,
                 accept_queue: l.accept_queue.len(),
                 syn_queue: l.syn_queue,
+                dscp: l.dscp,
             })
             .collect()
     }
@@ -616,6 +629,32 @@ impl Stack {
         let idx = self.index_of(c)?;
         self.with_tcb(idx, now, |t, ctx| t.abort(ctx))
             .ok_or(Error::InvalidHandle)?
+    }
+
+    /// The DSCP of this connection's segments from now on, retransmissions included
+    /// (MUST-48, SHLD-21, SHLD-22; IP_TOS / IPV6_TCLASS). RFC 9293 §3.9.2 (SHLD-23) asks
+    /// applications to leave it alone once the connection is going; the stack does not
+    /// refuse a change.
+    pub fn set_dscp(&mut self, c: ConnId, dscp: Dscp) -> Result<(), Error> {
+        let idx = self.index_of(c)?;
+        let t = self.slots[idx as usize]
+            .tcb
+            .as_deref_mut()
+            .ok_or(Error::InvalidHandle)?;
+        t.dscp.set_ours(dscp);
+        Ok(())
+    }
+
+    /// The DSCP of a listener's SYN,ACKs (cookie ones too) and of the connections it
+    /// accepts from now on (MUST-48), as IP_TOS on a Linux listening socket.
+    pub fn set_listener_dscp(&mut self, l: ListenerId, dscp: Dscp) -> Result<(), Error> {
+        let lst = self
+            .listeners
+            .get_mut(l.0 as usize)
+            .and_then(Option::as_mut)
+            .ok_or(Error::InvalidHandle)?;
+        lst.dscp = dscp;
+        Ok(())
     }
 
     /// How many of the unread bytes are urgent data (MUST-33); 0 when none.
@@ -958,6 +997,7 @@ impl Stack {
             return;
         };
         let lid = listener.id;
+        let dscp = listener.dscp;
         let accept_full = listener.accept_queue.len() > listener.backlog;
         let syn_queue = listener.syn_queue;
         let syn_full = syn_queue >= self.config.max_syn_backlog;
@@ -986,7 +1026,7 @@ impl Stack {
             SynCookies::Always => true,
         };
         if cookies {
-            self.send_cookie(now, pkt, local, remote);
+            self.send_cookie(now, pkt, local, remote, dscp);
             return;
         }
         // LX-8: with cookies switched off, Linux keeps the last quarter of the half-open
@@ -1009,12 +1049,23 @@ impl Stack {
             lst.syn_queue += 1;
         }
         let idx = self.insert_tcb(now, local, remote, Some(lid));
-        self.with_tcb(idx, now, |t, ctx| t.on_syn_in_listen(ctx, pkt));
+        self.with_tcb(idx, now, |t, ctx| {
+            t.dscp.set_ours(dscp); // before its SYN,ACK is built
+            t.dscp.set_received(pkt.traffic_class); // MAY-9
+            t.on_syn_in_listen(ctx, pkt)
+        });
     }
 
     /// Answer a SYN with a stateless SYN,ACK whose ISN is a cookie (SF-4, SF-5). Without
     /// timestamps the window scale and SACK cannot be carried, so they are not offered (SF-7).
-    fn send_cookie(&mut self, now: Instant, pkt: &Packet, local: SocketAddr, remote: SocketAddr) {
+    fn send_cookie(
+        &mut self,
+        now: Instant,
+        pkt: &Packet,
+        local: SocketAddr,
+        remote: SocketAddr,
+        dscp: Dscp,
+    ) {
         let h = &pkt.tcp;
         let default_mss = if remote.is_ipv4() { 536 } else { 1220 };
         let mss_idx = syncookie::mss_index(h.options.mss.unwrap_or(default_mss));
@@ -1046,6 +1097,7 @@ impl Stack {
             flags: TcpFlags::SYN | TcpFlags::ACK,
             window: self.config.recv_buffer.min(65535) as u16,
             options,
+            dscp: Some(dscp),
         });
     }
 
@@ -1102,9 +1154,16 @@ impl Stack {
         if let Some(lst) = self.listeners[lid.0 as usize].as_mut() {
             lst.syn_queue += 1;
         }
+        let dscp = self.listeners[lid.0 as usize]
+            .as_ref()
+            .map_or(self.config.dscp, |l| l.dscp);
         let idx = self.insert_tcb(now, local, remote, Some(lid));
         let iss = h.ack - 1;
-        self.with_tcb(idx, now, |t, ctx| t.on_cookie_ack(ctx, pkt, iss, &syn_opts));
+        self.with_tcb(idx, now, |t, ctx| {
+            t.dscp.set_ours(dscp);
+            t.dscp.set_received(pkt.traffic_class); // MAY-9
+            t.on_cookie_ack(ctx, pkt, iss, &syn_opts)
+        });
         true
     }
 
@@ -1137,14 +1196,11 @@ impl Stack {
                 urgent: 0,
                 options: c.options,
             };
-            let n = wire::emit(
-                c.local.ip(),
-                c.remote.ip(),
-                self.config.hop_limit,
-                &hdr,
-                &[],
-                buf,
-            );
+            let ip = IpOut {
+                hop_limit: self.config.hop_limit,
+                traffic_class: c.dscp.unwrap_or(self.config.dscp).traffic_class(),
+            };
+            let n = wire::emit_parts(c.local.ip(), c.remote.ip(), ip, &hdr, (&[], &[]), buf);
             if n.is_some() {
                 return n;
             }
@@ -1165,7 +1221,13 @@ impl Stack {
                     (&[][..], &[][..])
                 };
                 let (src, dst) = (t.local().ip(), t.remote().ip());
-                let written = o.write(src, dst, hop_limit, payload, buf);
+                // SHLD-22: every segment, retransmissions included, with the DSCP the
+                // application last set.
+                let ip = IpOut {
+                    hop_limit,
+                    traffic_class: t.dscp.ours().traffic_class(),
+                };
+                let written = o.write(src, dst, ip, payload, buf);
                 // Most visits send one segment: asking `may_send_now` here spares the
                 // poll that would only say "nothing more" (issue 3's churn: one in two).
                 let more = t.may_send_now();
@@ -1505,7 +1567,9 @@ impl Stack {
         let Some(t) = self.slots.get(idx as usize).and_then(|s| s.tcb.as_deref()) else {
             return false;
         };
-        if !t.can_compact() {
+        // A record keeps no DSCP: one restored to answer a segment gets the stack's
+        // default, so a connection with its own stays a TCB (SHLD-22).
+        if !t.can_compact() || t.dscp.ours() != self.config.dscp {
             return false;
         }
         self.compact(idx)
@@ -1756,6 +1820,8 @@ fn info(t: &Tcb) -> ConnInfo {
         ssthresh: t.cc.ssthresh(),
         in_recovery: t.in_recovery || t.dupacks >= 3,
         close_reason: t.close_reason,
+        dscp: t.dscp.ours(),
+        dscp_received: t.dscp.received(),
     }
 }
 

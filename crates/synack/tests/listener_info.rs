@@ -35,6 +35,7 @@ fn listeners_report_address_backlog_and_both_queues() {
             backlog: 8,
             accept_queue: 1,
             syn_queue: 1,
+            dscp: synack::Dscp::DEFAULT,
         }
     );
     assert_eq!((ls[1].id, ls[1].local, ls[1].backlog), (l2, any, 100));

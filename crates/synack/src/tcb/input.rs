@@ -122,6 +122,7 @@ impl Tcb {
     /// stay out of line.
     #[inline(always)]
     pub fn on_segment(&mut self, ctx: &mut Ctx, seg: &Packet) {
+        self.dscp.set_received(seg.traffic_class); // MAY-9
         match self.state {
             State::Closed | State::Listen => ctx.counters.count_drop(DropReason::Ignored),
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
@@ -852,6 +853,7 @@ impl Tcb {
             flags: TcpFlags::RST,
             window: 0,
             options: self.rst_options(ctx),
+            dscp: Some(self.dscp.ours()),
         });
     }
 
@@ -867,6 +869,7 @@ impl Tcb {
             flags: TcpFlags::RST | TcpFlags::ACK,
             window: 0,
             options: self.rst_options(ctx),
+            dscp: Some(self.dscp.ours()),
         });
     }
 

@@ -27,7 +27,7 @@ use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::{Duration, Instant, OptInstant, OptMillis};
 use crate::tuple::Tuple;
-use crate::wire::{TcpFlags, TcpHeader};
+use crate::wire::{Dscp, TcpFlags, TcpHeader};
 use recv_buf::RecvBuf;
 use rtt::RttEstimator;
 use send_buf::SendBuf;
@@ -57,6 +57,9 @@ pub(crate) struct CtlSegment {
     /// Options: timestamps on RSTs of connections that use them (TS-3), the full SYN set on
     /// a stateless SYN-cookie SYN,ACK.
     pub options: crate::wire::TcpOptions,
+    /// The DSCP it goes out with: its connection's (or listener's, for a cookie SYN,ACK);
+    /// None, the stack's default (`Config::dscp`), for a RST that answers no connection.
+    pub dscp: Option<crate::wire::Dscp>,
 }
 
 /// Bounded queue of control segments; overflow is counted, never grows memory.
@@ -104,6 +107,7 @@ impl CtlQueue {
             flags,
             window: 0,
             options: Default::default(),
+            dscp: None,
         });
     }
 }
@@ -348,6 +352,37 @@ flags! {
     15 readable_told set_readable_told;
 }
 
+/// A connection's own DSCP and the last one received, in two bytes (the TCB's size is an
+/// idle connection's memory, issue 3): ours in bits 0..6, the received one in bits 6..12,
+/// bit 12 set once one has been received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DscpPair(u16);
+
+impl DscpPair {
+    const RECEIVED: u16 = 1 << 12;
+
+    pub fn new(ours: Dscp) -> DscpPair {
+        DscpPair(u16::from(ours.value()))
+    }
+    /// Ours (MUST-48).
+    pub fn ours(self) -> Dscp {
+        Dscp::new((self.0 & 0x3F) as u8).expect("six bits")
+    }
+    pub fn set_ours(&mut self, d: Dscp) {
+        self.0 = (self.0 & !0x3F) | u16::from(d.value());
+    }
+    /// The last received (MAY-9), if any.
+    pub fn received(self) -> Option<Dscp> {
+        (self.0 & Self::RECEIVED != 0)
+            .then(|| Dscp::new(((self.0 >> 6) & 0x3F) as u8).expect("six bits"))
+    }
+    /// Note a received segment's TOS / Traffic Class byte.
+    #[inline(always)]
+    pub fn set_received(&mut self, traffic_class: u8) {
+        self.0 = (self.0 & 0x3F) | Self::RECEIVED | (u16::from(traffic_class >> 2) << 6);
+    }
+}
+
 /// The transmission control block of one connection.
 pub(crate) struct Tcb {
     pub id: ConnId,
@@ -362,6 +397,10 @@ pub(crate) struct Tcb {
     pub queued: bool,
     /// The application released its handle (`close`); the connection finishes alone.
     pub orphan: bool,
+    /// The DSCP of every segment this connection sends, retransmissions included, as the
+    /// application last set it (MUST-48, SHLD-21, SHLD-22), and of the last segment
+    /// received (MAY-9): see [`DscpPair`].
+    pub dscp: DscpPair,
     /// Why the connection ended, once it has.
     pub close_reason: Option<CloseReason>,
 
@@ -529,6 +568,7 @@ impl Tcb {
             accepted: listener.is_none(),
             queued: false,
             orphan: false,
+            dscp: DscpPair::new(config.dscp),
             close_reason: None,
             iss,
             snd_una: iss,
@@ -791,6 +831,7 @@ impl Tcb {
                 flags: h.flags,
                 window: h.window,
                 options: h.options,
+                dscp: Some(self.dscp.ours()),
             });
         }
         self.terminate(ctx, CloseReason::Normal, Cause::TimeWaitFull);

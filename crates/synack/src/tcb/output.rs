@@ -8,7 +8,9 @@ use crate::event::TimerKind;
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::OptInstant;
-use crate::wire::{self, PlainHeader, SackBlock, TcpFlags, TcpHeader, TcpOptions, Timestamps};
+use crate::wire::{
+    self, IpOut, PlainHeader, SackBlock, TcpFlags, TcpHeader, TcpOptions, Timestamps,
+};
 use std::net::IpAddr;
 
 /// One segment to send: a header and, optionally, bytes of the send buffer.
@@ -39,13 +41,13 @@ impl Outgoing {
         &self,
         src: IpAddr,
         dst: IpAddr,
-        hop_limit: u8,
+        ip: IpOut,
         payload: (&[u8], &[u8]),
         buf: &mut [u8],
     ) -> Option<usize> {
         match &self.hdr {
-            OutHeader::Plain(h) => wire::emit_plain_parts(src, dst, hop_limit, h, payload, buf),
-            OutHeader::Full(h) => emit_full(src, dst, hop_limit, h, payload, buf),
+            OutHeader::Plain(h) => wire::emit_plain_parts(src, dst, ip, h, payload, buf),
+            OutHeader::Full(h) => emit_full(src, dst, ip, h, payload, buf),
         }
     }
 }
@@ -56,12 +58,12 @@ impl Outgoing {
 fn emit_full(
     src: IpAddr,
     dst: IpAddr,
-    hop_limit: u8,
+    ip: IpOut,
     hdr: &TcpHeader,
     payload: (&[u8], &[u8]),
     buf: &mut [u8],
 ) -> Option<usize> {
-    wire::emit_parts(src, dst, hop_limit, hdr, payload, buf)
+    wire::emit_parts(src, dst, ip, hdr, payload, buf)
 }
 
 impl OutHeader {

@@ -17,7 +17,29 @@ use crate::time::{Duration, Instant};
 /// rcv_mss to 464 B; IRS derived and the user timeout in milliseconds to 456 B; the two
 /// rate-limit stamps in 12 bytes, nodelay as a bit and dupacks as a byte to 448 B; the RTT
 /// estimator without stored limits (16 B) and keep-alive boxed with its timer to 440 B.
-/// This fails if fields grow it further.
+/// The DSCP pair (MUST-48, MAY-9) fits in two bytes of padding. This fails if fields grow
+/// it further.
+/// Our DSCP and the received one share two bytes without disturbing each other, for every
+/// pair of code points; nothing is received until something is.
+#[test]
+fn dscp_pair_keeps_both_code_points() {
+    use super::DscpPair;
+    use crate::wire::Dscp;
+    for a in 0..64u8 {
+        let mut p = DscpPair::new(Dscp::new(a).unwrap());
+        assert_eq!((p.ours().value(), p.received()), (a, None));
+        for b in 0..64u8 {
+            // ECN bits of the received byte are dropped.
+            p.set_received(b << 2 | (b & 3));
+            assert_eq!((p.ours().value(), p.received()), (a, Dscp::new(b)));
+            let c = 63 - b;
+            p.set_ours(Dscp::new(c).unwrap());
+            assert_eq!((p.ours().value(), p.received()), (c, Dscp::new(b)));
+            p.set_ours(Dscp::new(a).unwrap());
+        }
+    }
+}
+
 #[test]
 fn tcb_stays_compact() {
     assert!(

@@ -40,6 +40,8 @@ pub(crate) struct IpPayload<'a> {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub hop_limit: u8,
+    /// IPv4 TOS / IPv6 Traffic Class byte: DSCP in the top six bits, ECN in the low two.
+    pub traffic_class: u8,
     pub proto: u8,
     pub payload: &'a [u8],
 }
@@ -89,6 +91,7 @@ fn parse_ip_tcp(bytes: &[u8], defer: bool) -> Result<Packet<'_>, ParseError> {
         src: ip.src,
         dst: ip.dst,
         hop_limit: ip.hop_limit,
+        traffic_class: ip.traffic_class,
         tcp,
         payload,
         csum,
@@ -140,6 +143,7 @@ fn ip_v4(bytes: &[u8]) -> Result<IpPayload<'_>, ParseError> {
         src: IpAddr::V4(v4_at(packet, 12)),
         dst: IpAddr::V4(v4_at(packet, 16)),
         hop_limit: packet[8],
+        traffic_class: packet[1],
         proto: packet[9],
         payload: &packet[ihl..],
     })
@@ -183,13 +187,15 @@ fn ip_v6(bytes: &[u8]) -> Result<IpPayload<'_>, ParseError> {
         src: IpAddr::V6(v6_at(packet, 8)),
         dst: IpAddr::V6(v6_at(packet, 24)),
         hop_limit: packet[7],
+        // Version (4 bits), Traffic Class (8), Flow Label (20).
+        traffic_class: (packet[0] << 4) | (packet[1] >> 4),
         proto: next,
         payload: &packet[at..],
     })
 }
 
 /// Write one IP packet into `buf`; returns its length, or None if `buf` is too small or the
-/// address families differ.
+/// address families differ. Its TOS / Traffic Class byte is 0 ([`emit_parts`] sets it).
 pub fn emit(
     src: IpAddr,
     dst: IpAddr,
@@ -198,7 +204,59 @@ pub fn emit(
     payload: &[u8],
     buf: &mut [u8],
 ) -> Option<usize> {
-    emit_parts(src, dst, hop_limit, tcp, (payload, &[]), buf)
+    let ip = IpOut {
+        hop_limit,
+        traffic_class: 0,
+    };
+    emit_parts(src, dst, ip, tcp, (payload, &[]), buf)
+}
+
+/// The IP header fields a sender chooses, besides the addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpOut {
+    /// IPv4 TTL / IPv6 hop limit (MUST-49).
+    pub hop_limit: u8,
+    /// IPv4 TOS / IPv6 Traffic Class byte: the connection's DSCP in the top six bits
+    /// (MUST-48, SHLD-22), ECN bits 0 (no ECN, SHLD-8).
+    pub traffic_class: u8,
+}
+
+/// A Differentiated Services Code Point (RFC 2474): the top six bits of the IPv4 TOS /
+/// IPv6 Traffic Class byte, which the application chooses for its connection's segments
+/// (RFC 9293 §3.9.1.9, MUST-48). The low two bits of that byte are ECN's (RFC 3168), never
+/// the application's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Dscp(u8);
+
+impl Dscp {
+    /// Best effort (CS0), every connection's DSCP unless the application says otherwise.
+    pub const DEFAULT: Dscp = Dscp(0);
+    /// Expedited Forwarding (RFC 3246), for interactive traffic such as voice.
+    pub const EF: Dscp = Dscp(46);
+
+    /// The code point `value`, None above 63 (it has six bits).
+    pub const fn new(value: u8) -> Option<Dscp> {
+        if value < 64 {
+            Some(Dscp(value))
+        } else {
+            None
+        }
+    }
+
+    /// The code point, 0..=63.
+    pub const fn value(self) -> u8 {
+        self.0
+    }
+
+    /// The code point of a TOS / Traffic Class byte (its ECN bits dropped).
+    pub const fn from_traffic_class(byte: u8) -> Dscp {
+        Dscp(byte >> 2)
+    }
+
+    /// The TOS / Traffic Class byte carrying this code point, ECN bits 0.
+    pub const fn traffic_class(self) -> u8 {
+        self.0 << 2
+    }
 }
 
 /// [`emit`] with the payload in two pieces, written one after the other: a send ring that
@@ -209,7 +267,7 @@ pub fn emit(
 pub fn emit_parts(
     src: IpAddr,
     dst: IpAddr,
-    hop_limit: u8,
+    ip: IpOut,
     tcp: &TcpHeader,
     payload: (&[u8], &[u8]),
     buf: &mut [u8],
@@ -218,7 +276,7 @@ pub fn emit_parts(
     emit_ip(
         src,
         dst,
-        hop_limit,
+        ip,
         seg_len,
         buf,
         #[inline(always)]
@@ -234,7 +292,7 @@ pub fn emit_parts(
 pub fn emit_plain_parts(
     src: IpAddr,
     dst: IpAddr,
-    hop_limit: u8,
+    ip: IpOut,
     tcp: &PlainHeader,
     payload: (&[u8], &[u8]),
     buf: &mut [u8],
@@ -243,7 +301,7 @@ pub fn emit_plain_parts(
     emit_ip(
         src,
         dst,
-        hop_limit,
+        ip,
         seg_len,
         buf,
         #[inline(always)]
@@ -258,7 +316,7 @@ pub fn emit_plain_parts(
 fn emit_ip(
     src: IpAddr,
     dst: IpAddr,
-    hop_limit: u8,
+    ip: IpOut,
     seg_len: usize,
     buf: &mut [u8],
     write_tcp: impl FnOnce(u64, &mut [u8]),
@@ -275,7 +333,11 @@ fn emit_ip(
             // that read came right after the narrow stores that wrote it and stalled on
             // store forwarding. Words: version/IHL/DSCP, total length, identification (0),
             // flags/fragment offset, TTL/protocol, checksum (0), then the addresses.
-            let sum = 0x4500
+            let IpOut {
+                hop_limit,
+                traffic_class,
+            } = ip;
+            let sum = (0x4500 | u64::from(traffic_class))
                 + u64::from(total16)
                 + u64::from(IPV4_DF)
                 + (u64::from(hop_limit) << 8 | u64::from(PROTO_TCP))
@@ -284,7 +346,7 @@ fn emit_ip(
             // The header as a value, stored once its checksum is known.
             let mut v = [0u8; IPV4_HEADER_LEN];
             v[0] = 0x45; // version 4, IHL 5: we never send IP options
-            v[1] = 0; // DSCP / ECN
+            v[1] = traffic_class; // DSCP / ECN
             v[2..4].copy_from_slice(&total16.to_be_bytes());
             // v[4..6], identification: 0, as DF is set.
             v[6..8].copy_from_slice(&IPV4_DF.to_be_bytes());
@@ -302,11 +364,12 @@ fn emit_ip(
             let out = buf.get_mut(..total)?;
             let (h, seg) = out.split_at_mut(IPV6_HEADER_LEN);
             write_tcp(checksum::pseudo_header_v6(&s, &d, 0), seg);
-            // Version 6, traffic class 0, flow label 0.
-            h[0..4].copy_from_slice(&[0x60, 0, 0, 0]);
+            // Version 6, the traffic class, flow label 0.
+            let tc = ip.traffic_class;
+            h[0..4].copy_from_slice(&[0x60 | tc >> 4, tc << 4, 0, 0]);
             h[4..6].copy_from_slice(&payload_len.to_be_bytes());
             h[6] = PROTO_TCP;
-            h[7] = hop_limit;
+            h[7] = ip.hop_limit;
             h[8..24].copy_from_slice(&s.octets());
             h[24..40].copy_from_slice(&d.octets());
             Some(total)
@@ -606,10 +669,47 @@ mod tests {
                 let whole = emit_vec(s, d, &header(), p);
                 for cut in (0..=len).filter(|c| c % 13 == 0 || *c < 4 || len - c < 4) {
                     let mut buf = vec![0u8; 2000];
-                    let n = emit_parts(s, d, 64, &header(), (&p[..cut], &p[cut..]), &mut buf)
+                    let ip = IpOut {
+                        hop_limit: 64,
+                        traffic_class: 0,
+                    };
+                    let n = emit_parts(s, d, ip, &header(), (&p[..cut], &p[cut..]), &mut buf)
                         .expect("emit_parts");
                     assert_eq!(&buf[..n], &whole[..], "len {len} cut {cut}");
                 }
+            }
+        }
+    }
+
+    /// MUST-48 on the wire: the DSCP goes in the top six bits of the IPv4 TOS byte (RFC
+    /// 2474, the header checksum covering it) or of the IPv6 Traffic Class, which straddles
+    /// the version and flow-label nibbles (RFC 8200 §3); ECN's two bits stay 0. Parsing
+    /// reads the byte back (MAY-9). Checked for every code point, both families.
+    #[test]
+    fn must_48_dscp_in_the_traffic_class_byte() {
+        assert_eq!(Dscp::new(64), None);
+        for v in 0..64u8 {
+            let dscp = Dscp::new(v).expect("six bits");
+            let ip = IpOut {
+                hop_limit: 64,
+                traffic_class: dscp.traffic_class(),
+            };
+            for (s, d) in [(A4, B4), (A6, B6)] {
+                let mut buf = vec![0u8; 200];
+                let n = emit_parts(s, d, ip, &header(), (b"abc", b""), &mut buf).expect("fits");
+                let p = &buf[..n];
+                let byte = if s.is_ipv4() {
+                    assert_eq!(checksum::fold(checksum::sum(&p[..20])), 0xFFFF, "IPv4 sum");
+                    p[1]
+                } else {
+                    assert_eq!(p[0] >> 4, 6, "version nibble intact");
+                    assert_eq!((p[1] & 0x0F, p[2], p[3]), (0, 0, 0), "flow label 0");
+                    (p[0] << 4) | (p[1] >> 4)
+                };
+                assert_eq!(byte, v << 2, "DSCP {v}, ECN 0");
+                let parsed = parse(p).expect("parses");
+                assert_eq!(Dscp::from_traffic_class(parsed.traffic_class), dscp);
+                assert_eq!(parsed.payload, b"abc");
             }
         }
     }

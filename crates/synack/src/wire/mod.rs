@@ -16,7 +16,7 @@ use core::fmt;
 use std::net::IpAddr;
 
 pub(crate) use ip::parse_deferred;
-pub use ip::{emit, emit_parts, emit_plain_parts, parse};
+pub use ip::{emit, emit_parts, emit_plain_parts, parse, Dscp, IpOut};
 pub use options::options_len;
 
 /// Fixed TCP header length without options.
@@ -257,6 +257,8 @@ pub struct Packet<'a> {
     pub dst: IpAddr,
     /// IPv4 TTL or IPv6 hop limit.
     pub hop_limit: u8,
+    /// IPv4 TOS or IPv6 Traffic Class byte: DSCP in the top six bits, ECN in the low two.
+    pub traffic_class: u8,
     pub tcp: TcpHeader,
     pub payload: &'a [u8],
     /// How far the TCP checksum has been checked: always `Verified` from [`parse`].

@@ -138,6 +138,8 @@ pub struct Seg {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub hop_limit: u8,
+    /// The DSCP of its IP header.
+    pub dscp: Dscp,
     pub hdr: TcpHeader,
     /// The option bytes exactly as on the wire.
     pub raw_options: Vec<u8>,
@@ -479,6 +481,7 @@ impl Tcp {
             src: SocketAddr::new(p.src, p.tcp.src_port),
             dst: SocketAddr::new(p.dst, p.tcp.dst_port),
             hop_limit: p.hop_limit,
+            dscp: Dscp::from_traffic_class(p.traffic_class),
             hdr: p.tcp,
             raw_options: bytes[ip_len + 20..ip_len + doff].to_vec(),
             payload: p.payload.to_vec(),
@@ -612,6 +615,7 @@ impl Tcp {
             corrupt: false,
             raw_options: None,
             hold: false,
+            dscp: Dscp::DEFAULT,
             t: self,
         }
     }
@@ -782,9 +786,15 @@ pub struct Inject<'a> {
     corrupt: bool,
     raw_options: Option<Vec<u8>>,
     hold: bool,
+    dscp: Dscp,
 }
 
 impl Inject<'_> {
+    /// Send it with this DSCP in the IP header (default 0).
+    pub fn dscp(mut self, d: u8) -> Self {
+        self.dscp = Dscp::new(d).expect("a DSCP has six bits");
+        self
+    }
     pub fn seq(mut self, s: impl AsSeq) -> Self {
         self.hdr.seq = s.as_seq();
         self
@@ -907,7 +917,12 @@ impl Drop for Inject<'_> {
             });
         }
         let mut buf = vec![0u8; 70_000];
-        let mut n = wire::emit(self.src, self.dst, 64, &self.hdr, &self.payload, &mut buf)
+        let ip = wire::IpOut {
+            hop_limit: 64,
+            traffic_class: self.dscp.traffic_class(),
+        };
+        let payload = (&self.payload[..], &[][..]);
+        let mut n = wire::emit_parts(self.src, self.dst, ip, &self.hdr, payload, &mut buf)
             .expect("emit the peer's segment");
         if let Some(raw) = &self.raw_options {
             n = splice_options(self.src, self.dst, &mut buf, n, raw);
