@@ -249,6 +249,41 @@ fn sk_12_dsack_reports_the_old_part_of_a_partly_new_segment() {
     assert_eq!(t.read_all(), b"abcdef");
 }
 
+/// SK-12 (RFC 2883 §4): a duplicate of data queued out of order above RCV.NXT is reported
+/// as the D-SACK block, followed by the queued block that holds it, then the other blocks.
+#[test]
+fn sk_12_dsack_reports_a_duplicate_of_out_of_order_data_with_its_block_second() {
+    let mut t = Tcp::v4();
+    let iss = t.establish_passive_with(SynOpts::mss(1460).with_sack());
+    let irs = t.peer_isn;
+    // A hole at RCV.NXT, then two queued blocks: [11, 15) and [21, 25) past IRS.
+    t.inject(ACK).seq(irs + 11).ack(iss + 1).payload(b"kkkk");
+    t.inject(ACK).seq(irs + 21).ack(iss + 1).payload(b"uuuu");
+    t.take_sent();
+    // [12, 14) again: inside the first block.
+    t.inject(ACK).seq(irs + 12).ack(iss + 1).payload(b"kk");
+    let a = t.expect(ACK).ack(irs + 1).len(0).seg();
+    let block = |l: u32, r: u32| SackBlock {
+        left: irs + l,
+        right: irs + r,
+    };
+    assert_eq!(
+        a.opts().sacks(),
+        &[block(12, 14), block(11, 15), block(21, 25)]
+    );
+    // Reported once: the next ACK lists only the queued blocks.
+    t.inject(ACK).seq(irs + 30).ack(iss + 1).payload(b"z");
+    let b = t.expect(ACK).ack(irs + 1).len(0).seg();
+    assert_eq!(
+        b.opts().sacks(),
+        &[block(30, 31), block(11, 15), block(21, 25)]
+    );
+    // A segment that brings new bytes beside queued ones is no duplicate: no D-SACK.
+    t.inject(ACK).seq(irs + 24).ack(iss + 1).payload(b"uv");
+    let c = t.expect(ACK).ack(irs + 1).len(0).seg();
+    assert_eq!(c.opts().sacks()[0], block(21, 26));
+}
+
 /// No D-SACK without SACK: the duplicate is still acknowledged, with no SACK option.
 #[test]
 fn sk_12_no_dsack_without_sack_permitted() {

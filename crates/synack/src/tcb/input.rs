@@ -718,6 +718,14 @@ impl Tcb {
         }
         let had_hole = self.recv_buf.has_out_of_order();
         let r = self.recv_buf.insert(offset, payload);
+        if r.duplicate && !r.truncated && self.sack_ok && offset > self.recv_buf.next() {
+            // SK-12 (RFC 2883 §4): the whole segment lies in data already queued above
+            // RCV.NXT (a retransmission of what we had SACKed). It is the D-SACK block; the
+            // queued block holding it is reported next, as §4 asks, because the insert
+            // made that block the most recent (SK-3).
+            self.dsack_start = seq;
+            self.dsack_len = payload.len().min(usize::from(u16::MAX)) as u16;
+        }
         self.text_accepted(ctx, r, had_hole, payload.len());
     }
 
