@@ -471,19 +471,24 @@ impl Stack {
         if local_ip.is_ipv4() != remote.is_ipv4() {
             return Err(Error::InvalidAddress);
         }
-        // An ephemeral port comes already checked to be free with this remote.
-        let (port, checked) = match local.map(|l| l.port()).filter(|&p| p != 0) {
-            Some(p) => (p, false),
-            None => (self.ephemeral_port(local_ip, remote)?, true),
+        // An ephemeral port comes already checked to be free with this remote, and with
+        // its tuple's hash.
+        let (port, hash) = match local.map(|l| l.port()).filter(|&p| p != 0) {
+            Some(p) => {
+                let tuple = Tuple::new(SocketAddr::new(local_ip, p), remote);
+                let hash = self.hasher.hash(&tuple);
+                if self.tuple_hashed_in_use(hash, &tuple) {
+                    return Err(Error::AddrInUse);
+                }
+                (p, hash)
+            }
+            None => self.ephemeral_port(local_ip, remote)?,
         };
         let local = SocketAddr::new(local_ip, port);
-        if !checked && self.tuple_in_use(&Tuple::new(local, remote)) {
-            return Err(Error::AddrInUse);
-        }
         if self.held() >= self.max_connections() {
             return Err(Error::TooManyConnections);
         }
-        let idx = self.insert_tcb(now, local, remote, None);
+        let idx = self.insert_tcb(now, local, remote, hash, None);
         let id = self.with_tcb(idx, now, |t, ctx| {
             t.set_state(ctx, State::SynSent, Cause::Connect);
             t.id
@@ -492,8 +497,12 @@ impl Stack {
     }
 
     /// RFC 6056 algorithm 3: a keyed hash picks where to start, a counter moves on. A port
-    /// that would connect to itself is skipped (S-10).
-    fn ephemeral_port(&mut self, local_ip: IpAddr, remote: SocketAddr) -> Result<u16, Error> {
+    /// that would connect to itself is skipped (S-10). The port, and its tuple's hash.
+    fn ephemeral_port(
+        &mut self,
+        local_ip: IpAddr,
+        remote: SocketAddr,
+    ) -> Result<(u16, u64), Error> {
         let (lo, hi) = self.config.ephemeral_ports;
         let (lo, hi) = (lo.min(hi) as u32, lo.max(hi) as u32);
         let n = hi - lo + 1;
@@ -504,9 +513,11 @@ impl Stack {
             if local == remote {
                 continue;
             }
-            if !self.tuple_in_use(&Tuple::new(local, remote)) {
+            let tuple = Tuple::new(local, remote);
+            let hash = self.hasher.hash(&tuple);
+            if !self.tuple_hashed_in_use(hash, &tuple) {
                 self.port_counter = self.port_counter.wrapping_add(i + 1);
-                return Ok(port);
+                return Ok((port, hash));
             }
         }
         Err(Error::NoPortsAvailable)
@@ -768,7 +779,8 @@ impl Stack {
         // The connection table is probed once per packet: nothing below changes it before
         // `lookup` would (the checksum stage touches only the TCB's receive ring), so the
         // checksum stage, the ours test and the demultiplexing share this answer.
-        let found = self.find_conn_cached(&tuple);
+        let lookup = self.find_conn_cached(&tuple);
+        let found = lookup.ok();
         if pkt.checksum_pending() {
             let tcb = found.and_then(|i| self.slots[i as usize].tcb.as_deref_mut());
             if !Tcb::check_payload(tcb, pkt) {
@@ -802,9 +814,11 @@ impl Stack {
             return;
         }
         self.counters.in_segs += 1;
-        let idx = match found {
-            Some(i) => Some(i),
-            None => self.lookup_record(now, self.hasher.hash(&tuple), &tuple),
+        // A miss hashed the tuple already (`find_conn_cached`): the TIME-WAIT lookup and a
+        // listener's new connection use that hash.
+        let idx = match lookup {
+            Ok(i) => Some(i),
+            Err(hash) => self.lookup_record(now, hash, &tuple),
         };
         if let Some(idx) = idx {
             // `tw_reopen` acts in TIME-WAIT only and `accept_overflow` in SYN-RECEIVED only:
@@ -834,7 +848,9 @@ impl Stack {
         let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
         let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
         if let Some(l) = self.find_listener(local) {
-            self.listen_input(now, l, pkt, local, remote);
+            // Hashed already unless a TIME-WAIT TCB was found and ended (TW-3).
+            let hash = lookup.err().unwrap_or_else(|| self.hasher.hash(&tuple));
+            self.listen_input(now, l, pkt, local, remote, hash);
             return;
         }
         // RST-1: no TCB and no listener.
@@ -947,6 +963,7 @@ impl Stack {
         pkt: &Packet,
         local: SocketAddr,
         remote: SocketAddr,
+        hash: u64,
     ) {
         let h = &pkt.tcp;
         if h.flags.rst() {
@@ -1007,7 +1024,7 @@ impl Stack {
         if let Some(lst) = self.listeners[l as usize].as_mut() {
             lst.syn_queue += 1;
         }
-        let idx = self.insert_tcb(now, local, remote, Some(lid));
+        let idx = self.insert_tcb(now, local, remote, hash, Some(lid));
         self.with_tcb(idx, now, |t, ctx| t.on_syn_in_listen(ctx, pkt));
     }
 
@@ -1101,7 +1118,9 @@ impl Stack {
         if let Some(lst) = self.listeners[lid.0 as usize].as_mut() {
             lst.syn_queue += 1;
         }
-        let idx = self.insert_tcb(now, local, remote, Some(lid));
+        // Rare (cookies are sent under a SYN flood only): hashed here, not passed down.
+        let hash = self.hasher.hash(&Tuple::new(local, remote));
+        let idx = self.insert_tcb(now, local, remote, hash, Some(lid));
         let iss = h.ack - 1;
         self.with_tcb(idx, now, |t, ctx| t.on_cookie_ack(ctx, pkt, iss, &syn_opts));
         true
@@ -1293,11 +1312,14 @@ impl Stack {
             return None;
         }
         let (id, tw) = self.tw.take(&self.hasher, hash, tuple)?;
-        Some(self.restore(id, &tw, now))
+        Some(self.restore(id, &tw, now, hash))
     }
 
     /// `find_conn` for `tuple`, trying the slot of the last answer first (`last_conn`).
-    fn find_conn_cached(&mut self, tuple: &Tuple) -> Option<u32> {
+    /// A miss gives the tuple's hash (`Err`), so that the paths that follow one (TIME-WAIT
+    /// lookup, a listener's new connection) do not hash it again: two hashes of every SYN
+    /// a server takes (issue 3's churn).
+    fn find_conn_cached(&mut self, tuple: &Tuple) -> Result<u32, u64> {
         let last = self.last_conn;
         let hit = self
             .slots
@@ -1305,13 +1327,16 @@ impl Stack {
             .and_then(|s| s.tcb.as_deref())
             .is_some_and(|t| t.tuple == *tuple);
         if hit {
-            return Some(last);
+            return Ok(last);
         }
-        let found = self.find_conn(self.hasher.hash(tuple), tuple);
-        if let Some(i) = found {
-            self.last_conn = i;
+        let hash = self.hasher.hash(tuple);
+        match self.find_conn(hash, tuple) {
+            Some(i) => {
+                self.last_conn = i;
+                Ok(i)
+            }
+            None => Err(hash),
         }
-        found
     }
 
     fn find_conn(&self, hash: u64, tuple: &Tuple) -> Option<u32> {
@@ -1327,21 +1352,18 @@ impl Stack {
             .map(|&e| e & SLOT_MASK)
     }
 
-    /// A connection or TIME-WAIT record holds `tuple`.
-    fn tuple_in_use(&self, tuple: &Tuple) -> bool {
-        self.tuple_hashed_in_use(self.hasher.hash(tuple), tuple)
-    }
-
+    /// A connection or TIME-WAIT record holds `tuple` (hashed to `hash`).
     fn tuple_hashed_in_use(&self, hash: u64, tuple: &Tuple) -> bool {
         self.find_conn(hash, tuple).is_some() || self.tw.contains(hash, tuple)
     }
 
     /// Index slot `idx` (whose TCB is in place) under its tuple, which no indexed
-    /// connection holds: connect checked it is free (`tuple_in_use`), a SYN or cookie ACK
+    /// connection holds: connect checked it is free (`tuple_hashed_in_use`), a SYN or cookie ACK
     /// came to a listener because the lookup found no connection, and a TIME-WAIT record
     /// being restored was in the TIME-WAIT table, not here. So the entry is inserted
-    /// without a search first (debug builds check).
-    fn index_conn(&mut self, idx: u32) {
+    /// without a search first (debug builds check). `hash` is the tuple's hash, which
+    /// every caller has already computed to find the tuple free (debug builds check).
+    fn index_conn(&mut self, idx: u32, hash: u64) {
         self.last_conn = NO_CONN;
         let Stack {
             conns,
@@ -1352,7 +1374,7 @@ impl Stack {
         let Some(t) = slots[idx as usize].tcb.as_deref() else {
             return;
         };
-        let hash = hasher.hash(&t.tuple); // in place, see `freeze`
+        debug_assert_eq!(hash, hasher.hash(&t.tuple));
         debug_assert!(conns
             .find(hash, |&e| slots[(e & SLOT_MASK) as usize]
                 .tcb
@@ -1407,11 +1429,14 @@ impl Stack {
         Some(tcb)
     }
 
+    /// A new connection `local` <-> `remote` (whose tuple hashes to `hash`) in CLOSED, in a
+    /// slot of its own and indexed.
     fn insert_tcb(
         &mut self,
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
+        hash: u64,
         listener: Option<ListenerId>,
     ) -> u32 {
         let idx = self.alloc_slot();
@@ -1434,7 +1459,7 @@ impl Stack {
             )),
         };
         self.slots[idx as usize].tcb = Some(tcb);
-        self.index_conn(idx);
+        self.index_conn(idx, hash);
         self.live += 1;
         idx
     }
@@ -1479,7 +1504,7 @@ impl Stack {
     /// it; its 2·MSL expiry needs none, see `record_expired`). The TCB keeps its handle `id` and goes back into its own
     /// slot when no other connection has taken it since (so `id` works as before);
     /// otherwise into another slot, where its events and `connections()` still show it.
-    fn restore(&mut self, id: ConnId, tw: &TimeWait, now: Instant) -> u32 {
+    fn restore(&mut self, id: ConnId, tw: &TimeWait, now: Instant, hash: u64) -> u32 {
         let tcb = self.unpack(tw, id, now);
         let own = self.slots.get(id.index as usize).is_some_and(|s| {
             s.tcb.is_none() && s.generation() == id.generation.wrapping_add(1) & GEN_MASK
@@ -1494,7 +1519,7 @@ impl Stack {
         };
         self.armed += usize::from(tcb.scheduled.get().is_some());
         self.slots[idx as usize].tcb = Some(self.boxed(tcb));
-        self.index_conn(idx);
+        self.index_conn(idx, hash);
         self.live += 1;
         idx
     }
