@@ -180,7 +180,9 @@ pub struct Stack {
     /// The slot `conns` last gave `handle_packet` ([`NO_CONN`] if none): a bulk transfer,
     /// or a request and its answer, sends a run of packets to one connection, and checking
     /// this slot's tuple costs less than hashing and probing. Forgotten whenever `conns`
-    /// changes or the slot is emptied, so a hit is always what `find_conn` would answer.
+    /// changes or the slot is emptied, so a hit is always what `find_conn` would answer;
+    /// a connection just indexed takes it (`index_conn`), since the next packet is its own
+    /// (the SYN,ACK a client waits for, the ACK that completes a server's handshake).
     last_conn: u32,
     hasher: TupleHasher,
     listeners: Vec<Option<Listener>>,
@@ -1327,6 +1329,7 @@ impl Stack {
             .and_then(|s| s.tcb.as_deref())
             .is_some_and(|t| t.tuple == *tuple);
         if hit {
+            debug_assert_eq!(self.find_conn(self.hasher.hash(tuple), tuple), Some(last));
             return Ok(last);
         }
         let hash = self.hasher.hash(tuple);
@@ -1387,6 +1390,11 @@ impl Stack {
                 .as_deref()
                 .map_or(0, |t| hasher.hash(&t.tuple))
         });
+        // Indexed under its own tuple, which no other entry holds: a hit on this slot is
+        // what `find_conn` answers. The next segment is usually this connection's (issue
+        // 3's churn: the SYN,ACK at the client, the third ACK at the server), found
+        // without a hash and a probe.
+        self.last_conn = idx;
     }
 
     /// Drop `idx` from the index if it is what its tuple (hashed to `hash`) maps to.
@@ -1880,6 +1888,32 @@ mod tests {
         let synack = segment(remote, local, 5000, iss, TcpFlags::SYN | TcpFlags::ACK);
         st.handle_packet(now, &synack);
         assert_eq!(st.state(d), Some(State::Established));
+    }
+
+    /// A connection just indexed is what `last_conn` names: the client's SYN,ACK and the
+    /// server's third ACK are found without a probe, and the answer is the index's.
+    #[test]
+    fn a_new_connection_is_the_last_connection_cache() {
+        let now = Instant::from_secs(1);
+        let (mut a, mut b) = (stack(), Stack::new(Config::default()));
+        b.add_address(sa("10.0.0.2:0").ip());
+        let l = b.listen(sa("10.0.0.2:80"), 16).unwrap();
+        let c = a.connect(now, None, sa("10.0.0.2:80")).unwrap();
+        assert_eq!(a.last_conn, c.index);
+        let mut buf = [0u8; 200];
+        let n = a.poll_transmit(now, &mut buf).expect("SYN");
+        b.handle_packet(now, &buf[..n]);
+        let half_open = b.last_conn;
+        assert_ne!(half_open, NO_CONN, "the SYN's new connection");
+        exchange(now, &mut a, &mut b);
+        let s = b.accept(l).expect("accepted");
+        assert_eq!(s.index, half_open);
+        assert_eq!(a.state(c), Some(State::Established));
+        for st in [&mut a, &mut b] {
+            let t = st.slots[st.last_conn as usize].tcb.as_deref().unwrap();
+            let hash = st.hasher.hash(&t.tuple);
+            assert_eq!(st.find_conn(hash, &t.tuple), Some(st.last_conn));
+        }
     }
 
     #[test]
