@@ -1250,7 +1250,7 @@ impl Stack {
                     // MUST-13: 2·MSL is over. The record goes without a TCB being rebuilt
                     // for it (issue 3: churn keeps ~24,000 of them expiring); its events and
                     // counters come from the code a TCB's TIME-WAIT timer runs too.
-                    if let Some((id, _)) = self.tw.pop_expired(&self.hasher, now) {
+                    if let Some(id) = self.tw.expire(&self.hasher, now) {
                         self.record_expired(now, id);
                     }
                     continue;

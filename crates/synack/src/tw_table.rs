@@ -400,11 +400,19 @@ impl<A: Family> Ring<A> {
     fn kill(&mut self, hasher: &TupleHasher, serial: u32) -> (ConnId, TimeWait) {
         let (c, r) = self.at(serial);
         let out = r.unpack(c.base);
-        self.at_mut(serial).b.flags &= !LIVE;
+        self.discard(hasher, serial);
+        out
+    }
+
+    /// Mark `serial` dead (its tuple-index entry is already gone); its connection.
+    fn discard(&mut self, hasher: &TupleHasher, serial: u32) -> ConnId {
+        let rec = self.at_mut(serial);
+        rec.b.flags &= !LIVE;
+        let id = rec.id();
         self.live -= 1;
         self.trim_front();
         self.maybe_rebuild(hasher);
-        out
+        id
     }
 
     /// The earliest deadline.
@@ -415,8 +423,9 @@ impl<A: Family> Ring<A> {
         })
     }
 
-    /// Remove and return the head record if its deadline is at or before `now`.
-    fn pop_expired(&mut self, hasher: &TupleHasher, now: Instant) -> Option<(ConnId, TimeWait)> {
+    /// Take the head record out of the index if its deadline is at or before `now`; its
+    /// serial (the record is still to be killed or discarded).
+    fn unindex_expired(&mut self, hasher: &TupleHasher, now: Instant) -> Option<u32> {
         if self.next_expiry()? > now {
             return None;
         }
@@ -425,7 +434,21 @@ impl<A: Family> Ring<A> {
         if let Ok(e) = self.index.find_entry(hash, |&s| s == serial) {
             e.remove();
         }
+        Some(serial)
+    }
+
+    /// Remove and return the head record if its deadline is at or before `now`.
+    #[cfg(test)]
+    fn pop_expired(&mut self, hasher: &TupleHasher, now: Instant) -> Option<(ConnId, TimeWait)> {
+        let serial = self.unindex_expired(hasher, now)?;
         Some(self.kill(hasher, serial))
+    }
+
+    /// Remove the head record if its deadline is at or before `now`; its connection. The
+    /// record is not unpacked: the stack's expiry needs only the handle.
+    fn expire(&mut self, hasher: &TupleHasher, now: Instant) -> Option<ConnId> {
+        let serial = self.unindex_expired(hasher, now)?;
+        Some(self.discard(hasher, serial))
     }
 
     /// Advance the head past dead records, releasing emptied chunks.
@@ -600,6 +623,7 @@ impl TwTable {
     }
 
     /// Remove and return a record whose deadline is at or before `now`, earliest first.
+    #[cfg(test)]
     pub fn pop_expired(
         &mut self,
         hasher: &TupleHasher,
@@ -608,17 +632,37 @@ impl TwTable {
         if self.next? > now {
             return None;
         }
-        let v4_first = match (self.v4.next_expiry(), self.v6.next_expiry()) {
-            (Some(a), Some(b)) => a <= b,
-            (a, _) => a.is_some(),
-        };
-        let r = if v4_first {
+        let r = if self.v4_first() {
             self.v4.pop_expired(hasher, now)
         } else {
             self.v6.pop_expired(hasher, now)
         };
         self.refresh();
         r
+    }
+
+    /// [`TwTable::pop_expired`] for the 2·MSL expiry (MUST-13): the connection whose record
+    /// ended, without unpacking the record (the expiry needs only the handle; issue 3's
+    /// churn expires one record a lifecycle).
+    pub fn expire(&mut self, hasher: &TupleHasher, now: Instant) -> Option<ConnId> {
+        if self.next? > now {
+            return None;
+        }
+        let r = if self.v4_first() {
+            self.v4.expire(hasher, now)
+        } else {
+            self.v6.expire(hasher, now)
+        };
+        self.refresh();
+        r
+    }
+
+    /// Whether the earliest deadline is an IPv4 record's.
+    fn v4_first(&self) -> bool {
+        match (self.v4.next_expiry(), self.v6.next_expiry()) {
+            (Some(a), Some(b)) => a <= b,
+            (a, _) => a.is_some(),
+        }
     }
 
     /// Every record, IPv4 first, each in deadline order (views; `ts_offset` and `mss` 0).
@@ -689,6 +733,31 @@ mod tests {
             index: i,
             generation: i * 3,
         }
+    }
+
+    /// `expire` ends the same records, in the same order, as `pop_expired`, and leaves
+    /// the table the same.
+    #[test]
+    fn expire_is_pop_expired_without_the_record() {
+        let h = hasher();
+        let (mut a, mut b) = (TwTable::new(), TwTable::new());
+        for p in 1..300u16 {
+            let rec = tw(p, p % 3 == 0, 1_000 + 10 * u64::from(p));
+            assert!(a.insert_ok(&h, id(u32::from(p)), &rec));
+            assert!(b.insert_ok(&h, id(u32::from(p)), &rec));
+        }
+        for step in [500, 1_500, 2_000, 4_000] {
+            let now = Instant::from_micros(step);
+            loop {
+                let x = a.pop_expired(&h, now).map(|(c, _)| c);
+                assert_eq!(x, b.expire(&h, now));
+                if x.is_none() {
+                    break;
+                }
+            }
+            assert_eq!((a.len(), a.next_expiry()), (b.len(), b.next_expiry()));
+        }
+        assert!(b.is_empty());
     }
 
     #[test]
