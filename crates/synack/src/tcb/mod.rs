@@ -699,10 +699,28 @@ impl Tcb {
             && self.fin_received
             && self.rcv_up().is_none()
             && self.close_reason.is_none()
-            && TIMER_KINDS
+            && self.only_time_wait_timer()
+    }
+
+    /// No timer armed but 2·MSL, which is. In TIME-WAIT the FIN-WAIT-2 kind reads as none
+    /// (the shared slot is TIME-WAIT's), so the stored slots before it, the user timeout
+    /// and keep-alive are all there is to look at: asked of every TCB that can become a
+    /// record (issue 3's churn: once a lifecycle), the loop over every kind through
+    /// `timer()` cost ~100 instructions.
+    fn only_time_wait_timer(&self) -> bool {
+        debug_assert_eq!(self.state, State::TimeWait);
+        let only = self.timers[..CLOSE_SLOT].iter().all(|t| t.get().is_none())
+            && self.timer(TimerKind::UserTimeout).is_none()
+            && self.timer(TimerKind::KeepAlive).is_none()
+            && self.timer(TimerKind::TimeWait).is_some();
+        debug_assert_eq!(
+            only,
+            TIMER_KINDS
                 .iter()
                 .all(|&k| k == TimerKind::TimeWait || self.timer(k).is_none())
-            && self.timer(TimerKind::TimeWait).is_some()
+                && self.timer(TimerKind::TimeWait).is_some()
+        );
+        only
     }
 
     /// The compact record of a TCB for which [`Tcb::can_compact`] holds.
