@@ -701,12 +701,19 @@ impl Stack {
         self.tw.get(s.tw_serial, c).map(Named::Record)
     }
 
-    /// Current state of a connection.
+    /// Current state of a connection. `named`, without unpacking a record to say that it
+    /// is in TIME-WAIT.
     pub fn state(&self, c: ConnId) -> Option<State> {
-        match self.named(c)? {
-            Named::Tcb(t) => Some(t.state),
-            Named::Record(_) => Some(State::TimeWait),
+        let s = self.slots.get(c.index as usize)?;
+        if s.generation() == c.generation {
+            return s.tcb.as_deref().map(|t| t.state);
         }
+        if s.tcb.is_some() || self.tw.is_empty() {
+            return None;
+        }
+        let held = self.tw.holds(s.tw_serial, c);
+        debug_assert_eq!(held, matches!(self.named(c), Some(Named::Record(_))));
+        held.then_some(State::TimeWait)
     }
 
     /// Every connection, for an `ss`-like table.

@@ -389,11 +389,17 @@ impl<A: Family> Ring<A> {
 
     /// The record at `serial` if it is live and belongs to connection `id`.
     fn get(&self, serial: u32, id: ConnId) -> Option<TimeWait> {
+        let (c, r) = self.held(serial, id)?;
+        Some(r.unpack(c.base).1)
+    }
+
+    /// The record at `serial`, not unpacked, if it is live and belongs to connection `id`.
+    fn held(&self, serial: u32, id: ConnId) -> Option<(&Chunk<A>, &Rec<A>)> {
         if serial.wrapping_sub(self.head) >= self.tail.wrapping_sub(self.head) {
             return None;
         }
         let (c, r) = self.at(serial);
-        (r.live() && r.id() == id).then(|| r.unpack(c.base).1)
+        (r.live() && r.id() == id).then_some((c, r))
     }
 
     /// Mark `serial` dead and unpack it (its tuple-index entry is already gone).
@@ -675,6 +681,13 @@ impl TwTable {
     pub fn get(&self, serial: u32, id: ConnId) -> Option<TimeWait> {
         self.v4.get(serial, id).or_else(|| self.v6.get(serial, id))
     }
+
+    /// Whether `get` would find the record, without unpacking it (`Stack::state` of a
+    /// released handle: issue 3's churn asks once a lifecycle, and only the state, which
+    /// is TIME-WAIT).
+    pub fn holds(&self, serial: u32, id: ConnId) -> bool {
+        self.v4.held(serial, id).is_some() || self.v6.held(serial, id).is_some()
+    }
 }
 
 #[cfg(test)]
@@ -869,10 +882,12 @@ mod tests {
         assert_eq!(t.get(sa, id(1)).map(|r| r.tuple), Some(a.tuple));
         assert_eq!(t.get(sb, id(2)).map(|r| r.tuple), Some(b.tuple));
         assert!(t.get(sa, id(2)).is_none(), "another handle's serial");
+        assert!(t.holds(sa, id(1)) && !t.holds(sa, id(2)) && !t.holds(sa + 1000, id(1)));
         assert!(t.get(sa + 1000, id(1)).is_none(), "out of range");
         t.take(&h, h.hash(&a.tuple), &a.tuple).unwrap();
         assert!(t.get(sa, id(1)).is_none(), "taken");
-        assert!(t.get(sb, id(2)).is_some());
+        assert!(!t.holds(sa, id(1)), "taken");
+        assert!(t.get(sb, id(2)).is_some() && t.holds(sb, id(2)));
     }
 
     #[test]
