@@ -773,6 +773,29 @@ mod tests {
         assert!(b.is_empty());
     }
 
+    /// A tuple already held is refused (never shadowed), whatever its deadline, and the
+    /// refusal changes nothing; the table then takes new tuples as before.
+    #[test]
+    fn a_held_tuple_is_refused_not_shadowed() {
+        let h = hasher();
+        let mut t = TwTable::new();
+        for p in 1..=200u16 {
+            assert!(t.insert_ok(&h, id(u32::from(p)), &tw(p, p % 2 == 0, 1_000)));
+        }
+        for p in [1u16, 2, 77, 200] {
+            let again = tw(p, p % 2 == 0, 5_000);
+            assert!(!t.insert_ok(&h, id(9_000), &again), "port {p}");
+            let (c, rec) = t.take(&h, h.hash(&again.tuple), &again.tuple).unwrap();
+            assert_eq!(
+                (c, rec.expires),
+                (id(u32::from(p)), Instant::from_micros(1_000))
+            );
+            assert!(t.insert_ok(&h, c, &again), "port {p}, once taken");
+        }
+        assert_eq!(t.len(), 200);
+        assert!(t.insert_ok(&h, id(201), &tw(201, false, 6_000)));
+    }
+
     #[test]
     fn issue_3_record_is_44_bytes_for_ipv4() {
         assert_eq!(core::mem::size_of::<Rec<[u8; 4]>>(), 44);
