@@ -15,7 +15,7 @@ use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId};
 use crate::isn::IsnGenerator;
 use crate::state::State;
 use crate::syncookie::{self, SynCookies};
-use crate::tcb::{time_wait_expired, CtlQueue, CtlSegment, Ctx, Tcb, TimeWait};
+use crate::tcb::{time_wait_expired, CtlQueue, CtlSegment, Ctx, FreshTcb, Tcb, TimeWait};
 use crate::time::{Duration, Instant, OptInstant};
 use crate::tuple::{AddrHashBuilder, Tuple, TupleHasher};
 use crate::tw_table::TwTable;
@@ -165,6 +165,8 @@ fn index_tag(hash: u64) -> u32 {
 /// A user-space TCP stack with no I/O of its own.
 pub struct Stack {
     config: Config,
+    /// What every new TCB takes from `config`, worked out once (`Tcb::reinit`).
+    fresh: FreshTcb,
     isn: IsnGenerator,
     addrs: Vec<IpAddr>,
     slots: Vec<Slot>,
@@ -251,6 +253,7 @@ impl Stack {
         Stack {
             isn: IsnGenerator::new(config.secret),
             events: EventQueue::new(config.event_queue_limit),
+            fresh: FreshTcb::new(&config),
             config,
             addrs: Vec::new(),
             slots: Vec::new(),
@@ -1461,12 +1464,14 @@ impl Stack {
             generation,
         };
         let (iss, ts_offset) = self.isn.isn_and_ts_offset(now, local, remote);
-        let config = &self.config;
+        let (config, fresh) = (&self.config, &self.fresh);
         // A spare box is overwritten where it lies (`Tcb::reinit`): the value built on the
         // stack and moved in by `boxed` cost a 440-byte copy per connection.
         let tcb = match self.spare.pop() {
             Some(mut b) => {
-                b.reinit(id, config, local, remote, iss, ts_offset, listener, now);
+                b.reinit(
+                    id, config, fresh, local, remote, iss, ts_offset, listener, now,
+                );
                 b
             }
             None => Box::new(Tcb::new(
