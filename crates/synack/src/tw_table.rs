@@ -431,16 +431,23 @@ impl<A: Family> Ring<A> {
 
     /// Take the head record out of the index if its deadline is at or before `now`; its
     /// serial (the record is still to be killed or discarded).
+    #[cfg(test)]
     fn unindex_expired(&mut self, hasher: &TupleHasher, now: Instant) -> Option<u32> {
         if self.next_expiry()? > now {
             return None;
         }
+        Some(self.unindex_head(hasher))
+    }
+
+    /// Take the head record (there is one) out of the index; its serial.
+    fn unindex_head(&mut self, hasher: &TupleHasher) -> u32 {
+        debug_assert!(self.head != self.tail);
         let serial = self.head;
         let hash = hasher.hash(&A::join(self.at(serial).1));
         if let Ok(e) = self.index.find_entry(hash, |&s| s == serial) {
             e.remove();
         }
-        Some(serial)
+        serial
     }
 
     /// Remove and return the head record if its deadline is at or before `now`.
@@ -450,11 +457,11 @@ impl<A: Family> Ring<A> {
         Some(self.kill(hasher, serial))
     }
 
-    /// Remove the head record if its deadline is at or before `now`; its connection. The
+    /// Remove the head record, whose deadline the caller found passed; its connection. The
     /// record is not unpacked: the stack's expiry needs only the handle.
-    fn expire(&mut self, hasher: &TupleHasher, now: Instant) -> Option<ConnId> {
-        let serial = self.unindex_expired(hasher, now)?;
-        Some(self.discard(hasher, serial))
+    fn expire_head(&mut self, hasher: &TupleHasher) -> ConnId {
+        let serial = self.unindex_head(hasher);
+        self.discard(hasher, serial)
     }
 
     /// Advance the head past dead records, releasing emptied chunks.
@@ -654,17 +661,24 @@ impl TwTable {
         if self.next? > now {
             return None;
         }
-        let r = if self.v4_first() {
-            self.v4.expire(hasher, now)
+        // `next` is the earlier ring's head deadline, so that head is due.
+        let id = if self.v4_first() {
+            debug_assert!(self.v4.next_expiry().is_some_and(|t| t <= now));
+            self.v4.expire_head(hasher)
         } else {
-            self.v6.expire(hasher, now)
+            debug_assert!(self.v6.next_expiry().is_some_and(|t| t <= now));
+            self.v6.expire_head(hasher)
         };
         self.refresh();
-        r
+        Some(id)
     }
 
-    /// Whether the earliest deadline is an IPv4 record's.
+    /// Whether the earliest deadline is an IPv4 record's (with one ring empty, its
+    /// deadline need not be looked up).
     fn v4_first(&self) -> bool {
+        if self.v6.head == self.v6.tail {
+            return self.v4.head != self.v4.tail;
+        }
         match (self.v4.next_expiry(), self.v6.next_expiry()) {
             (Some(a), Some(b)) => a <= b,
             (a, _) => a.is_some(),
