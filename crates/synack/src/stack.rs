@@ -15,7 +15,7 @@ use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId};
 use crate::isn::IsnGenerator;
 use crate::state::State;
 use crate::syncookie::{self, SynCookies};
-use crate::tcb::{time_wait_expired, CtlQueue, CtlSegment, Ctx, Tcb, TimeWait};
+use crate::tcb::{time_wait_expired, CtlQueue, CtlSegment, Ctx, FreshTcb, Tcb, TimeWait};
 use crate::time::{Duration, Instant, OptInstant};
 use crate::tuple::{AddrHashBuilder, Tuple, TupleHasher};
 use crate::tw_table::TwTable;
@@ -176,6 +176,8 @@ fn index_tag(hash: u64) -> u32 {
 /// A user-space TCP stack with no I/O of its own.
 pub struct Stack {
     config: Config,
+    /// What every new TCB takes from `config`, worked out once (`Tcb::reinit`).
+    fresh: FreshTcb,
     isn: IsnGenerator,
     addrs: Vec<IpAddr>,
     slots: Vec<Slot>,
@@ -191,7 +193,9 @@ pub struct Stack {
     /// The slot `conns` last gave `handle_packet` ([`NO_CONN`] if none): a bulk transfer,
     /// or a request and its answer, sends a run of packets to one connection, and checking
     /// this slot's tuple costs less than hashing and probing. Forgotten whenever `conns`
-    /// changes or the slot is emptied, so a hit is always what `find_conn` would answer.
+    /// changes or the slot is emptied, so a hit is always what `find_conn` would answer;
+    /// a connection just indexed takes it (`index_conn`), since the next packet is its own
+    /// (the SYN,ACK a client waits for, the ACK that completes a server's handshake).
     last_conn: u32,
     hasher: TupleHasher,
     listeners: Vec<Option<Listener>>,
@@ -260,6 +264,7 @@ impl Stack {
         Stack {
             isn: IsnGenerator::new(config.secret),
             events: EventQueue::new(config.event_queue_limit),
+            fresh: FreshTcb::new(&config),
             config,
             addrs: Vec::new(),
             slots: Vec::new(),
@@ -485,19 +490,24 @@ impl Stack {
         if local_ip.is_ipv4() != remote.is_ipv4() {
             return Err(Error::InvalidAddress);
         }
-        // An ephemeral port comes already checked to be free with this remote.
-        let (port, checked) = match local.map(|l| l.port()).filter(|&p| p != 0) {
-            Some(p) => (p, false),
-            None => (self.ephemeral_port(local_ip, remote)?, true),
+        // An ephemeral port comes already checked to be free with this remote, and with
+        // its tuple's hash.
+        let (port, hash) = match local.map(|l| l.port()).filter(|&p| p != 0) {
+            Some(p) => {
+                let tuple = Tuple::new(SocketAddr::new(local_ip, p), remote);
+                let hash = self.hasher.hash(&tuple);
+                if self.tuple_hashed_in_use(hash, &tuple) {
+                    return Err(Error::AddrInUse);
+                }
+                (p, hash)
+            }
+            None => self.ephemeral_port(local_ip, remote)?,
         };
         let local = SocketAddr::new(local_ip, port);
-        if !checked && self.tuple_in_use(&Tuple::new(local, remote)) {
-            return Err(Error::AddrInUse);
-        }
         if self.held() >= self.max_connections() {
             return Err(Error::TooManyConnections);
         }
-        let idx = self.insert_tcb(now, local, remote, None);
+        let idx = self.insert_tcb(now, local, remote, hash, None);
         let id = self.with_tcb(idx, now, |t, ctx| {
             t.set_state(ctx, State::SynSent, Cause::Connect);
             t.id
@@ -506,8 +516,12 @@ impl Stack {
     }
 
     /// RFC 6056 algorithm 3: a keyed hash picks where to start, a counter moves on. A port
-    /// that would connect to itself is skipped (S-10).
-    fn ephemeral_port(&mut self, local_ip: IpAddr, remote: SocketAddr) -> Result<u16, Error> {
+    /// that would connect to itself is skipped (S-10). The port, and its tuple's hash.
+    fn ephemeral_port(
+        &mut self,
+        local_ip: IpAddr,
+        remote: SocketAddr,
+    ) -> Result<(u16, u64), Error> {
         let (lo, hi) = self.config.ephemeral_ports;
         let (lo, hi) = (lo.min(hi) as u32, lo.max(hi) as u32);
         let n = hi - lo + 1;
@@ -518,9 +532,11 @@ impl Stack {
             if local == remote {
                 continue;
             }
-            if !self.tuple_in_use(&Tuple::new(local, remote)) {
+            let tuple = Tuple::new(local, remote);
+            let hash = self.hasher.hash(&tuple);
+            if !self.tuple_hashed_in_use(hash, &tuple) {
                 self.port_counter = self.port_counter.wrapping_add(i + 1);
-                return Ok(port);
+                return Ok((port, hash));
             }
         }
         Err(Error::NoPortsAvailable)
@@ -728,12 +744,19 @@ impl Stack {
         self.tw.get(s.tw_serial, c).map(Named::Record)
     }
 
-    /// Current state of a connection.
+    /// Current state of a connection. `named`, without unpacking a record to say that it
+    /// is in TIME-WAIT.
     pub fn state(&self, c: ConnId) -> Option<State> {
-        match self.named(c)? {
-            Named::Tcb(t) => Some(t.state),
-            Named::Record(_) => Some(State::TimeWait),
+        let s = self.slots.get(c.index as usize)?;
+        if s.generation() == c.generation {
+            return s.tcb.as_deref().map(|t| t.state);
         }
+        if s.tcb.is_some() || self.tw.is_empty() {
+            return None;
+        }
+        let held = self.tw.holds(s.tw_serial, c);
+        debug_assert_eq!(held, matches!(self.named(c), Some(Named::Record(_))));
+        held.then_some(State::TimeWait)
     }
 
     /// Every connection, for an `ss`-like table.
@@ -808,7 +831,8 @@ impl Stack {
         // The connection table is probed once per packet: nothing below changes it before
         // `lookup` would (the checksum stage touches only the TCB's receive ring), so the
         // checksum stage, the ours test and the demultiplexing share this answer.
-        let found = self.find_conn_cached(&tuple);
+        let lookup = self.find_conn_cached(&tuple);
+        let found = lookup.ok();
         if pkt.checksum_pending() {
             let tcb = found.and_then(|i| self.slots[i as usize].tcb.as_deref_mut());
             if !Tcb::check_payload(tcb, pkt) {
@@ -842,9 +866,11 @@ impl Stack {
             return;
         }
         self.counters.in_segs += 1;
-        let idx = match found {
-            Some(i) => Some(i),
-            None => self.lookup_record(now, self.hasher.hash(&tuple), &tuple),
+        // A miss hashed the tuple already (`find_conn_cached`): the TIME-WAIT lookup and a
+        // listener's new connection use that hash.
+        let idx = match lookup {
+            Ok(i) => Some(i),
+            Err(hash) => self.lookup_record(now, hash, &tuple),
         };
         if let Some(idx) = idx {
             // `tw_reopen` acts in TIME-WAIT only and `accept_overflow` in SYN-RECEIVED only:
@@ -874,7 +900,9 @@ impl Stack {
         let local = SocketAddr::new(pkt.dst, pkt.tcp.dst_port);
         let remote = SocketAddr::new(pkt.src, pkt.tcp.src_port);
         if let Some(l) = self.find_listener(local) {
-            self.listen_input(now, l, pkt, local, remote);
+            // Hashed already unless a TIME-WAIT TCB was found and ended (TW-3).
+            let hash = lookup.err().unwrap_or_else(|| self.hasher.hash(&tuple));
+            self.listen_input(now, l, pkt, local, remote, hash);
             return;
         }
         // RST-1: no TCB and no listener.
@@ -987,6 +1015,7 @@ impl Stack {
         pkt: &Packet,
         local: SocketAddr,
         remote: SocketAddr,
+        hash: u64,
     ) {
         let h = &pkt.tcp;
         if h.flags.rst() {
@@ -1048,7 +1077,7 @@ impl Stack {
         if let Some(lst) = self.listeners[l as usize].as_mut() {
             lst.syn_queue += 1;
         }
-        let idx = self.insert_tcb(now, local, remote, Some(lid));
+        let idx = self.insert_tcb(now, local, remote, hash, Some(lid));
         self.with_tcb(idx, now, |t, ctx| {
             t.dscp.set_ours(dscp); // before its SYN,ACK is built
             t.dscp.set_received(pkt.traffic_class); // MAY-9
@@ -1157,7 +1186,9 @@ impl Stack {
         let dscp = self.listeners[lid.0 as usize]
             .as_ref()
             .map_or(self.config.dscp, |l| l.dscp);
-        let idx = self.insert_tcb(now, local, remote, Some(lid));
+        // Rare (cookies are sent under a SYN flood only): hashed here, not passed down.
+        let hash = self.hasher.hash(&Tuple::new(local, remote));
+        let idx = self.insert_tcb(now, local, remote, hash, Some(lid));
         let iss = h.ack - 1;
         self.with_tcb(idx, now, |t, ctx| {
             t.dscp.set_ours(dscp);
@@ -1292,7 +1323,7 @@ impl Stack {
                     // MUST-13: 2·MSL is over. The record goes without a TCB being rebuilt
                     // for it (issue 3: churn keeps ~24,000 of them expiring); its events and
                     // counters come from the code a TCB's TIME-WAIT timer runs too.
-                    if let Some((id, _)) = self.tw.pop_expired(&self.hasher, now) {
+                    if let Some(id) = self.tw.expire(&self.hasher, now) {
                         self.record_expired(now, id);
                     }
                     continue;
@@ -1356,11 +1387,14 @@ impl Stack {
             return None;
         }
         let (id, tw) = self.tw.take(&self.hasher, hash, tuple)?;
-        Some(self.restore(id, &tw, now))
+        Some(self.restore(id, &tw, now, hash))
     }
 
     /// `find_conn` for `tuple`, trying the slot of the last answer first (`last_conn`).
-    fn find_conn_cached(&mut self, tuple: &Tuple) -> Option<u32> {
+    /// A miss gives the tuple's hash (`Err`), so that the paths that follow one (TIME-WAIT
+    /// lookup, a listener's new connection) do not hash it again: two hashes of every SYN
+    /// a server takes (issue 3's churn).
+    fn find_conn_cached(&mut self, tuple: &Tuple) -> Result<u32, u64> {
         let last = self.last_conn;
         let hit = self
             .slots
@@ -1368,13 +1402,17 @@ impl Stack {
             .and_then(|s| s.tcb.as_deref())
             .is_some_and(|t| t.tuple == *tuple);
         if hit {
-            return Some(last);
+            debug_assert_eq!(self.find_conn(self.hasher.hash(tuple), tuple), Some(last));
+            return Ok(last);
         }
-        let found = self.find_conn(self.hasher.hash(tuple), tuple);
-        if let Some(i) = found {
-            self.last_conn = i;
+        let hash = self.hasher.hash(tuple);
+        match self.find_conn(hash, tuple) {
+            Some(i) => {
+                self.last_conn = i;
+                Ok(i)
+            }
+            None => Err(hash),
         }
-        found
     }
 
     fn find_conn(&self, hash: u64, tuple: &Tuple) -> Option<u32> {
@@ -1390,21 +1428,18 @@ impl Stack {
             .map(|&e| e & SLOT_MASK)
     }
 
-    /// A connection or TIME-WAIT record holds `tuple`.
-    fn tuple_in_use(&self, tuple: &Tuple) -> bool {
-        self.tuple_hashed_in_use(self.hasher.hash(tuple), tuple)
-    }
-
+    /// A connection or TIME-WAIT record holds `tuple` (hashed to `hash`).
     fn tuple_hashed_in_use(&self, hash: u64, tuple: &Tuple) -> bool {
         self.find_conn(hash, tuple).is_some() || self.tw.contains(hash, tuple)
     }
 
     /// Index slot `idx` (whose TCB is in place) under its tuple, which no indexed
-    /// connection holds: connect checked it is free (`tuple_in_use`), a SYN or cookie ACK
+    /// connection holds: connect checked it is free (`tuple_hashed_in_use`), a SYN or cookie ACK
     /// came to a listener because the lookup found no connection, and a TIME-WAIT record
     /// being restored was in the TIME-WAIT table, not here. So the entry is inserted
-    /// without a search first (debug builds check).
-    fn index_conn(&mut self, idx: u32) {
+    /// without a search first (debug builds check). `hash` is the tuple's hash, which
+    /// every caller has already computed to find the tuple free (debug builds check).
+    fn index_conn(&mut self, idx: u32, hash: u64) {
         self.last_conn = NO_CONN;
         let Stack {
             conns,
@@ -1415,7 +1450,7 @@ impl Stack {
         let Some(t) = slots[idx as usize].tcb.as_deref() else {
             return;
         };
-        let hash = hasher.hash(&t.tuple); // in place, see `freeze`
+        debug_assert_eq!(hash, hasher.hash(&t.tuple));
         debug_assert!(conns
             .find(hash, |&e| slots[(e & SLOT_MASK) as usize]
                 .tcb
@@ -1428,6 +1463,11 @@ impl Stack {
                 .as_deref()
                 .map_or(0, |t| hasher.hash(&t.tuple))
         });
+        // Indexed under its own tuple, which no other entry holds: a hit on this slot is
+        // what `find_conn` answers. The next segment is usually this connection's (issue
+        // 3's churn: the SYN,ACK at the client, the third ACK at the server), found
+        // without a hash and a probe.
+        self.last_conn = idx;
     }
 
     /// Drop `idx` from the index if it is what its tuple (hashed to `hash`) maps to.
@@ -1470,11 +1510,14 @@ impl Stack {
         Some(tcb)
     }
 
+    /// A new connection `local` <-> `remote` (whose tuple hashes to `hash`) in CLOSED, in a
+    /// slot of its own and indexed.
     fn insert_tcb(
         &mut self,
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
+        hash: u64,
         listener: Option<ListenerId>,
     ) -> u32 {
         let idx = self.alloc_slot();
@@ -1484,18 +1527,22 @@ impl Stack {
             generation,
         };
         let (iss, ts_offset) = self.isn.isn_and_ts_offset(now, local, remote);
-        let tcb = Tcb::new(
-            id,
-            &self.config,
-            local,
-            remote,
-            iss,
-            ts_offset,
-            listener,
-            now,
-        );
-        self.slots[idx as usize].tcb = Some(self.boxed(tcb));
-        self.index_conn(idx);
+        let (config, fresh) = (&self.config, &self.fresh);
+        // A spare box is overwritten where it lies (`Tcb::reinit`): the value built on the
+        // stack and moved in by `boxed` cost a 440-byte copy per connection.
+        let tcb = match self.spare.pop() {
+            Some(mut b) => {
+                b.reinit(
+                    id, config, fresh, local, remote, iss, ts_offset, listener, now,
+                );
+                b
+            }
+            None => Box::new(Tcb::new(
+                id, config, local, remote, iss, ts_offset, listener, now,
+            )),
+        };
+        self.slots[idx as usize].tcb = Some(tcb);
+        self.index_conn(idx, hash);
         self.live += 1;
         idx
     }
@@ -1540,7 +1587,7 @@ impl Stack {
     /// it; its 2·MSL expiry needs none, see `record_expired`). The TCB keeps its handle `id` and goes back into its own
     /// slot when no other connection has taken it since (so `id` works as before);
     /// otherwise into another slot, where its events and `connections()` still show it.
-    fn restore(&mut self, id: ConnId, tw: &TimeWait, now: Instant) -> u32 {
+    fn restore(&mut self, id: ConnId, tw: &TimeWait, now: Instant, hash: u64) -> u32 {
         let tcb = self.unpack(tw, id, now);
         let own = self.slots.get(id.index as usize).is_some_and(|s| {
             s.tcb.is_none() && s.generation() == id.generation.wrapping_add(1) & GEN_MASK
@@ -1555,7 +1602,7 @@ impl Stack {
         };
         self.armed += usize::from(tcb.scheduled.get().is_some());
         self.slots[idx as usize].tcb = Some(self.boxed(tcb));
-        self.index_conn(idx);
+        self.index_conn(idx, hash);
         self.live += 1;
         idx
     }
@@ -1920,6 +1967,32 @@ mod tests {
         let synack = segment(remote, local, 5000, iss, TcpFlags::SYN | TcpFlags::ACK);
         st.handle_packet(now, &synack);
         assert_eq!(st.state(d), Some(State::Established));
+    }
+
+    /// A connection just indexed is what `last_conn` names: the client's SYN,ACK and the
+    /// server's third ACK are found without a probe, and the answer is the index's.
+    #[test]
+    fn a_new_connection_is_the_last_connection_cache() {
+        let now = Instant::from_secs(1);
+        let (mut a, mut b) = (stack(), Stack::new(Config::default()));
+        b.add_address(sa("10.0.0.2:0").ip());
+        let l = b.listen(sa("10.0.0.2:80"), 16).unwrap();
+        let c = a.connect(now, None, sa("10.0.0.2:80")).unwrap();
+        assert_eq!(a.last_conn, c.index);
+        let mut buf = [0u8; 200];
+        let n = a.poll_transmit(now, &mut buf).expect("SYN");
+        b.handle_packet(now, &buf[..n]);
+        let half_open = b.last_conn;
+        assert_ne!(half_open, NO_CONN, "the SYN's new connection");
+        exchange(now, &mut a, &mut b);
+        let s = b.accept(l).expect("accepted");
+        assert_eq!(s.index, half_open);
+        assert_eq!(a.state(c), Some(State::Established));
+        for st in [&mut a, &mut b] {
+            let t = st.slots[st.last_conn as usize].tcb.as_deref().unwrap();
+            let hash = st.hasher.hash(&t.tuple);
+            assert_eq!(st.find_conn(hash, &t.tuple), Some(st.last_conn));
+        }
     }
 
     #[test]

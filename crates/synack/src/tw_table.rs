@@ -389,22 +389,36 @@ impl<A: Family> Ring<A> {
 
     /// The record at `serial` if it is live and belongs to connection `id`.
     fn get(&self, serial: u32, id: ConnId) -> Option<TimeWait> {
+        let (c, r) = self.held(serial, id)?;
+        Some(r.unpack(c.base).1)
+    }
+
+    /// The record at `serial`, not unpacked, if it is live and belongs to connection `id`.
+    fn held(&self, serial: u32, id: ConnId) -> Option<(&Chunk<A>, &Rec<A>)> {
         if serial.wrapping_sub(self.head) >= self.tail.wrapping_sub(self.head) {
             return None;
         }
         let (c, r) = self.at(serial);
-        (r.live() && r.id() == id).then(|| r.unpack(c.base).1)
+        (r.live() && r.id() == id).then_some((c, r))
     }
 
     /// Mark `serial` dead and unpack it (its tuple-index entry is already gone).
     fn kill(&mut self, hasher: &TupleHasher, serial: u32) -> (ConnId, TimeWait) {
         let (c, r) = self.at(serial);
         let out = r.unpack(c.base);
-        self.at_mut(serial).b.flags &= !LIVE;
+        self.discard(hasher, serial);
+        out
+    }
+
+    /// Mark `serial` dead (its tuple-index entry is already gone); its connection.
+    fn discard(&mut self, hasher: &TupleHasher, serial: u32) -> ConnId {
+        let rec = self.at_mut(serial);
+        rec.b.flags &= !LIVE;
+        let id = rec.id();
         self.live -= 1;
         self.trim_front();
         self.maybe_rebuild(hasher);
-        out
+        id
     }
 
     /// The earliest deadline.
@@ -415,17 +429,39 @@ impl<A: Family> Ring<A> {
         })
     }
 
-    /// Remove and return the head record if its deadline is at or before `now`.
-    fn pop_expired(&mut self, hasher: &TupleHasher, now: Instant) -> Option<(ConnId, TimeWait)> {
+    /// Take the head record out of the index if its deadline is at or before `now`; its
+    /// serial (the record is still to be killed or discarded).
+    #[cfg(test)]
+    fn unindex_expired(&mut self, hasher: &TupleHasher, now: Instant) -> Option<u32> {
         if self.next_expiry()? > now {
             return None;
         }
+        Some(self.unindex_head(hasher))
+    }
+
+    /// Take the head record (there is one) out of the index; its serial.
+    fn unindex_head(&mut self, hasher: &TupleHasher) -> u32 {
+        debug_assert!(self.head != self.tail);
         let serial = self.head;
         let hash = hasher.hash(&A::join(self.at(serial).1));
         if let Ok(e) = self.index.find_entry(hash, |&s| s == serial) {
             e.remove();
         }
+        serial
+    }
+
+    /// Remove and return the head record if its deadline is at or before `now`.
+    #[cfg(test)]
+    fn pop_expired(&mut self, hasher: &TupleHasher, now: Instant) -> Option<(ConnId, TimeWait)> {
+        let serial = self.unindex_expired(hasher, now)?;
         Some(self.kill(hasher, serial))
+    }
+
+    /// Remove the head record, whose deadline the caller found passed; its connection. The
+    /// record is not unpacked: the stack's expiry needs only the handle.
+    fn expire_head(&mut self, hasher: &TupleHasher) -> ConnId {
+        let serial = self.unindex_head(hasher);
+        self.discard(hasher, serial)
     }
 
     /// Advance the head past dead records, releasing emptied chunks.
@@ -600,6 +636,7 @@ impl TwTable {
     }
 
     /// Remove and return a record whose deadline is at or before `now`, earliest first.
+    #[cfg(test)]
     pub fn pop_expired(
         &mut self,
         hasher: &TupleHasher,
@@ -608,17 +645,44 @@ impl TwTable {
         if self.next? > now {
             return None;
         }
-        let v4_first = match (self.v4.next_expiry(), self.v6.next_expiry()) {
-            (Some(a), Some(b)) => a <= b,
-            (a, _) => a.is_some(),
-        };
-        let r = if v4_first {
+        let r = if self.v4_first() {
             self.v4.pop_expired(hasher, now)
         } else {
             self.v6.pop_expired(hasher, now)
         };
         self.refresh();
         r
+    }
+
+    /// [`TwTable::pop_expired`] for the 2·MSL expiry (MUST-13): the connection whose record
+    /// ended, without unpacking the record (the expiry needs only the handle; issue 3's
+    /// churn expires one record a lifecycle).
+    pub fn expire(&mut self, hasher: &TupleHasher, now: Instant) -> Option<ConnId> {
+        if self.next? > now {
+            return None;
+        }
+        // `next` is the earlier ring's head deadline, so that head is due.
+        let id = if self.v4_first() {
+            debug_assert!(self.v4.next_expiry().is_some_and(|t| t <= now));
+            self.v4.expire_head(hasher)
+        } else {
+            debug_assert!(self.v6.next_expiry().is_some_and(|t| t <= now));
+            self.v6.expire_head(hasher)
+        };
+        self.refresh();
+        Some(id)
+    }
+
+    /// Whether the earliest deadline is an IPv4 record's (with one ring empty, its
+    /// deadline need not be looked up).
+    fn v4_first(&self) -> bool {
+        if self.v6.head == self.v6.tail {
+            return self.v4.head != self.v4.tail;
+        }
+        match (self.v4.next_expiry(), self.v6.next_expiry()) {
+            (Some(a), Some(b)) => a <= b,
+            (a, _) => a.is_some(),
+        }
     }
 
     /// Every record, IPv4 first, each in deadline order (views; `ts_offset` and `mss` 0).
@@ -630,6 +694,13 @@ impl TwTable {
     /// released handle: the stack keeps the serial in the handle's slot).
     pub fn get(&self, serial: u32, id: ConnId) -> Option<TimeWait> {
         self.v4.get(serial, id).or_else(|| self.v6.get(serial, id))
+    }
+
+    /// Whether `get` would find the record, without unpacking it (`Stack::state` of a
+    /// released handle: issue 3's churn asks once a lifecycle, and only the state, which
+    /// is TIME-WAIT).
+    pub fn holds(&self, serial: u32, id: ConnId) -> bool {
+        self.v4.held(serial, id).is_some() || self.v6.held(serial, id).is_some()
     }
 }
 
@@ -689,6 +760,54 @@ mod tests {
             index: i,
             generation: i * 3,
         }
+    }
+
+    /// `expire` ends the same records, in the same order, as `pop_expired`, and leaves
+    /// the table the same.
+    #[test]
+    fn expire_is_pop_expired_without_the_record() {
+        let h = hasher();
+        let (mut a, mut b) = (TwTable::new(), TwTable::new());
+        for p in 1..300u16 {
+            let rec = tw(p, p % 3 == 0, 1_000 + 10 * u64::from(p));
+            assert!(a.insert_ok(&h, id(u32::from(p)), &rec));
+            assert!(b.insert_ok(&h, id(u32::from(p)), &rec));
+        }
+        for step in [500, 1_500, 2_000, 4_000] {
+            let now = Instant::from_micros(step);
+            loop {
+                let x = a.pop_expired(&h, now).map(|(c, _)| c);
+                assert_eq!(x, b.expire(&h, now));
+                if x.is_none() {
+                    break;
+                }
+            }
+            assert_eq!((a.len(), a.next_expiry()), (b.len(), b.next_expiry()));
+        }
+        assert!(b.is_empty());
+    }
+
+    /// A tuple already held is refused (never shadowed), whatever its deadline, and the
+    /// refusal changes nothing; the table then takes new tuples as before.
+    #[test]
+    fn a_held_tuple_is_refused_not_shadowed() {
+        let h = hasher();
+        let mut t = TwTable::new();
+        for p in 1..=200u16 {
+            assert!(t.insert_ok(&h, id(u32::from(p)), &tw(p, p % 2 == 0, 1_000)));
+        }
+        for p in [1u16, 2, 77, 200] {
+            let again = tw(p, p % 2 == 0, 5_000);
+            assert!(!t.insert_ok(&h, id(9_000), &again), "port {p}");
+            let (c, rec) = t.take(&h, h.hash(&again.tuple), &again.tuple).unwrap();
+            assert_eq!(
+                (c, rec.expires),
+                (id(u32::from(p)), Instant::from_micros(1_000))
+            );
+            assert!(t.insert_ok(&h, c, &again), "port {p}, once taken");
+        }
+        assert_eq!(t.len(), 200);
+        assert!(t.insert_ok(&h, id(201), &tw(201, false, 6_000)));
     }
 
     #[test]
@@ -800,10 +919,12 @@ mod tests {
         assert_eq!(t.get(sa, id(1)).map(|r| r.tuple), Some(a.tuple));
         assert_eq!(t.get(sb, id(2)).map(|r| r.tuple), Some(b.tuple));
         assert!(t.get(sa, id(2)).is_none(), "another handle's serial");
+        assert!(t.holds(sa, id(1)) && !t.holds(sa, id(2)) && !t.holds(sa + 1000, id(1)));
         assert!(t.get(sa + 1000, id(1)).is_none(), "out of range");
         t.take(&h, h.hash(&a.tuple), &a.tuple).unwrap();
         assert!(t.get(sa, id(1)).is_none(), "taken");
-        assert!(t.get(sb, id(2)).is_some());
+        assert!(!t.holds(sa, id(1)), "taken");
+        assert!(t.get(sb, id(2)).is_some() && t.holds(sb, id(2)));
     }
 
     #[test]

@@ -544,6 +544,152 @@ pub(crate) struct Tcb {
     pub ka: keepalive::KaState,
 }
 
+/// What a fresh TCB takes from the configuration that has to be worked out (our MSS, our
+/// window shift, the initial RTO, ...), worked out once per stack: a stack's configuration
+/// never changes, and `Tcb::reinit` runs for every connection opened (issue 3's churn:
+/// twice a lifecycle, where these conversions were ~50 instructions each time).
+#[derive(Clone, Debug)]
+pub(crate) struct FreshTcb {
+    our_mss_v4: u16,
+    our_mss_v6: u16,
+    /// Our window shift, 0 without window scaling.
+    rcv_wscale: u8,
+    rtt: RttEstimator,
+    user_timeout: OptMillis,
+    quick_acks: u8,
+    flags: Flags,
+}
+
+impl FreshTcb {
+    pub fn new(config: &Config) -> FreshTcb {
+        let any = |ip: std::net::IpAddr| SocketAddr::new(ip, 0);
+        FreshTcb {
+            our_mss_v4: our_mss(config, any(std::net::Ipv4Addr::UNSPECIFIED.into())),
+            our_mss_v6: our_mss(config, any(std::net::Ipv6Addr::UNSPECIFIED.into())),
+            rcv_wscale: if config.window_scaling {
+                our_wscale(config)
+            } else {
+                0
+            },
+            rtt: RttEstimator::new(config.rto_initial, config.rto_max),
+            user_timeout: config.user_timeout.into(),
+            quick_acks: config.quick_acks.min(u32::from(u8::MAX)) as u8,
+            flags: Flags::new(config),
+        }
+    }
+
+    /// The MSS we advertise from `local` ([`our_mss`]).
+    fn our_mss(&self, local: SocketAddr) -> u16 {
+        match local {
+            SocketAddr::V4(_) => self.our_mss_v4,
+            SocketAddr::V6(_) => self.our_mss_v6,
+        }
+    }
+}
+
+/// The fields of a fresh TCB in CLOSED with both sequence spaces unset, written once for
+/// the two ways of making one: `Tcb::new` builds a value ([`fresh_value`]), `Tcb::reinit`
+/// overwrites a spare TCB where it lies ([`fresh_in_place`]). `$emit` gets every
+/// `field: value` pair, in declaration order.
+macro_rules! fresh_tcb {
+    (
+        $emit:ident!($($target:tt)*),
+        $id:ident, $config:ident, $fresh:ident, $local:ident, $remote:ident,
+        $iss:ident, $ts_offset:ident, $listener:ident, $now:ident
+    ) => {{
+        $emit!(($($target)*)
+            id: $id,
+            state: State::Closed,
+            tuple: Tuple::new($local, $remote),
+            listener: $listener,
+            accepted: $listener.is_none(),
+            queued: false,
+            orphan: false,
+            dscp: DscpPair::new($config.dscp),
+            close_reason: None,
+            iss: $iss,
+            snd_una: $iss,
+            snd_nxt: $iss,
+            snd_max: $iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: $iss,
+            snd_buf_seq: $iss + 1,
+            fin_queued: false,
+            rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
+            fin_received: false,
+            rcv_up: 0,
+            ooo_fin: SeqNum(0),
+            snd_wscale: 0,
+            rcv_wscale: $fresh.rcv_wscale,
+            ts_ok: $config.timestamps,
+            sack_ok: $config.sack,
+            ts_recent: 0,
+            ts_recent_at: $now,
+            ts_offset: $ts_offset,
+            last_ack_sent: SeqNum(0),
+            // MUST-15: 536 / 1220 until the peer says otherwise.
+            mss: match $remote {
+                SocketAddr::V4(_) => 536,
+                SocketAddr::V6(_) => 1220,
+            },
+            our_mss: $fresh.our_mss($local),
+            rcv_mss: 536,
+            send_buf: SendBuf::new($config.send_buffer),
+            recv_buf: RecvBuf::new($config.recv_buffer),
+            timers: [OptInstant::NONE; SLOTS],
+            scheduled: OptInstant::NONE,
+            rtt: $fresh.rtt.clone(),
+            retries: 0,
+            rtt_timing: (SeqNum(0), OptInstant::NONE),
+            unacked_since: OptInstant::NONE,
+            user_timeout: $fresh.user_timeout,
+            last_send: $now,
+            cc: Controller::new($config.congestion_control, 536, 536),
+            dupacks: 0,
+            limited_sent: 0,
+            recover: $iss,
+            sb: sack::Scoreboard::default(),
+            in_recovery: false,
+            high_rxt: $iss,
+            ack_now: false,
+            dup_acks_owed: 0,
+            quick_acks: $fresh.quick_acks,
+            rcv_unacked: 0,
+            probes: 0,
+            persist_backoff: 0,
+            stamps: RateStamps::NONE,
+            rtx_tsval: 0,
+            soft_error: None,
+            dsack_start: SeqNum(0),
+            dsack_len: 0,
+            tlp_end: SeqNum(0),
+            flags: $fresh.flags,
+            ka: keepalive::KaState::new($config.keepalive),
+        )
+    }};
+}
+
+/// [`fresh_tcb`] as a new value.
+macro_rules! fresh_value {
+    (() $($field:ident: $value:expr,)*) => {
+        Tcb { $($field: $value,)* }
+    };
+}
+
+/// [`fresh_tcb`] stored field by field into the TCB `$tcb` (a `&mut Tcb`), each old value
+/// dropped as its field is overwritten. The pattern without `..` fails to compile if a
+/// field is left out, so nothing of the previous connection can survive.
+macro_rules! fresh_in_place {
+    (($tcb:expr) $($field:ident: $value:expr,)*) => {{
+        let t: &mut Tcb = $tcb;
+        let Tcb { $($field: _,)* } = &*t;
+        $(t.$field = $value;)*
+    }};
+}
+
 impl Tcb {
     /// A fresh TCB in CLOSED with both sequence spaces unset.
     #[allow(clippy::too_many_arguments)]
@@ -558,80 +704,52 @@ impl Tcb {
         listener: Option<ListenerId>,
         now: Instant,
     ) -> Tcb {
-        let our_mss = our_mss(config, local);
-        let rcv_wscale = our_wscale(config);
-        Tcb {
+        let fresh = &FreshTcb::new(config);
+        fresh_tcb!(
+            fresh_value!(),
             id,
-            state: State::Closed,
-            tuple: Tuple::new(local, remote),
-            listener,
-            accepted: listener.is_none(),
-            queued: false,
-            orphan: false,
-            dscp: DscpPair::new(config.dscp),
-            close_reason: None,
+            config,
+            fresh,
+            local,
+            remote,
             iss,
-            snd_una: iss,
-            snd_nxt: iss,
-            snd_max: iss,
-            snd_wnd: 0,
-            max_snd_wnd: 0,
-            snd_wl1: SeqNum(0),
-            snd_wl2: iss,
-            snd_buf_seq: iss + 1,
-            fin_queued: false,
-            rcv_nxt: SeqNum(0),
-            rcv_adv: SeqNum(0),
-            fin_received: false,
-            rcv_up: 0,
-            ooo_fin: SeqNum(0),
-            snd_wscale: 0,
-            rcv_wscale: if config.window_scaling { rcv_wscale } else { 0 },
-            ts_ok: config.timestamps,
-            sack_ok: config.sack,
-            ts_recent: 0,
-            ts_recent_at: now,
             ts_offset,
-            last_ack_sent: SeqNum(0),
-            // MUST-15: 536 / 1220 until the peer says otherwise.
-            mss: match remote {
-                SocketAddr::V4(_) => 536,
-                SocketAddr::V6(_) => 1220,
-            },
-            our_mss,
-            rcv_mss: 536,
-            send_buf: SendBuf::new(config.send_buffer),
-            recv_buf: RecvBuf::new(config.recv_buffer),
-            timers: [OptInstant::NONE; SLOTS],
-            scheduled: OptInstant::NONE,
-            rtt: RttEstimator::new(config.rto_initial, config.rto_max),
-            retries: 0,
-            rtt_timing: (SeqNum(0), OptInstant::NONE),
-            unacked_since: OptInstant::NONE,
-            user_timeout: config.user_timeout.into(),
-            last_send: now,
-            cc: Controller::new(config.congestion_control, 536, 536),
-            dupacks: 0,
-            limited_sent: 0,
-            recover: iss,
-            sb: sack::Scoreboard::default(),
-            in_recovery: false,
-            high_rxt: iss,
-            ack_now: false,
-            dup_acks_owed: 0,
-            quick_acks: config.quick_acks.min(u32::from(u8::MAX)) as u8,
-            rcv_unacked: 0,
-            probes: 0,
-            persist_backoff: 0,
-            stamps: RateStamps::NONE,
-            rtx_tsval: 0,
-            soft_error: None,
-            dsack_start: SeqNum(0),
-            dsack_len: 0,
-            tlp_end: SeqNum(0),
-            flags: Flags::new(config),
-            ka: keepalive::KaState::new(config.keepalive),
-        }
+            listener,
+            now
+        )
+    }
+
+    /// Make this (spare) TCB exactly what `Tcb::new` with these arguments returns, in
+    /// place: the stack reuses freed TCBs' boxes (issue 3's churn), and a new value built
+    /// on the stack then moved into the box was the costliest part of opening a connection
+    /// after its ISN hash (callgrind: the struct's ~70 stores, then a 440-byte memcpy).
+    /// `fresh` is `FreshTcb::new(config)`, kept by the stack.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn reinit(
+        &mut self,
+        id: ConnId,
+        config: &Config,
+        fresh: &FreshTcb,
+        local: SocketAddr,
+        remote: SocketAddr,
+        iss: SeqNum,
+        ts_offset: u32,
+        listener: Option<ListenerId>,
+        now: Instant,
+    ) {
+        fresh_tcb!(
+            fresh_in_place!(self),
+            id,
+            config,
+            fresh,
+            local,
+            remote,
+            iss,
+            ts_offset,
+            listener,
+            now
+        )
     }
 
     /// Our address and port.
@@ -670,10 +788,28 @@ impl Tcb {
             && self.fin_received
             && self.rcv_up().is_none()
             && self.close_reason.is_none()
-            && TIMER_KINDS
+            && self.only_time_wait_timer()
+    }
+
+    /// No timer armed but 2·MSL, which is. In TIME-WAIT the FIN-WAIT-2 kind reads as none
+    /// (the shared slot is TIME-WAIT's), so the stored slots before it, the user timeout
+    /// and keep-alive are all there is to look at: asked of every TCB that can become a
+    /// record (issue 3's churn: once a lifecycle), the loop over every kind through
+    /// `timer()` cost ~100 instructions.
+    fn only_time_wait_timer(&self) -> bool {
+        debug_assert_eq!(self.state, State::TimeWait);
+        let only = self.timers[..CLOSE_SLOT].iter().all(|t| t.get().is_none())
+            && self.timer(TimerKind::UserTimeout).is_none()
+            && self.timer(TimerKind::KeepAlive).is_none()
+            && self.timer(TimerKind::TimeWait).is_some();
+        debug_assert_eq!(
+            only,
+            TIMER_KINDS
                 .iter()
                 .all(|&k| k == TimerKind::TimeWait || self.timer(k).is_none())
-            && self.timer(TimerKind::TimeWait).is_some()
+                && self.timer(TimerKind::TimeWait).is_some()
+        );
+        only
     }
 
     /// The compact record of a TCB for which [`Tcb::can_compact`] holds.
@@ -1114,3 +1250,46 @@ impl Tcb {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fresh_tests {
+    use super::*;
+
+    /// `FreshTcb` holds what the configuration gives a new TCB, for configurations off the
+    /// defaults too (window scaling off, a user timeout, Nagle off, a small MTU, a huge
+    /// quick-ACK count), and both families' MSS.
+    #[test]
+    fn fresh_tcb_is_what_the_configuration_says() {
+        let configs = [
+            Config::default(),
+            Config {
+                window_scaling: false,
+                user_timeout: Some(Duration::from_millis(1500)),
+                nagle: false,
+                mtu: 600,
+                quick_acks: 1000,
+                rto_initial: Duration::from_secs(3),
+                rto_max: Duration::from_secs(2),
+                recv_buffer: 1 << 20,
+                ..Config::default()
+            },
+        ];
+        for config in &configs {
+            let f = FreshTcb::new(config);
+            for local in ["10.0.0.1:80", "[2001:db8::1]:80"] {
+                let local: SocketAddr = local.parse().unwrap();
+                assert_eq!(f.our_mss(local), our_mss(config, local));
+            }
+            let wscale = if config.window_scaling {
+                our_wscale(config)
+            } else {
+                0
+            };
+            assert_eq!(f.rcv_wscale, wscale);
+            assert_eq!(f.rtt, RttEstimator::new(config.rto_initial, config.rto_max));
+            assert!(f.user_timeout == config.user_timeout.into());
+            assert_eq!(u32::from(f.quick_acks), config.quick_acks.min(255));
+            assert_eq!(f.flags, Flags::new(config));
+        }
+    }
+}
