@@ -51,6 +51,11 @@ pub struct SimArgs {
     /// Packets the bottleneck queue holds (more are dropped at its tail).
     #[arg(long, default_value_t = 100)]
     pub queue: usize,
+    /// ECN (RFC 3168): both hosts ask for it, and the bottleneck queue marks ECN-Capable
+    /// packets Congestion Experienced once this many packets wait (instead of dropping
+    /// them later at its tail).
+    #[arg(long, value_name = "PACKETS")]
+    pub ecn_mark: Option<usize>,
     /// Largest packet the link carries, in bytes.
     #[arg(long)]
     pub mtu: Option<usize>,
@@ -185,6 +190,7 @@ impl SimArgs {
         if self.bandwidth > 0 {
             link = link.bandwidth(self.bandwidth, Some(self.queue));
         }
+        link.ecn_threshold = self.ecn_mark;
         link.mtu = self.mtu;
         ExperimentConfig {
             conns: self.conns,
@@ -195,6 +201,7 @@ impl SimArgs {
                 CcArg::Cubic => Algorithm::Cubic,
                 CcArg::Newreno => Algorithm::NewReno,
             },
+            ecn: self.ecn_mark.is_some(),
             seed: self.seed,
             limit: self.limit,
         }

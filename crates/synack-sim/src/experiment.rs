@@ -37,6 +37,9 @@ pub struct ExperimentConfig {
     /// Each direction of the link behaves like this (a bandwidth is per direction).
     pub link: LinkConfig,
     pub cc: Algorithm,
+    /// Both hosts ask for ECN on their SYNs (RFC 3168; `Config::ecn`, otherwise Linux's
+    /// default: accept, never ask). Marks come from `LinkConfig::ecn_threshold`.
+    pub ecn: bool,
     pub seed: u64,
     /// Virtual time after which the run stops, finished or not.
     pub limit: Duration,
@@ -51,6 +54,7 @@ impl Default for ExperimentConfig {
             both_ways: false,
             link: LinkConfig::with_delay(Duration::from_millis(10)).bandwidth(1_250_000, Some(100)),
             cc: Algorithm::Cubic,
+            ecn: false,
             seed: 1,
             limit: Duration::from_secs(600),
         }
@@ -528,6 +532,11 @@ pub struct Experiment {
 pub fn run(cfg: &ExperimentConfig, mut progress: impl FnMut(&Progress)) -> Experiment {
     let host_cfg = Config {
         congestion_control: cfg.cc,
+        ecn: if cfg.ecn {
+            synack::Ecn::On
+        } else {
+            synack::Ecn::Passive
+        },
         ..Config::default()
     };
     let mut w = World::new(cfg.seed);
@@ -760,6 +769,10 @@ pub struct HostStats {
     pub timeouts: u64,
     pub in_segs: u64,
     pub in_errs: u64,
+    /// Segments received marked Congestion Experienced (ECN connections).
+    pub ecn_ce_received: u64,
+    /// cwnd reductions for an ECN-Echo.
+    pub ecn_reductions: u64,
 }
 
 /// Time connection ends on one side spent in one state, summed over connections.
@@ -831,6 +844,9 @@ pub fn describe_link(l: &LinkConfig) -> String {
     }
     if let (Some(_), Some(q)) = (l.bandwidth, l.queue_limit) {
         parts.push(format!("queue {q} packets"));
+    }
+    if let (Some(_), Some(k)) = (l.bandwidth, l.ecn_threshold) {
+        parts.push(format!("ECN CE marks from {k} waiting"));
     }
     let pct = |p: f64| format!("{}%", trim_float(p * 100.0));
     if l.loss > 0.0 {
@@ -1063,6 +1079,8 @@ fn summarize(
                 timeouts: c.timeouts,
                 in_segs: c.in_segs,
                 in_errs: c.in_errs,
+                ecn_ce_received: c.ecn_ce_received,
+                ecn_reductions: c.ecn_reductions,
             }
         })
         .collect();
@@ -1353,6 +1371,16 @@ impl Summary {
                 "packets put on the link",
                 format!("({} with data)", thousands(l.data_packets)),
             ),
+            (
+                self.hosts.iter().map(|h| h.ecn_ce_received).sum(),
+                "received marked CE (ECN)",
+                format!("({})", per_host(|h| h.ecn_ce_received)),
+            ),
+            (
+                self.hosts.iter().map(|h| h.ecn_reductions).sum(),
+                "cwnd reductions for ECN-Echo",
+                format!("({})", per_host(|h| h.ecn_reductions)),
+            ),
             (l.lost, "lost on the link", String::new()),
             (l.queue_full, "dropped at a full queue", String::new()),
             (l.too_big, "dropped as too big for the MTU", String::new()),
@@ -1500,6 +1528,8 @@ impl Summary {
                     ("retransmission_timeouts", h.timeouts.into()),
                     ("segments_received", h.in_segs.into()),
                     ("bad_segments_received", h.in_errs.into()),
+                    ("ecn_ce_received", h.ecn_ce_received.into()),
+                    ("ecn_reductions", h.ecn_reductions.into()),
                 ])
             })
             .collect();

@@ -30,6 +30,10 @@ pub struct LinkConfig {
     pub bandwidth: Option<u64>,
     /// With a bandwidth: most packets waiting in the FIFO; more are tail-dropped.
     pub queue_limit: Option<usize>,
+    /// With a bandwidth: an ECN-Capable packet (ECT) that finds at least this many packets
+    /// waiting is marked Congestion Experienced instead of waiting its turn unmarked (a
+    /// step-threshold AQM, as DCTCP's K; RFC 3168 §5). Not-ECT packets are never marked.
+    pub ecn_threshold: Option<usize>,
 }
 
 impl Default for LinkConfig {
@@ -45,6 +49,7 @@ impl Default for LinkConfig {
             mtu: None,
             bandwidth: None,
             queue_limit: None,
+            ecn_threshold: None,
         }
     }
 }
@@ -82,6 +87,11 @@ impl LinkConfig {
         self.mtu = Some(mtu);
         self
     }
+    /// Mark ECT packets CE once `packets` wait in the bandwidth FIFO (see `ecn_threshold`).
+    pub fn ecn_mark_at(mut self, packets: usize) -> Self {
+        self.ecn_threshold = Some(packets);
+        self
+    }
     pub fn bandwidth(mut self, bytes_per_sec: u64, queue_limit: Option<usize>) -> Self {
         self.bandwidth = Some(bytes_per_sec);
         self.queue_limit = queue_limit;
@@ -97,6 +107,8 @@ pub struct Copy {
     pub flip_bit: Option<usize>,
     /// 0 for the original, 1 for the duplicate.
     pub index: u8,
+    /// The queue marked it Congestion Experienced (`LinkConfig::ecn_threshold`).
+    pub ce: bool,
 }
 
 /// A link direction: its configuration, its own RNG stream and its FIFO.
@@ -136,12 +148,14 @@ impl Link {
     }
 
     /// Send a packet of `len` bytes at `now`. `corruptible` is the byte range a bit flip may
-    /// hit. Returns the copies to deliver, or why the packet never arrives.
+    /// hit; `ect` says the packet is ECN-Capable. Returns the copies to deliver, or why the
+    /// packet never arrives.
     pub fn transmit(
         &mut self,
         now: Instant,
         len: usize,
         corruptible: std::ops::Range<usize>,
+        ect: bool,
     ) -> Result<Vec<Copy>, DropReason> {
         let c = &self.config;
         if let Some(mtu) = c.mtu {
@@ -153,6 +167,7 @@ impl Link {
             return Err(DropReason::Loss);
         }
         let mut depart = now;
+        let mut ce = false;
         if let Some(bw) = c.bandwidth.filter(|b| *b > 0) {
             while self.queue.front().is_some_and(|t| *t <= now) {
                 self.queue.pop_front();
@@ -162,6 +177,7 @@ impl Link {
                     return Err(DropReason::QueueFull);
                 }
             }
+            ce = ect && c.ecn_threshold.is_some_and(|k| self.queue.len() >= k);
             let start = self.queue.back().copied().unwrap_or(now).max(now);
             let ser = Duration::from_micros((len as u64 * 1_000_000).div_ceil(bw));
             depart = start + ser;
@@ -187,6 +203,7 @@ impl Link {
                 arrival,
                 flip_bit,
                 index,
+                ce,
             });
         }
         Ok(out)
@@ -205,7 +222,9 @@ mod tests {
     #[test]
     fn perfect_link_delivers_after_delay() {
         let mut l = link(LinkConfig::default(), 1);
-        let out = l.transmit(Instant::from_secs(1), 100, 0..100).unwrap();
+        let out = l
+            .transmit(Instant::from_secs(1), 100, 0..100, false)
+            .unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].arrival, Instant::from_millis(1010));
         assert_eq!(out[0].flip_bit, None);
@@ -214,9 +233,9 @@ mod tests {
     #[test]
     fn mtu_drops_big_packets() {
         let mut l = link(LinkConfig::default().mtu(1500), 1);
-        assert!(l.transmit(Instant::ZERO, 1500, 0..1500).is_ok());
+        assert!(l.transmit(Instant::ZERO, 1500, 0..1500, false).is_ok());
         assert_eq!(
-            l.transmit(Instant::ZERO, 1501, 0..1501),
+            l.transmit(Instant::ZERO, 1501, 0..1501, false),
             Err(DropReason::Mtu)
         );
     }
@@ -226,7 +245,7 @@ mod tests {
         let run = |seed| {
             let mut l = link(LinkConfig::default().loss(0.3), seed);
             (0..10_000)
-                .map(|_| l.transmit(Instant::ZERO, 60, 0..60).is_err())
+                .map(|_| l.transmit(Instant::ZERO, 60, 0..60, false).is_err())
                 .collect::<Vec<_>>()
         };
         let a = run(7);
@@ -246,7 +265,7 @@ mod tests {
         let mut l = link(cfg, 3);
         let (mut dups, mut flips, mut late) = (0, 0, 0);
         for _ in 0..2_000 {
-            for c in l.transmit(Instant::ZERO, 60, 20..60).unwrap() {
+            for c in l.transmit(Instant::ZERO, 60, 20..60, false).unwrap() {
                 dups += c.index as usize;
                 assert!(c.arrival >= Instant::from_millis(10));
                 assert!(c.arrival <= Instant::from_millis(115));
@@ -265,17 +284,45 @@ mod tests {
     }
 
     #[test]
+    fn ecn_marks_ect_packets_past_the_threshold_only() {
+        let cfg = LinkConfig::with_delay(Duration::ZERO)
+            .bandwidth(1000, Some(10))
+            .ecn_mark_at(2);
+        let mut l = Link::new(cfg, ChaCha8Rng::seed_from_u64(1));
+        let t = Instant::ZERO;
+        let marks: Vec<(bool, bool)> = [true, true, true, false, true]
+            .iter()
+            .map(|&ect| (ect, l.transmit(t, 100, 0..100, ect).unwrap()[0].ce))
+            .collect();
+        // Two packets wait before the third: it and the fifth are marked, the fourth is
+        // Not-ECT and passes unmarked.
+        assert_eq!(
+            marks,
+            [
+                (true, false),
+                (true, false),
+                (true, true),
+                (false, false),
+                (true, true)
+            ]
+        );
+    }
+
+    #[test]
     fn bandwidth_serializes_and_queue_overflows() {
         // 1,000 bytes/s: a 100-byte packet takes 100 ms on the wire.
         let mut l = link(LinkConfig::default().bandwidth(1_000, Some(2)), 1);
         let t = |ms| Instant::from_millis(ms);
-        let a = l.transmit(t(0), 100, 0..100).unwrap();
-        let b = l.transmit(t(0), 100, 0..100).unwrap();
+        let a = l.transmit(t(0), 100, 0..100, false).unwrap();
+        let b = l.transmit(t(0), 100, 0..100, false).unwrap();
         assert_eq!(a[0].arrival, t(110));
         assert_eq!(b[0].arrival, t(210));
-        assert_eq!(l.transmit(t(0), 100, 0..100), Err(DropReason::QueueFull));
+        assert_eq!(
+            l.transmit(t(0), 100, 0..100, false),
+            Err(DropReason::QueueFull)
+        );
         // Once the first has left, there is room again.
-        let c = l.transmit(t(100), 100, 0..100).unwrap();
+        let c = l.transmit(t(100), 100, 0..100, false).unwrap();
         assert_eq!(c[0].arrival, t(310));
     }
 }

@@ -13,16 +13,18 @@ const RATE: u64 = 1_250_000;
 const BYTES: usize = 3 << 20;
 
 fn bulk_world(seed: u64, loss: f64, cfg: Config) -> World {
+    let link = LinkConfig::with_delay(Duration::from_millis(10))
+        .bandwidth(RATE, Some(50))
+        .loss(loss);
+    bulk_world_on(seed, link, cfg)
+}
+
+/// [`bulk_world`] over this A-to-B link.
+fn bulk_world_on(seed: u64, link: LinkConfig, cfg: Config) -> World {
     let mut w = World::new(seed);
     w.add_host_with("A", &["198.18.0.1"], cfg.clone());
     w.add_host_with("B", &["198.18.0.2"], cfg);
-    w.set_link(
-        "A",
-        "B",
-        LinkConfig::with_delay(Duration::from_millis(10))
-            .bandwidth(RATE, Some(50))
-            .loss(loss),
-    );
+    w.set_link("A", "B", link);
     w.set_link("B", "A", LinkConfig::with_delay(Duration::from_millis(10)));
     let data: Vec<u8> = (0..BYTES).map(|i| (i * 7 % 253) as u8).collect();
     w.set_app(
@@ -182,4 +184,54 @@ fn cub_2_cubic_drops_to_0_7_on_loss() {
         grown > after,
         "cwnd did not grow after the loss: {after} -> {grown}"
     );
+}
+
+/// ECN on the bottleneck (RFC 3168, SHLD-8): with both ends asking for ECN and a queue that
+/// marks ECT packets CE from 10 waiting packets on (well before its 50-packet limit), the
+/// sender backs off on the echoes instead of on losses: nothing is dropped, nothing is
+/// retransmitted, cwnd is reduced several times, and goodput stays at >= 90% of capacity.
+/// Without ECN the same link overflows its queue.
+#[test]
+fn shld_8_ecn_marks_replace_losses_at_the_bottleneck() {
+    let link = LinkConfig::with_delay(Duration::from_millis(10))
+        .bandwidth(RATE, Some(50))
+        .ecn_mark_at(10);
+    let ecn = Config {
+        ecn: synack::Ecn::On,
+        ..Config::default()
+    };
+    let mut w = bulk_world_on(3, link.clone(), ecn);
+    w.run_until(Instant::from_secs(600));
+    assert_eq!(w.app_log("B").received(0).len(), BYTES);
+    let dropped = w
+        .record()
+        .packets
+        .iter()
+        .filter(|p| p.fates.iter().any(|f| matches!(f, Fate::Dropped(_))))
+        .count();
+    let (a, b) = (w.counters("A"), w.counters("B"));
+    let (g, cap) = goodput(&w);
+    eprintln!(
+        "ECN: {} reductions, {} CE received, {dropped} dropped, {} retransmitted, goodput {:.1}%",
+        a.ecn_reductions,
+        b.ecn_ce_received,
+        a.retrans_segs,
+        100.0 * g / cap
+    );
+    assert_eq!(dropped, 0, "no packet dropped");
+    assert_eq!(a.retrans_segs, 0, "no retransmission");
+    assert!(b.ecn_ce_received > 0 && a.ecn_reductions >= 2);
+    assert!(a.ecn_reductions <= b.ecn_ce_received);
+    assert!(
+        g >= 0.9 * cap,
+        "goodput {:.1}% of capacity",
+        100.0 * g / cap
+    );
+
+    // The same link and transfer without ECN: the queue overflows and data is resent.
+    let mut w = bulk_world_on(3, link, Config::default());
+    w.run_until(Instant::from_secs(600));
+    assert_eq!(w.app_log("B").received(0).len(), BYTES);
+    assert!(w.counters("A").retrans_segs > 0);
+    assert_eq!(w.counters("A").ecn_reductions, 0);
 }

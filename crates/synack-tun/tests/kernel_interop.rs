@@ -667,3 +667,66 @@ async fn kernel_dscp_must_48_may_9_v6() {
     skip_unless_netns!();
     run(dscp_both_ways(Family::V6)).await;
 }
+
+// ----- ECN ---------------------------------------------------------------------------------
+
+/// TCPI_OPT_ECN in tcp_info's tcpi_options: the kernel's record that ECN was negotiated.
+const TCPI_OPT_ECN: u8 = 8;
+
+/// RFC 3168 against Linux, both roles (SHLD-8, LX-14): a kernel client told to ask
+/// (net.ipv4.tcp_ecn = 1 in its namespace) gets ECN from synack's default (which, like
+/// Linux's tcp_ecn = 2, accepts), and a synack client configured to ask (`Ecn::On`) gets it
+/// from the kernel's default; the kernel's TCP_INFO says ECN both times, and data flows.
+async fn ecn_negotiated(family: Family, kernel_is_client: bool) {
+    let config = synack::Config {
+        ecn: synack::Ecn::On,
+        ..synack::Config::default()
+    };
+    let rig = Rig::with_config(false, None, config);
+    let (mut kernel_sock, mut synack_sock) = if kernel_is_client {
+        rig.ns()
+            .exec("sh", &["-c", "echo 1 > /proc/sys/net/ipv4/tcp_ecn"])
+            .expect("tcp_ecn = 1 in the namespace");
+        let addr = SocketAddr::new(family.synack(), 7012);
+        let listener = TcpListener::bind(&rig.net, addr).await.unwrap();
+        let (k, s) = tokio::join!(kernel_connect(&rig, addr), listener.accept());
+        (k.unwrap(), s.unwrap().0)
+    } else {
+        let listener = kernel_listener(&rig, family, 7013).await;
+        let accept = tokio::task::spawn_blocking(move || listener.accept());
+        let to = SocketAddr::new(family.kernel(), 7013);
+        let s = TcpStream::connect(&rig.net, to)
+            .await
+            .expect("synack connects");
+        (accept.await.unwrap().expect("the kernel accepts").0, s)
+    };
+    let (opts, _, _) = tcp_info_options(&kernel_sock);
+    assert_ne!(
+        opts & TCPI_OPT_ECN,
+        0,
+        "the kernel negotiated ECN: {opts:#x}"
+    );
+    synack_sock.write_all(b"ping").await.unwrap();
+    let echoed = tokio::task::spawn_blocking(move || {
+        let mut buf = [0u8; 4];
+        kernel_sock.read_exact(&mut buf).unwrap();
+        kernel_sock.write_all(&buf).unwrap();
+        buf
+    });
+    let mut buf = [0u8; 4];
+    synack_sock.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ping");
+    assert_eq!(&echoed.await.unwrap(), b"ping");
+}
+
+#[tokio::test]
+async fn kernel_ecn_shld_8_kernel_client_v4() {
+    skip_unless_netns!();
+    run(ecn_negotiated(Family::V4, true)).await;
+}
+
+#[tokio::test]
+async fn kernel_ecn_shld_8_synack_client_v6() {
+    skip_unless_netns!();
+    run(ecn_negotiated(Family::V6, false)).await;
+}

@@ -3,6 +3,19 @@
 
 use crate::time::Duration;
 
+/// When a connection uses ECN (RFC 3168 §6.1.1; Linux's tcp_ecn sysctl).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ecn {
+    /// Never: no ECN-setup SYN, and a peer's is answered with a plain SYN,ACK (tcp_ecn = 0).
+    Off,
+    /// Accept a peer's ECN-setup SYN; ask for nothing on our own (tcp_ecn = 2, Linux's
+    /// default).
+    #[default]
+    Passive,
+    /// Ask on our SYNs too (tcp_ecn = 1).
+    On,
+}
+
 /// Stack configuration. `Config::default()` behaves like a Linux 6.x host.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -75,6 +88,10 @@ pub struct Config {
     pub timestamps: bool,
     /// Negotiate SACK (RFC 2018, LX-14): we then report out-of-order data in SACK blocks.
     pub sack: bool,
+    /// Explicit Congestion Notification (RFC 3168, SHLD-8): whether to ask for it on our
+    /// SYNs and whether to accept a peer's request. Linux's default (tcp_ecn = 2, LX-14)
+    /// accepts but does not ask.
+    pub ecn: Ecn,
     /// Nagle's algorithm on new connections (SHLD-7).
     pub nagle: bool,
     /// Delayed-ACK timeout (LX-10 TCP_DELACK_MIN 40 ms).
@@ -132,6 +149,7 @@ impl Default for Config {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            ecn: Ecn::Passive,
             nagle: true,
             delayed_ack: Duration::from_millis(40),
             quick_acks: 16,

@@ -156,6 +156,10 @@ pub struct Counters {
     pub icmp_source_quench: u64,
     /// Path MTU reductions from Packet Too Big / fragmentation needed (PM-1).
     pub pmtu_reductions: u64,
+    /// Segments received marked Congestion Experienced on ECN connections (RFC 3168).
+    pub ecn_ce_received: u64,
+    /// Congestion-window reductions in answer to an ECN-Echo (RFC 3168 §6.1.2).
+    pub ecn_reductions: u64,
     /// Input packets dropped by the wire parser, by reason.
     pub parse_drops: [u64; ParseError::ALL.len()],
     /// Input segments dropped by TCP, by reason.
@@ -183,7 +187,7 @@ impl Counters {
 impl fmt::Display for Counters {
     /// A `netstat -s`-like summary; zero lines are omitted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: [(u64, &str); 38] = [
+        let lines: [(u64, &str); 40] = [
             (self.active_opens, "active connection openings"),
             (self.passive_opens, "passive connection openings"),
             (self.attempt_fails, "failed connection attempts"),
@@ -226,6 +230,11 @@ impl fmt::Display for Counters {
             (self.events_dropped, "events discarded (not polled)"),
             (self.tail_loss_probes, "tail loss probes sent"),
             (self.tlp_recoveries, "losses repaired by a tail loss probe"),
+            (self.ecn_ce_received, "segments received with ECN CE"),
+            (
+                self.ecn_reductions,
+                "congestion windows reduced on ECN-Echo",
+            ),
             (self.keepalive_probes, "keepalive probes sent"),
             (
                 self.keepalive_timeouts,

@@ -657,7 +657,7 @@ impl Stack {
             .tcb
             .as_deref_mut()
             .ok_or(Error::InvalidHandle)?;
-        t.dscp.set_ours(dscp);
+        t.marks.set_ours(dscp);
         Ok(())
     }
 
@@ -1079,8 +1079,8 @@ impl Stack {
         }
         let idx = self.insert_tcb(now, local, remote, hash, Some(lid));
         self.with_tcb(idx, now, |t, ctx| {
-            t.dscp.set_ours(dscp); // before its SYN,ACK is built
-            t.dscp.set_received(pkt.traffic_class); // MAY-9
+            t.marks.set_ours(dscp); // before its SYN,ACK is built
+            t.marks.set_received(pkt.traffic_class); // MAY-9
             t.on_syn_in_listen(ctx, pkt)
         });
     }
@@ -1104,13 +1104,19 @@ impl Stack {
             .and(h.options.window_scale)
             .filter(|_| self.config.window_scaling);
         let sack = ts.is_some() && h.options.sack_permitted && self.config.sack;
+        // RFC 3168 §6.1.1 for an ECN-setup SYN, carried in the timestamp like the options
+        // (SF-6); without timestamps the cookie connection goes without ECN.
+        let ecn = ts.is_some()
+            && self.config.ecn != crate::config::Ecn::Off
+            && h.flags.ece()
+            && h.flags.cwr();
         let our_ts = (now.as_millis() as u32).wrapping_add(self.isn.ts_offset(local, remote));
         let options = TcpOptions {
             mss: Some(crate::tcb::our_mss(&self.config, local)),
             window_scale: ws.map(|_| crate::tcb::our_wscale(&self.config)),
             sack_permitted: sack,
             timestamps: ts.map(|t| Timestamps {
-                tsval: syncookie::encode_ts(our_ts, ws, sack),
+                tsval: syncookie::encode_ts(our_ts, ws, sack, ecn),
                 tsecr: t.tsval,
             }),
             ..TcpOptions::default()
@@ -1123,7 +1129,11 @@ impl Stack {
             remote,
             seq: iss,
             ack: h.seq + 1,
-            flags: TcpFlags::SYN | TcpFlags::ACK,
+            flags: if ecn {
+                TcpFlags::SYN | TcpFlags::ACK | TcpFlags::ECE
+            } else {
+                TcpFlags::SYN | TcpFlags::ACK
+            },
             window: self.config.recv_buffer.min(65535) as u16,
             options,
             dscp: Some(dscp),
@@ -1167,7 +1177,7 @@ impl Stack {
         }
         self.counters.syncookies_recv += 1;
         let ts = h.options.timestamps.filter(|_| self.config.timestamps);
-        let (ws, sack) = ts.map_or((None, false), |t| syncookie::decode_ts(t.tsecr));
+        let (ws, sack, ecn) = ts.map_or((None, false, false), |t| syncookie::decode_ts(t.tsecr));
         let syn_opts = TcpOptions {
             mss: Some(syncookie::MSS_TABLE[mss_idx]),
             window_scale: ws.filter(|_| self.config.window_scaling),
@@ -1191,9 +1201,9 @@ impl Stack {
         let idx = self.insert_tcb(now, local, remote, hash, Some(lid));
         let iss = h.ack - 1;
         self.with_tcb(idx, now, |t, ctx| {
-            t.dscp.set_ours(dscp);
-            t.dscp.set_received(pkt.traffic_class); // MAY-9
-            t.on_cookie_ack(ctx, pkt, iss, &syn_opts)
+            t.marks.set_ours(dscp);
+            t.marks.set_received(pkt.traffic_class); // MAY-9
+            t.on_cookie_ack(ctx, pkt, iss, &syn_opts, ecn)
         });
         true
     }
@@ -1254,9 +1264,10 @@ impl Stack {
                 let (src, dst) = (t.local().ip(), t.remote().ip());
                 // SHLD-22: every segment, retransmissions included, with the DSCP the
                 // application last set.
+                // ECT(0) on the connection's new data (RFC 3168 §6.1.2).
                 let ip = IpOut {
                     hop_limit,
-                    traffic_class: t.dscp.ours().traffic_class(),
+                    traffic_class: t.marks.ours().traffic_class() | (u8::from(o.ect) << 1),
                 };
                 let written = o.write(src, dst, ip, payload, buf);
                 // Most visits send one segment: asking `may_send_now` here spares the
@@ -1616,7 +1627,7 @@ impl Stack {
         };
         // A record keeps no DSCP: one restored to answer a segment gets the stack's
         // default, so a connection with its own stays a TCB (SHLD-22).
-        if !t.can_compact() || t.dscp.ours() != self.config.dscp {
+        if !t.can_compact() || t.marks.ours() != self.config.dscp {
             return false;
         }
         self.compact(idx)
@@ -1867,8 +1878,8 @@ fn info(t: &Tcb) -> ConnInfo {
         ssthresh: t.cc.ssthresh(),
         in_recovery: t.in_recovery || t.dupacks >= 3,
         close_reason: t.close_reason,
-        dscp: t.dscp.ours(),
-        dscp_received: t.dscp.received(),
+        dscp: t.marks.ours(),
+        dscp_received: t.dscp_received(),
     }
 }
 

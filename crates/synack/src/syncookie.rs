@@ -44,6 +44,8 @@ const TS_OPT_BITS: u32 = 6;
 const TS_OPT_MASK: u32 = (1 << TS_OPT_BITS) - 1;
 const WS_NONE: u32 = 0xF;
 const SACK_BIT: u32 = 1 << 4;
+/// SF-6: bit 5, the ECN-setup SYN was accepted (RFC 3168).
+const ECN_BIT: u32 = 1 << 5;
 
 fn minute(now: Instant) -> u32 {
     (now.as_micros() / 60_000_000) as u32
@@ -109,8 +111,10 @@ pub fn check(
 }
 
 /// Our SYN,ACK TSval with the options folded into its low bits (SF-6); never ahead of `ts`.
-pub fn encode_ts(ts: u32, wscale: Option<u8>, sack: bool) -> u32 {
-    let bits = wscale.map_or(WS_NONE, |w| w.min(14) as u32) | if sack { SACK_BIT } else { 0 };
+pub fn encode_ts(ts: u32, wscale: Option<u8>, sack: bool, ecn: bool) -> u32 {
+    let bits = wscale.map_or(WS_NONE, |w| w.min(14) as u32)
+        | if sack { SACK_BIT } else { 0 }
+        | if ecn { ECN_BIT } else { 0 };
     let v = (ts & !TS_OPT_MASK) | bits;
     if v > ts {
         v.wrapping_sub(TS_OPT_MASK + 1)
@@ -119,10 +123,14 @@ pub fn encode_ts(ts: u32, wscale: Option<u8>, sack: bool) -> u32 {
     }
 }
 
-/// The options folded into an echoed TSecr: (window scale, SACK-permitted).
-pub fn decode_ts(tsecr: u32) -> (Option<u8>, bool) {
+/// The options folded into an echoed TSecr: (window scale, SACK-permitted, ECN).
+pub fn decode_ts(tsecr: u32) -> (Option<u8>, bool, bool) {
     let ws = tsecr & 0xF;
-    ((ws != WS_NONE).then_some(ws as u8), tsecr & SACK_BIT != 0)
+    (
+        (ws != WS_NONE).then_some(ws as u8),
+        tsecr & SACK_BIT != 0,
+        tsecr & ECN_BIT != 0,
+    )
 }
 
 #[cfg(test)]
@@ -200,15 +208,15 @@ mod tests {
 
     #[test]
     fn sf_6_options_ride_in_the_timestamp() {
-        for (ws, sack) in [
-            (Some(7), true),
-            (None, false),
-            (Some(0), false),
-            (Some(14), true),
+        for (ws, sack, ecn) in [
+            (Some(7), true, false),
+            (None, false, true),
+            (Some(0), false, false),
+            (Some(14), true, true),
         ] {
-            let ts = encode_ts(1_000_000, ws, sack);
+            let ts = encode_ts(1_000_000, ws, sack, ecn);
             assert!(ts <= 1_000_000 && 1_000_000 - ts < 128);
-            assert_eq!(decode_ts(ts), (ws, sack));
+            assert_eq!(decode_ts(ts), (ws, sack, ecn));
         }
     }
 

@@ -253,12 +253,17 @@ pub struct Rig {
 impl Rig {
     /// Must be called from within a tokio runtime.
     pub fn new(offload: bool, filter: Option<PacketFilter>) -> Rig {
+        Rig::with_config(offload, filter, synack::Config::default())
+    }
+
+    /// [`Rig::new`] with this configuration for synack.
+    pub fn with_config(offload: bool, filter: Option<PacketFilter>, config: synack::Config) -> Rig {
         let mut lab = Lab::new(offload, filter).expect("namespace with a TUN device");
         let dev = lab.take_device();
         let stats = dev.stats();
         let net = synack_tun::Net::new(
             dev,
-            synack::Config::default(),
+            config,
             [IpAddr::from(SYNACK_V4), IpAddr::from(SYNACK_V6)],
         )
         .expect("runtime starts");

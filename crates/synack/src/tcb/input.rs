@@ -4,8 +4,9 @@
 //! takes over from the SYN (`on_syn_in_listen`).
 
 use super::recv_buf::Insert;
-use super::{CtlSegment, Ctx, Tcb};
+use super::{CtlSegment, Ctx, EcnBit, Tcb};
 use crate::cc::Controller;
+use crate::config::Ecn;
 use crate::counters::DropReason;
 use crate::event::{Cause, CloseReason, Event, TimerKind};
 use crate::seq::SeqNum;
@@ -13,6 +14,11 @@ use crate::state::State;
 use crate::time::Duration;
 use crate::time::OptInstant;
 use crate::wire::{Csum, Packet, TcpFlags, TcpHeader, TcpOptions};
+
+/// The ECN field: the low two bits of the TOS / Traffic Class byte (RFC 3168 §5).
+const ECN_MASK: u8 = 0b11;
+/// Congestion Experienced.
+const ECN_CE: u8 = 0b11;
 
 /// Most duplicate ACKs owed at once for one batch of out-of-order segments.
 const MAX_DUP_ACKS_OWED: u8 = 16;
@@ -75,6 +81,10 @@ impl Tcb {
         self.state = State::Listen;
         self.rcv_nxt = h.seq + 1;
         self.negotiate(ctx, &h.options);
+        // RFC 3168 §6.1.1: an ECN-setup SYN (ECE and CWR) is answered with ECE when we
+        // accept ECN (LX-14: Linux's tcp_ecn = 2 does).
+        let ecn = ctx.config.ecn != Ecn::Off && h.flags.ece() && h.flags.cwr();
+        self.marks.set_ecn(EcnBit::Ok, ecn);
         self.rcv_adv = self.rcv_nxt;
         self.snd_wnd = h.window as u32; // WS-4: never scaled on a SYN
         self.max_snd_wnd = self.snd_wnd;
@@ -122,7 +132,10 @@ impl Tcb {
     /// stay out of line.
     #[inline(always)]
     pub fn on_segment(&mut self, ctx: &mut Ctx, seg: &Packet) {
-        self.dscp.set_received(seg.traffic_class); // MAY-9
+        self.marks.set_received(seg.traffic_class); // MAY-9
+        if self.marks.ecn(EcnBit::Ok) {
+            self.ecn_input(ctx, seg);
+        }
         match self.state {
             State::Closed | State::Listen => ctx.counters.count_drop(DropReason::Ignored),
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
@@ -135,6 +148,20 @@ impl Tcb {
             // The segment's data was staged but not accepted (dropped, trimmed to nothing):
             // forget it, and the ring too if that was all it held.
             self.recv_buf.unstage();
+        }
+    }
+
+    /// RFC 3168 §6.1.3, the receiver: a CE mark is echoed with ECE on every ACK (the first at
+    /// once, as Linux's quick ACK) until a segment with CWR shows the sender has reduced
+    /// its window.
+    fn ecn_input(&mut self, ctx: &mut Ctx, seg: &Packet) {
+        if seg.tcp.flags.cwr() {
+            self.marks.set_ecn(EcnBit::EchoCe, false);
+        }
+        if seg.traffic_class & ECN_MASK == ECN_CE {
+            ctx.counters.ecn_ce_received += 1;
+            self.marks.set_ecn(EcnBit::EchoCe, true);
+            self.ack_now = true;
         }
     }
 
@@ -261,7 +288,11 @@ impl Tcb {
         self.snd_wl1 = h.seq;
         self.snd_wl2 = h.ack;
         if ack_ok {
-            // ST-5: our SYN is acknowledged.
+            // ST-5: our SYN is acknowledged. RFC 3168 §6.1.1: ECN if we asked (an
+            // ECN-setup SYN: never a retransmitted one) and the SYN,ACK says ECE, not CWR.
+            let asked = ctx.config.ecn == Ecn::On && !self.flags.syn_retransmitted();
+            self.marks
+                .set_ecn(EcnBit::Ok, asked && h.flags.ece() && !h.flags.cwr());
             self.snd_una = h.ack;
             self.take_rtt_sample(ctx, h);
             self.after_handshake_rtt(ctx);
@@ -540,6 +571,7 @@ impl Tcb {
     ) -> bool {
         let h = &seg.tcp;
         let una_before = self.snd_una;
+        let ece = h.flags.ece() && self.marks.ecn(EcnBit::Ok);
         self.probes = 0; // MUST-37: the peer answers, so persist never gives up
         let window = (h.window as u32) << self.snd_wscale;
         // SK-5..SK-8: record what the peer holds above the cumulative ACK. D-SACK blocks
@@ -581,7 +613,8 @@ impl Tcb {
                 self.set_timer(TimerKind::Retransmit, self.rto_deadline(ctx.now));
                 self.mark_unacked_since(ctx.now);
             }
-            self.on_new_ack_cc(ctx, data_acked as u32); // SYN and FIN are not data (CC-4)
+            // SYN and FIN are not data (CC-4); an ECN-Echo opens nothing (RFC 3168 §6.1.2).
+            self.on_new_ack_cc(ctx, data_acked as u32, !ece);
             if self.flags.want_writable() && self.send_buf.free() > 0 {
                 self.flags.set_want_writable(false);
                 ctx.events.push(Event::Writable { conn: self.id });
@@ -597,6 +630,15 @@ impl Tcb {
         }
         if self.sack_ok {
             self.sack_recovery_check(ctx);
+        }
+        if ece {
+            self.on_ecn_echo(ctx);
+        }
+        // The window of an ECN reduction ends once its data is acknowledged; checked after
+        // the ECN-Echo, which the ACK that ends it still carries (the receiver echoes until
+        // it sees our CWR, sent after that data).
+        if self.marks.ecn(EcnBit::Reduced) && self.snd_una.gt(self.recover) {
+            self.marks.set_ecn(EcnBit::Reduced, false);
         }
         // RK-4: did a tail loss probe repair something? Then RK-3: probe again if data is
         // still outstanding and nothing else will bring an ACK soon.
@@ -861,7 +903,7 @@ impl Tcb {
             flags: TcpFlags::RST,
             window: 0,
             options: self.rst_options(ctx),
-            dscp: Some(self.dscp.ours()),
+            dscp: Some(self.marks.ours()),
         });
     }
 
@@ -877,7 +919,7 @@ impl Tcb {
             flags: TcpFlags::RST | TcpFlags::ACK,
             window: 0,
             options: self.rst_options(ctx),
-            dscp: Some(self.dscp.ours()),
+            dscp: Some(self.marks.ours()),
         });
     }
 
@@ -901,14 +943,21 @@ impl Tcb {
         seg: &Packet,
         iss: SeqNum,
         syn_opts: &TcpOptions,
+        ecn: bool,
     ) {
         let h = &seg.tcp;
         self.set_iss(iss);
+        // SF-6: the cookie's SYN,ACK accepted an ECN-setup SYN (its TSval said so).
+        let flags = if ecn {
+            TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR
+        } else {
+            TcpFlags::SYN
+        };
         let syn = Packet {
             tcp: TcpHeader {
                 seq: h.seq - 1,
                 ack: SeqNum(0),
-                flags: TcpFlags::SYN,
+                flags,
                 options: *syn_opts,
                 ..*h
             },

@@ -352,34 +352,59 @@ flags! {
     15 readable_told set_readable_told;
 }
 
-/// A connection's own DSCP and the last one received, in two bytes (the TCB's size is an
-/// idle connection's memory, issue 3): ours in bits 0..6, the received one in bits 6..12,
-/// bit 12 set once one has been received.
+/// A connection's IP-header marks in two bytes (the TCB's size is an idle connection's
+/// memory, issue 3): our DSCP in bits 0..6, the last DSCP received in bits 6..12 (MAY-9;
+/// 0 until something is received: `Tcb::dscp_received` says when it is meaningful), and
+/// four ECN bits (RFC 3168), one per [`EcnBit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct DscpPair(u16);
+pub(crate) struct IpMarks(u16);
 
-impl DscpPair {
-    const RECEIVED: u16 = 1 << 12;
+/// The ECN state of a connection (RFC 3168 §6.1), bits 12..16 of [`IpMarks`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EcnBit {
+    /// Negotiated: our new data goes out ECT(0), CE marks are echoed, ECEs answered.
+    Ok = 12,
+    /// Receiver: a CE-marked segment arrived; every ACK carries ECE until a CWR arrives
+    /// (§6.1.3).
+    EchoCe = 13,
+    /// Sender: cwnd was reduced for an ECE; the next new data segment carries CWR (§6.1.2).
+    SendCwr = 14,
+    /// Sender: that reduction's window (up to `Tcb::recover`) is not over; ECEs and a loss
+    /// in it reduce no further (§6.1.2: once per window of data).
+    Reduced = 15,
+}
 
-    pub fn new(ours: Dscp) -> DscpPair {
-        DscpPair(u16::from(ours.value()))
+impl IpMarks {
+    pub fn new(ours: Dscp) -> IpMarks {
+        IpMarks(u16::from(ours.value()))
     }
-    /// Ours (MUST-48).
+    /// Our DSCP (MUST-48).
     pub fn ours(self) -> Dscp {
         Dscp::new((self.0 & 0x3F) as u8).expect("six bits")
     }
     pub fn set_ours(&mut self, d: Dscp) {
         self.0 = (self.0 & !0x3F) | u16::from(d.value());
     }
-    /// The last received (MAY-9), if any.
-    pub fn received(self) -> Option<Dscp> {
-        (self.0 & Self::RECEIVED != 0)
-            .then(|| Dscp::new(((self.0 >> 6) & 0x3F) as u8).expect("six bits"))
+    /// The last DSCP received (MAY-9), 0 before any.
+    pub fn received(self) -> Dscp {
+        Dscp::new(((self.0 >> 6) & 0x3F) as u8).expect("six bits")
     }
-    /// Note a received segment's TOS / Traffic Class byte.
+    /// Note a received segment's TOS / Traffic Class byte (its DSCP; ECN is the caller's).
     #[inline(always)]
     pub fn set_received(&mut self, traffic_class: u8) {
-        self.0 = (self.0 & 0x3F) | Self::RECEIVED | (u16::from(traffic_class >> 2) << 6);
+        self.0 = (self.0 & !(0x3F << 6)) | (u16::from(traffic_class >> 2) << 6);
+    }
+    #[inline(always)]
+    pub fn ecn(self, b: EcnBit) -> bool {
+        self.0 & (1 << b as u16) != 0
+    }
+    #[inline(always)]
+    pub fn set_ecn(&mut self, b: EcnBit, on: bool) {
+        if on {
+            self.0 |= 1 << b as u16;
+        } else {
+            self.0 &= !(1 << b as u16);
+        }
     }
 }
 
@@ -398,9 +423,9 @@ pub(crate) struct Tcb {
     /// The application released its handle (`close`); the connection finishes alone.
     pub orphan: bool,
     /// The DSCP of every segment this connection sends, retransmissions included, as the
-    /// application last set it (MUST-48, SHLD-21, SHLD-22), and of the last segment
-    /// received (MAY-9): see [`DscpPair`].
-    pub dscp: DscpPair,
+    /// application last set it (MUST-48, SHLD-21, SHLD-22), of the last segment received
+    /// (MAY-9), and the ECN state (RFC 3168): see [`IpMarks`].
+    pub marks: IpMarks,
     /// Why the connection ended, once it has.
     pub close_reason: Option<CloseReason>,
 
@@ -605,7 +630,7 @@ macro_rules! fresh_tcb {
             accepted: $listener.is_none(),
             queued: false,
             orphan: false,
-            dscp: DscpPair::new($config.dscp),
+            marks: IpMarks::new($config.dscp),
             close_reason: None,
             iss: $iss,
             snd_una: $iss,
@@ -759,6 +784,12 @@ impl Tcb {
     /// The peer's address and port.
     pub fn remote(&self) -> SocketAddr {
         self.tuple.remote()
+    }
+
+    /// The DSCP of the last segment received (MAY-9): none before the handshake's answer
+    /// (SYN-SENT); a passive connection was made by the SYN it received.
+    pub fn dscp_received(&self) -> Option<Dscp> {
+        (self.state != State::SynSent).then(|| self.marks.received())
     }
 
     /// Whether this TCB may be kept as a [`TimeWait`] record: an orphan in TIME-WAIT with
@@ -967,7 +998,7 @@ impl Tcb {
                 flags: h.flags,
                 window: h.window,
                 options: h.options,
-                dscp: Some(self.dscp.ours()),
+                dscp: Some(self.marks.ours()),
             });
         }
         self.terminate(ctx, CloseReason::Normal, Cause::TimeWaitFull);

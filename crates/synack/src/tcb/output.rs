@@ -2,8 +2,9 @@
 //! FIN, zero-window probes, and ACKs carrying the receive window (receiver SWS avoidance).
 //! Also the minimal Reno congestion window the data path starts from.
 
-use super::{sack, Ctx, Tcb};
+use super::{sack, Ctx, EcnBit, Tcb};
 use crate::cc::CongestionControl;
+use crate::config::Ecn;
 use crate::event::TimerKind;
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -20,6 +21,9 @@ pub(crate) struct Outgoing {
     /// Offset of the payload in the send buffer.
     pub data_offset: usize,
     pub data_len: usize,
+    /// Send it ECN-Capable, ECT(0) (RFC 3168 §6.1.2: new data of an ECN connection only;
+    /// never SYNs, pure ACKs, probes or retransmissions, §6.1.1, §6.1.4, §6.1.5).
+    pub ect: bool,
 }
 
 /// The header of a segment to send: plain (Timestamps at most, every segment of an
@@ -108,6 +112,7 @@ impl Tcb {
                     hdr,
                     data_offset: 0,
                     data_len: 0,
+                    ect: false,
                 });
             }
             if self.flags.ka_probe() {
@@ -120,6 +125,7 @@ impl Tcb {
                     hdr,
                     data_offset: 0,
                     data_len: 0,
+                    ect: false,
                 });
             }
         }
@@ -135,6 +141,7 @@ impl Tcb {
                 hdr,
                 data_offset: 0,
                 data_len: 0,
+                ect: false,
             });
         }
         None
@@ -217,7 +224,17 @@ impl Tcb {
             self.rcv_adv = self.rcv_nxt + window;
             self.last_ack_sent = self.rcv_nxt;
             self.ack_now = false;
-            (TcpFlags::SYN | TcpFlags::ACK, self.rcv_nxt)
+            // RFC 3168 §6.1.1: an ECN-setup SYN,ACK carries ECE, not CWR.
+            let ece = if self.marks.ecn(EcnBit::Ok) {
+                TcpFlags::ECE
+            } else {
+                TcpFlags::NONE
+            };
+            (TcpFlags::SYN | TcpFlags::ACK | ece, self.rcv_nxt)
+        } else if ctx.config.ecn == Ecn::On && !retransmission {
+            // RFC 3168 §6.1.1: an ECN-setup SYN carries ECE and CWR. Retransmissions go
+            // without them, as Linux's do (§6.1.1.1: a path may drop ECN-setup SYNs).
+            (TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR, SeqNum(0))
         } else {
             (TcpFlags::SYN, SeqNum(0))
         };
@@ -240,6 +257,7 @@ impl Tcb {
             }),
             data_offset: 0,
             data_len: 0,
+            ect: false,
         }
     }
 
@@ -401,6 +419,13 @@ impl Tcb {
         }
         let end = seq + len as u32 + fin as u32;
         let new_data = !seq.lt(self.snd_max);
+        // RFC 3168 §6.1.2, §6.1.5: new data goes out ECN-Capable (never retransmissions),
+        // and the first after a reduction for an ECN-Echo says so with CWR.
+        let ect = new_data && len > 0 && self.marks.ecn(EcnBit::Ok);
+        if ect && self.marks.ecn(EcnBit::SendCwr) {
+            self.marks.set_ecn(EcnBit::SendCwr, false);
+            flags |= TcpFlags::CWR;
+        }
         if seq.lt(self.snd_max) {
             ctx.counters.retrans_segs += 1;
             self.set_rtx_tsval(Some(self.ts_now(ctx.now)));
@@ -442,7 +467,7 @@ impl Tcb {
         }
         self.last_send = ctx.now;
         let data_offset = (seq - self.snd_buf_seq) as usize;
-        self.segment_inline(ctx, seq, flags, data_offset, len)
+        self.segment_inline(ctx, seq, flags, data_offset, len, ect)
     }
 
     /// Payload bytes a full segment may carry now: the MSS (already less the timestamps,
@@ -518,7 +543,7 @@ impl Tcb {
     /// [`Tcb::segment_inline`]'s header alone.
     #[inline(always)]
     fn header_inline(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags) -> OutHeader {
-        self.segment_inline(ctx, seq, flags, 0, 0).hdr
+        self.segment_inline(ctx, seq, flags, 0, 0, false).hdr
     }
 
     /// The segment at `seq` carrying the send buffer's `data_len` bytes from
@@ -539,7 +564,14 @@ impl Tcb {
         flags: TcpFlags,
         data_offset: usize,
         data_len: usize,
+        ect: bool,
     ) -> Outgoing {
+        // RFC 3168 §6.1.3: after a CE mark every ACK says ECE until the sender's CWR.
+        let flags = if self.marks.ecn(EcnBit::EchoCe) {
+            flags | TcpFlags::ECE
+        } else {
+            flags
+        };
         self.advance_rcv_window();
         let wnd = self.rcv_wnd();
         let unit = 1u32 << self.rcv_wscale;
@@ -559,6 +591,7 @@ impl Tcb {
                 hdr: self.with_sack_blocks(seq, flags, field, timestamps),
                 data_offset,
                 data_len,
+                ect,
             }
         } else {
             Outgoing {
@@ -581,6 +614,7 @@ impl Tcb {
                 }),
                 data_offset,
                 data_len,
+                ect,
             }
         };
         self.dsack_len = 0; // a D-SACK is reported once
@@ -690,13 +724,18 @@ impl Tcb {
         let triggered = || {
             u32::from(self.dupacks) >= sack::DUP_THRESH || self.sb.is_lost(self.snd_una, self.mss)
         };
-        if outstanding && triggered() && self.snd_una.gt(self.recover) {
+        let ecn_reduced = self.marks.ecn(EcnBit::Reduced);
+        if outstanding && triggered() && (self.snd_una.gt(self.recover) || ecn_reduced) {
             self.in_recovery = true;
             self.recover = self.snd_max - 1; // RecoveryPoint = HighData
             self.high_rxt = self.snd_una;
             // (4.2): ssthresh and cwnd from the controller (FlightSize/2 for NewReno, 0.7
-            // of it for CUBIC, CUB-2).
-            self.cc.on_congestion_event(ctx.now, self.loss_flight());
+            // of it for CUBIC, CUB-2), unless an ECN-Echo already reduced them for this
+            // window of data (RFC 3168 §6.1.2: once per window).
+            if !ecn_reduced {
+                self.cc.on_congestion_event(ctx.now, self.loss_flight());
+            }
+            self.marks.set_ecn(EcnBit::Reduced, false);
             self.flags.set_fast_rtx(true); // (4.3): the segment at SND.UNA goes at once
         }
     }
@@ -713,8 +752,9 @@ impl Tcb {
         self.flight_size().saturating_sub(self.limited_sent)
     }
 
-    /// Reno growth on a new ACK (CC-4, CC-5, CC-9 step 5, CC-12).
-    pub(super) fn on_new_ack_cc(&mut self, ctx: &mut Ctx, acked: u32) {
+    /// Reno growth on a new ACK (CC-4, CC-5, CC-9 step 5, CC-12); `grow` false for an ACK
+    /// carrying ECN-Echo, which must not open the window (RFC 3168 §6.1.2).
+    pub(super) fn on_new_ack_cc(&mut self, ctx: &mut Ctx, acked: u32, grow: bool) {
         if self.in_recovery {
             return; // RFC 6675: pipe, not cwnd growth, paces recovery (sack_recovery_check)
         }
@@ -741,9 +781,29 @@ impl Tcb {
             return;
         }
         self.end_dup_run();
+        if !grow {
+            return;
+        }
         // Growth (CC-4, CC-5, CUB-3, CUB-4) is the controller's business.
         let flight = self.flight_size() + acked;
         self.cc.on_ack(ctx.now, acked, flight, self.rtt.srtt());
+    }
+
+    /// RFC 3168 §6.1.2: an ACK with ECN-Echo is a congestion signal without a loss: ssthresh
+    /// and cwnd go down as for a loss (to half the flight with NewReno, 0.7 with CUBIC),
+    /// without fast recovery, at most once per window of data (until `recover`, SND.MAX at
+    /// the reduction, is acknowledged) and not during a loss recovery that already reduced
+    /// them; the next new data segment carries CWR.
+    pub(super) fn on_ecn_echo(&mut self, ctx: &mut Ctx) {
+        if self.marks.ecn(EcnBit::Reduced) || self.in_recovery || self.dupacks >= 3 {
+            return;
+        }
+        // (Both controllers leave cwnd at the new ssthresh: no recovery follows.)
+        self.cc.on_congestion_event(ctx.now, self.flight_size());
+        self.recover = self.snd_max - 1;
+        self.marks.set_ecn(EcnBit::Reduced, true);
+        self.marks.set_ecn(EcnBit::SendCwr, true);
+        ctx.counters.ecn_reductions += 1;
     }
 
     /// A duplicate ACK (CC-7): fast retransmit on the third (CC-9, CC-10).
@@ -752,10 +812,15 @@ impl Tcb {
         if self.sack_ok {
             return; // RFC 6675 recovery instead (sack_recovery_check)
         }
-        if self.dupacks == 3 && (self.snd_una - 1).gt(self.recover) {
-            // CC-9 (1), (3): ssthresh from the controller, cwnd inflated by the three
+        let ecn_reduced = self.marks.ecn(EcnBit::Reduced);
+        if self.dupacks == 3 && ((self.snd_una - 1).gt(self.recover) || ecn_reduced) {
+            // CC-9 (1), (3): ssthresh from the controller (unless an ECN-Echo already
+            // reduced it for this window, RFC 3168 §6.1.2), cwnd inflated by the three
             // segments that left the network.
-            self.cc.on_congestion_event(ctx.now, self.loss_flight());
+            if !ecn_reduced {
+                self.cc.on_congestion_event(ctx.now, self.loss_flight());
+            }
+            self.marks.set_ecn(EcnBit::Reduced, false);
             let inflated = self.cc.ssthresh().saturating_add(3 * self.mss);
             self.cc.set_cwnd(inflated);
             self.recover = self.snd_max - 1; // the highest sequence number sent

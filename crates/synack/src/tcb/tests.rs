@@ -19,22 +19,30 @@ use crate::time::{Duration, Instant};
 /// estimator without stored limits (16 B) and keep-alive boxed with its timer to 440 B.
 /// The DSCP pair (MUST-48, MAY-9) fits in two bytes of padding. This fails if fields grow
 /// it further.
-/// Our DSCP and the received one share two bytes without disturbing each other, for every
-/// pair of code points; nothing is received until something is.
+/// Our DSCP, the received one and the four ECN bits share two bytes without disturbing
+/// each other.
 #[test]
-fn dscp_pair_keeps_both_code_points() {
-    use super::DscpPair;
+fn ip_marks_keep_every_field_apart() {
+    use super::{EcnBit, IpMarks};
     use crate::wire::Dscp;
+    let bits = [EcnBit::Ok, EcnBit::EchoCe, EcnBit::SendCwr, EcnBit::Reduced];
     for a in 0..64u8 {
-        let mut p = DscpPair::new(Dscp::new(a).unwrap());
-        assert_eq!((p.ours().value(), p.received()), (a, None));
+        let mut p = IpMarks::new(Dscp::new(a).unwrap());
+        assert_eq!((p.ours().value(), p.received().value()), (a, 0));
         for b in 0..64u8 {
-            // ECN bits of the received byte are dropped.
+            for (k, &bit) in bits.iter().enumerate() {
+                let on = (a ^ b) >> (k % 4) & 1 == 1;
+                p.set_ecn(bit, on);
+            }
+            // ECN bits of the received byte are not the DSCP's.
             p.set_received(b << 2 | (b & 3));
-            assert_eq!((p.ours().value(), p.received()), (a, Dscp::new(b)));
+            assert_eq!((p.ours().value(), p.received().value()), (a, b));
             let c = 63 - b;
             p.set_ours(Dscp::new(c).unwrap());
-            assert_eq!((p.ours().value(), p.received()), (c, Dscp::new(b)));
+            assert_eq!((p.ours().value(), p.received().value()), (c, b));
+            for (k, &bit) in bits.iter().enumerate() {
+                assert_eq!(p.ecn(bit), (a ^ b) >> (k % 4) & 1 == 1, "bit {k}");
+            }
             p.set_ours(Dscp::new(a).unwrap());
         }
     }

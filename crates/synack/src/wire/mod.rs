@@ -69,6 +69,12 @@ impl TcpFlags {
     pub fn urg(self) -> bool {
         self.contains(Self::URG)
     }
+    pub fn ece(self) -> bool {
+        self.contains(Self::ECE)
+    }
+    pub fn cwr(self) -> bool {
+        self.contains(Self::CWR)
+    }
 }
 
 impl core::ops::BitOr for TcpFlags {

@@ -140,6 +140,8 @@ pub struct Seg {
     pub hop_limit: u8,
     /// The DSCP of its IP header.
     pub dscp: Dscp,
+    /// Its ECN field (RFC 3168: 0 Not-ECT, 0b10 ECT(0), 0b01 ECT(1), 0b11 CE).
+    pub ecn: u8,
     pub hdr: TcpHeader,
     /// The option bytes exactly as on the wire.
     pub raw_options: Vec<u8>,
@@ -482,6 +484,7 @@ impl Tcp {
             dst: SocketAddr::new(p.dst, p.tcp.dst_port),
             hop_limit: p.hop_limit,
             dscp: Dscp::from_traffic_class(p.traffic_class),
+            ecn: p.traffic_class & 3,
             hdr: p.tcp,
             raw_options: bytes[ip_len + 20..ip_len + doff].to_vec(),
             payload: p.payload.to_vec(),
@@ -615,7 +618,7 @@ impl Tcp {
             corrupt: false,
             raw_options: None,
             hold: false,
-            dscp: Dscp::DEFAULT,
+            traffic_class: 0,
             t: self,
         }
     }
@@ -786,13 +789,20 @@ pub struct Inject<'a> {
     corrupt: bool,
     raw_options: Option<Vec<u8>>,
     hold: bool,
-    dscp: Dscp,
+    /// The IP TOS / Traffic Class byte.
+    traffic_class: u8,
 }
 
 impl Inject<'_> {
     /// Send it with this DSCP in the IP header (default 0).
     pub fn dscp(mut self, d: u8) -> Self {
-        self.dscp = Dscp::new(d).expect("a DSCP has six bits");
+        let d = Dscp::new(d).expect("a DSCP has six bits");
+        self.traffic_class = d.traffic_class() | (self.traffic_class & 3);
+        self
+    }
+    /// Send it marked Congestion Experienced (ECN field 0b11, RFC 3168).
+    pub fn ce(mut self) -> Self {
+        self.traffic_class |= 0b11;
         self
     }
     pub fn seq(mut self, s: impl AsSeq) -> Self {
@@ -919,7 +929,7 @@ impl Drop for Inject<'_> {
         let mut buf = vec![0u8; 70_000];
         let ip = wire::IpOut {
             hop_limit: 64,
-            traffic_class: self.dscp.traffic_class(),
+            traffic_class: self.traffic_class,
         };
         let payload = (&self.payload[..], &[][..]);
         let mut n = wire::emit_parts(self.src, self.dst, ip, &self.hdr, payload, &mut buf)
