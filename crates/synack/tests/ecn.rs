@@ -162,7 +162,11 @@ fn shld_8_sender_reduces_once_per_window_and_sets_cwr() {
     t.inject(ACK | ECE).seq(irs + 1).ack(iss + 1 + 2 * 1460);
     let st = t.status();
     assert!(st.cwnd < cwnd0, "reduced: {} -> {}", cwnd0, st.cwnd);
-    assert_eq!(st.ssthresh, (8 * 1460) / 2, "half the flight of 8 segments");
+    assert_eq!(
+        st.ssthresh,
+        (10 * 1460) / 2,
+        "half of the 10 segments out when the echo was sent"
+    );
     assert_eq!(st.cwnd, st.ssthresh);
     assert_eq!(t.counters().ecn_reductions, 1);
     assert_eq!(t.counters().retrans_segs, 0, "no retransmission");

@@ -632,7 +632,7 @@ impl Tcb {
             self.sack_recovery_check(ctx);
         }
         if ece {
-            self.on_ecn_echo(ctx);
+            self.on_ecn_echo(ctx, self.snd_max - una_before);
         }
         // The window of an ECN reduction ends once its data is acknowledged; checked after
         // the ECN-Echo, which the ACK that ends it still carries (the receiver echoes until

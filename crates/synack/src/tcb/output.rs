@@ -793,13 +793,15 @@ impl Tcb {
     /// and cwnd go down as for a loss (to half the flight with NewReno, 0.7 with CUBIC),
     /// without fast recovery, at most once per window of data (until `recover`, SND.MAX at
     /// the reduction, is acknowledged) and not during a loss recovery that already reduced
-    /// them; the next new data segment carries CWR.
-    pub(super) fn on_ecn_echo(&mut self, ctx: &mut Ctx) {
+    /// them; the next new data segment carries CWR. `flight` is what was outstanding when
+    /// the peer echoed (before this ACK took its share), the FlightSize a loss found in
+    /// the same window would be reduced from.
+    pub(super) fn on_ecn_echo(&mut self, ctx: &mut Ctx, flight: u32) {
         if self.marks.ecn(EcnBit::Reduced) || self.in_recovery || self.dupacks >= 3 {
             return;
         }
         // (Both controllers leave cwnd at the new ssthresh: no recovery follows.)
-        self.cc.on_congestion_event(ctx.now, self.flight_size());
+        self.cc.on_congestion_event(ctx.now, flight);
         self.recover = self.snd_max - 1;
         self.marks.set_ecn(EcnBit::Reduced, true);
         self.marks.set_ecn(EcnBit::SendCwr, true);
