@@ -165,6 +165,34 @@ pub fn source(bytes: &[u8]) -> Option<IpAddr> {
     }
 }
 
+/// The ECN field (RFC 3168 §5) of an IP packet: the low two bits of the IPv4 TOS or IPv6
+/// Traffic Class byte; 0 (Not-ECT) for anything too short to have one.
+pub fn ecn_field(p: &[u8]) -> u8 {
+    match p.first().map(|b| b >> 4) {
+        Some(4) if p.len() >= 20 => p[1] & 0b11,
+        Some(6) if p.len() >= 40 => (p[1] >> 4) & 0b11,
+        _ => 0,
+    }
+}
+
+/// Mark a packet Congestion Experienced, as a router's queue would: ECN field 0b11, and
+/// the IPv4 header checksum updated with this codec's own sum (the TCP checksum does not
+/// cover the field; IPv6 has no header checksum).
+pub fn mark_ce(p: &mut [u8]) {
+    match p.first().map(|b| b >> 4) {
+        Some(4) if p.len() >= 20 => {
+            p[1] |= 0b11;
+            let ihl = usize::from(p[0] & 0x0F) * 4;
+            p[10] = 0;
+            p[11] = 0;
+            let sum = internet_checksum(&p[..ihl.min(p.len())]);
+            p[10..12].copy_from_slice(&sum.to_be_bytes());
+        }
+        Some(6) if p.len() >= 40 => p[1] |= 0b11 << 4,
+        _ => {}
+    }
+}
+
 /// The byte range a random bit flip may hit so that some checksum must catch it: the whole
 /// IPv4 packet (its header has a checksum); for IPv6 the addresses and the TCP segment
 /// (the pseudo-header covers the addresses; version, traffic class, flow label and hop limit

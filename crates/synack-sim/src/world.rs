@@ -4,7 +4,7 @@
 use crate::app::{App, AppCtx, AppLog, Idle};
 use crate::fault::{judge, Fault, Injection};
 use crate::link::{Link, LinkConfig};
-use crate::packet::{corruptible_range, destination, summarize};
+use crate::packet::{corruptible_range, destination, ecn_field, mark_ce, summarize};
 use crate::peer::{Peer, PeerCtx};
 use crate::record::{
     ConnEnds, DropReason, EntryKind, Fate, HostId, HostInfo, PacketRecord, Record,
@@ -790,30 +790,3 @@ fn rejection(before: &Counters, after: &Counters) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
-
-/// The ECN field (RFC 3168 §5) of an IP packet: the low two bits of the IPv4 TOS or IPv6
-/// Traffic Class byte; 0 (Not-ECT) for anything too short to have one.
-fn ecn_field(p: &[u8]) -> u8 {
-    match p.first().map(|b| b >> 4) {
-        Some(4) if p.len() >= 20 => p[1] & 0b11,
-        Some(6) if p.len() >= 40 => (p[1] >> 4) & 0b11,
-        _ => 0,
-    }
-}
-
-/// Mark a packet Congestion Experienced, as a router's queue would: ECN field 0b11, and
-/// the IPv4 header checksum updated (the TCP checksum does not cover it; IPv6 has none).
-fn mark_ce(p: &mut [u8]) {
-    match p.first().map(|b| b >> 4) {
-        Some(4) if p.len() >= 20 => {
-            p[1] |= 0b11;
-            let ihl = usize::from(p[0] & 0x0F) * 4;
-            p[10] = 0;
-            p[11] = 0;
-            let sum = synack::wire::checksum::checksum(&p[..ihl.min(p.len())]);
-            p[10..12].copy_from_slice(&sum.to_be_bytes());
-        }
-        Some(6) if p.len() >= 40 => p[1] |= 0b11 << 4,
-        _ => {}
-    }
-}

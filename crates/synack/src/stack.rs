@@ -652,11 +652,7 @@ impl Stack {
     /// applications to leave it alone once the connection is going; the stack does not
     /// refuse a change.
     pub fn set_dscp(&mut self, c: ConnId, dscp: Dscp) -> Result<(), Error> {
-        let idx = self.index_of(c)?;
-        let t = self.slots[idx as usize]
-            .tcb
-            .as_deref_mut()
-            .ok_or(Error::InvalidHandle)?;
+        let t = self.tcb_mut(c).ok_or(Error::InvalidHandle)?;
         t.marks.set_ours(dscp);
         Ok(())
     }
