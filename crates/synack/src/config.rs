@@ -107,6 +107,11 @@ pub struct Config {
     /// Tail loss probes (RFC 8985 §7, RK-3; Linux tcp_early_retrans = 3): a probe after
     /// 2·SRTT of silence instead of waiting for the RTO. Needs SACK. On, as in Linux.
     pub tail_loss_probe: bool,
+    /// RACK time-based loss detection (RFC 8985 §6, RK-1; Linux tcp_recovery = 1, decision
+    /// 6): with SACK, a segment is lost once a later-sent one has been delivered and an RTT
+    /// plus a reordering window has passed; DupThresh counting is then only a fallback
+    /// (RK-5). Off: RFC 6675's IsLost alone, like tcp_recovery = 0.
+    pub rack: bool,
     /// Most events kept for the application before the oldest are discarded.
     pub event_queue_limit: usize,
     /// Most connections (TCBs, half-open included) the stack holds at once. At most 2^27
@@ -157,6 +162,7 @@ impl Default for Config {
             congestion_control: crate::cc::Algorithm::Cubic,
             limited_transmit: true,
             tail_loss_probe: true,
+            rack: true,
             event_queue_limit: 65_536,
             max_connections: 1 << 20,
             ephemeral_ports: (32768, 60999),

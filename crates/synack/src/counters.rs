@@ -140,6 +140,14 @@ pub struct Counters {
     pub tail_loss_probes: u64,
     /// TcpExt TCPLossProbeRecovery: losses repaired by a tail loss probe (RK-4).
     pub tlp_recoveries: u64,
+    /// TcpExt TCPDSACKRecv: ACKs carrying a D-SACK block (SK-12).
+    pub dsacks_received: u64,
+    /// TcpExt TCPSACKReorder: ACKs showing a segment delivered out of order, not lost (RK-2).
+    pub reordering_detected: u64,
+    /// TcpExt TCPLostRetransmit: retransmissions RACK found lost again (RK-1).
+    pub lost_retransmits: u64,
+    /// RACK reordering timer expiries (RFC 8985 §6.3).
+    pub reorder_timeouts: u64,
     /// TcpExt TCPKeepAlive: keep-alive probes sent.
     pub keepalive_probes: u64,
     /// Connections ended because keep-alive probes went unanswered.
@@ -187,7 +195,7 @@ impl Counters {
 impl fmt::Display for Counters {
     /// A `netstat -s`-like summary; zero lines are omitted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: [(u64, &str); 40] = [
+        let lines: [(u64, &str); 44] = [
             (self.active_opens, "active connection openings"),
             (self.passive_opens, "passive connection openings"),
             (self.attempt_fails, "failed connection attempts"),
@@ -230,6 +238,10 @@ impl fmt::Display for Counters {
             (self.events_dropped, "events discarded (not polled)"),
             (self.tail_loss_probes, "tail loss probes sent"),
             (self.tlp_recoveries, "losses repaired by a tail loss probe"),
+            (self.dsacks_received, "D-SACKs received"),
+            (self.reordering_detected, "acks showing reordering"),
+            (self.lost_retransmits, "retransmissions lost again (RACK)"),
+            (self.reorder_timeouts, "RACK reordering timeouts"),
             (self.ecn_ce_received, "segments received with ECN CE"),
             (
                 self.ecn_reductions,

@@ -4,6 +4,7 @@
 //! takes over from the SYN (`on_syn_in_listen`).
 
 use super::recv_buf::Insert;
+use super::sack::Pieces;
 use super::{CtlSegment, Ctx, EcnBit, Tcb};
 use crate::cc::Controller;
 use crate::config::Ecn;
@@ -577,8 +578,20 @@ impl Tcb {
         // SK-5..SK-8: record what the peer holds above the cumulative ACK. D-SACK blocks
         // (below SND.UNA, SK-12) are tolerated and ignored.
         let mut new_sacked = false;
+        // RACK (RK-1) needs what this ACK newly delivered; without SACK blocks, a scoreboard
+        // or a flight record (nearly always) that is `[SND.UNA, SEG.ACK)`, sent at
+        // `last_send`, and `rack_on_ack` takes the short way.
+        let rack = self.rack_on(ctx);
+        let rack_full =
+            rack && (h.options.sack_count > 0 || !self.sb.is_empty() || self.sb.flight().is_some());
+        let mut newly = rack_full.then(Pieces::default);
         if self.sack_ok {
             let una = self.snd_una.max(h.ack);
+            if let (Some(n), true) = (&mut newly, h.ack.gt(self.snd_una)) {
+                for (a, b) in self.sb.holes(self.snd_una, h.ack) {
+                    n.push(a, b.min(h.ack));
+                }
+            }
             // Skipped while the scoreboard is empty (nearly always): advancing it reaches
             // the range list mutably, which allocates it, only to release it again; that
             // was a malloc and free per segment received in bulk.
@@ -586,7 +599,9 @@ impl Tcb {
                 self.sb.advance(una);
             }
             for b in h.options.sacks() {
-                new_sacked |= self.sb.add(b.left, b.right, una, self.snd_max);
+                new_sacked |=
+                    self.sb
+                        .add_noting(b.left, b.right, una, self.snd_max, newly.as_mut());
             }
         }
         if h.ack.gt(self.snd_una) {
@@ -604,7 +619,9 @@ impl Tcb {
             self.take_rtt_sample(ctx, h);
             self.retries = 0;
             // RTO-10: stop the timer when all is acknowledged, otherwise restart it.
-            self.flags.set_tlp_armed(false); // the slot holds the RTO again; a PTO is rescheduled below
+            // The slot holds the RTO again; a PTO (or RACK's reordering timer) is set below.
+            self.flags.set_tlp_armed(false);
+            self.rack.set_armed(false);
             if self.snd_una == self.snd_max {
                 self.clear_timer(TimerKind::Retransmit);
                 self.clear_unacked();
@@ -627,6 +644,15 @@ impl Tcb {
         {
             // CC-7, or RFC 6675's definition: an ACK that SACKs new data.
             self.on_dup_ack(ctx);
+        }
+        let dsack = self.sack_ok && h.options.sack_count > 0 && super::rack::has_dsack(h);
+        if dsack {
+            ctx.counters.dsacks_received += 1;
+        }
+        if let Some(newly) = &newly {
+            self.rack_on_ack(ctx, h, una_before, newly, dsack);
+        } else if rack {
+            self.rack_on_plain_ack(ctx, h, una_before);
         }
         if self.sack_ok {
             self.sack_recovery_check(ctx);

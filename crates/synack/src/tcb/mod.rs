@@ -9,6 +9,7 @@ mod icmp;
 mod input;
 mod keepalive;
 mod output;
+mod rack;
 pub mod recv_buf;
 pub mod rtt;
 pub mod sack;
@@ -562,6 +563,8 @@ pub(crate) struct Tcb {
     pub dsack_len: u16,
     /// Tail loss probe (tlp.rs, RK-3, RK-4): TLP.end_seq; the rest is in `flags`.
     pub tlp_end: SeqNum,
+    /// RACK's lasting state (rack.rs, RK-1, RK-2): minimum RTT, reordering window, timer.
+    pub rack: rack::RackState,
     /// Single-bit state packed into two bytes (issue 3's memory budget).
     pub flags: Flags,
     /// Keep-alive (keepalive.rs): its timing, probes sent without an answer and its timer,
@@ -691,6 +694,7 @@ macro_rules! fresh_tcb {
             dsack_start: SeqNum(0),
             dsack_len: 0,
             tlp_end: SeqNum(0),
+            rack: rack::RackState::new(),
             flags: $fresh.flags,
             ka: keepalive::KaState::new($config.keepalive),
         )

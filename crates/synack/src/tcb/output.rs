@@ -271,7 +271,17 @@ impl Tcb {
         let data_end = self.snd_buf_seq + self.send_buf.len() as u32;
         if self.flags.fast_rtx() {
             self.flags.set_fast_rtx(false);
-            if self.in_recovery {
+            if self.in_recovery && self.rack_on(ctx) {
+                // RFC 6675 (4.3) with RACK's marks: the first byte deemed lost goes at once.
+                let first = self
+                    .sb
+                    .flight()
+                    .and_then(|f| f.next_lost(self.sb.ranges(), self.seg_mss()));
+                if let Some((seq, len)) = first {
+                    let fin = self.fin_queued && seq + len == data_end;
+                    return Some(self.emit_data(ctx, seq, len as usize, fin));
+                }
+            } else if self.in_recovery {
                 let end = self.snd_una + self.seg_mss();
                 self.high_rxt = self.high_rxt.max(end.min(data_end));
             }
@@ -348,11 +358,14 @@ impl Tcb {
         unsent: usize,
     ) -> Option<Outgoing> {
         let (una, max) = (self.snd_una, self.snd_max);
+        let seg = self.seg_mss();
+        if self.rack_on(ctx) {
+            return self.rack_recovery_segment(ctx, data_end, unsent);
+        }
         let pipe = self.sb.pipe(una, max, self.high_rxt, self.mss);
         if self.cwnd() < pipe + self.mss {
             return None;
         }
-        let seg = self.seg_mss();
         let pick = self
             .sb
             .next_rtx(una, max, self.high_rxt, seg, false)
@@ -367,6 +380,34 @@ impl Tcb {
         if seq.lt(self.snd_nxt) {
             self.high_rxt = self.high_rxt.max(seq + len);
         }
+        let fin = self.fin_queued && seq + len == data_end && seq == self.snd_nxt;
+        Some(self.emit_data(ctx, seq, len as usize, fin))
+    }
+
+    /// `recovery_segment` with RACK's marks (RFC 8985 §9.3): pipe as Linux counts it, rule 1
+    /// takes the first byte deemed lost and not yet resent, rule 2 new data; RFC 6675's rule
+    /// 3 (resending holes not deemed lost) is left to RACK's timer and the tail loss probe,
+    /// as Linux does.
+    fn rack_recovery_segment(
+        &mut self,
+        ctx: &mut Ctx,
+        data_end: SeqNum,
+        unsent: usize,
+    ) -> Option<Outgoing> {
+        let seg = self.seg_mss();
+        let ranges = self.sb.ranges();
+        let (pipe, lost) = match self.sb.flight() {
+            Some(f) => (f.pipe(ranges), f.next_lost(ranges, seg)),
+            None => (self.flight_size() - self.sb.sacked_bytes(), None),
+        };
+        if self.cwnd() < pipe + self.mss {
+            return None;
+        }
+        let (seq, len) = lost.or_else(|| {
+            let room = (self.snd_una + self.snd_wnd).diff(self.snd_nxt).max(0) as usize;
+            let len = unsent.min(room).min(seg as usize);
+            (len > 0).then_some((self.snd_nxt, len as u32))
+        })?;
         let fin = self.fin_queued && seq + len == data_end && seq == self.snd_nxt;
         Some(self.emit_data(ctx, seq, len as usize, fin))
     }
@@ -451,6 +492,7 @@ impl Tcb {
             let iw = self.initial_window(ctx);
             self.cc.on_idle_restart(ctx.now, iw);
         }
+        self.rack_sent(ctx, seq, end); // RK-1: the send time, before SND.MAX moves
         if seq == self.snd_nxt {
             self.snd_nxt = end;
         }
@@ -715,17 +757,34 @@ impl Tcb {
                 self.in_recovery = false;
                 self.end_dup_run();
                 self.cc.on_recovery_end(ctx.now); // CC-9 (5)
+                if self.rack_on(ctx) {
+                    self.rack_recovery_ended();
+                }
             }
             return;
         }
         // Tested in this order so that the scoreboard walk runs only when something is
         // outstanding (a receiver's every data segment comes through here).
         let outstanding = self.snd_una != self.snd_max;
-        let triggered = || {
-            u32::from(self.dupacks) >= sack::DUP_THRESH || self.sb.is_lost(self.snd_una, self.mss)
-        };
         let ecn_reduced = self.marks.ecn(EcnBit::Reduced);
-        if outstanding && triggered() && (self.snd_una.gt(self.recover) || ecn_reduced) {
+        let may_start = self.snd_una.gt(self.recover) || ecn_reduced;
+        let rack = self.rack_on(ctx);
+        let triggered = |t: &mut Tcb| {
+            if !rack {
+                return u32::from(t.dupacks) >= sack::DUP_THRESH || t.sb.is_lost(t.snd_una, t.mss);
+            }
+            // RK-5: RACK's marks decide; DupThresh duplicate ACKs count only when the peer
+            // sent no SACK information with them.
+            if t.rack_lost_pending() {
+                return true;
+            }
+            if u32::from(t.dupacks) >= sack::DUP_THRESH && t.sb.is_empty() {
+                t.rack_dupthresh_fallback();
+                return true;
+            }
+            false
+        };
+        if outstanding && may_start && triggered(self) {
             self.in_recovery = true;
             self.recover = self.snd_max - 1; // RecoveryPoint = HighData
             self.high_rxt = self.snd_una;

@@ -5,95 +5,204 @@
 //! The scoreboard keeps at most `MAX_RANGES` SACKed ranges: beyond that the oldest
 //! information above the highest range is not recorded, which only makes the sender more
 //! conservative (SK-5 allows the receiver to renege anyway). Memory is bounded per connection.
+//!
+//! The same box holds RACK's record of the flight (`rack::Flight`, RK-1): both are needed
+//! only while data is outstanding and something is known about it, so one pointer in the
+//! TCB (8 bytes while unallocated, issue 3's memory budget) serves both.
 
+use super::rack::Flight;
 use crate::seq::SeqNum;
 
 /// RFC 6675 DupThresh.
 pub const DUP_THRESH: u32 = 3;
 
-/// SACKed ranges above SND.UNA, sorted and disjoint.
+/// Sequence ranges newly learnt as delivered by one ACK (RACK's input, RK-1). Bounded:
+/// pieces beyond `Pieces::CAP` are not reported, which only leaves RACK's reference older
+/// than it could be (a later detection, never a spurious one).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pieces {
+    buf: [(SeqNum, SeqNum); Pieces::CAP],
+    n: usize,
+}
+
+impl Default for Pieces {
+    fn default() -> Self {
+        Pieces {
+            buf: [(SeqNum(0), SeqNum(0)); Pieces::CAP],
+            n: 0,
+        }
+    }
+}
+
+impl Pieces {
+    pub const CAP: usize = 48;
+
+    pub fn push(&mut self, a: SeqNum, b: SeqNum) {
+        if a.lt(b) && self.n < Self::CAP {
+            self.buf[self.n] = (a, b);
+            self.n += 1;
+        }
+    }
+
+    pub fn as_slice(&self) -> &[(SeqNum, SeqNum)] {
+        &self.buf[..self.n]
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Inner {
+    /// SACKed ranges above SND.UNA, sorted and disjoint.
+    ranges: Vec<(SeqNum, SeqNum)>,
+    flight: Flight,
+}
+
+/// SACKed ranges above SND.UNA (and RACK's flight record), allocated while in use.
 #[derive(Clone, Debug, Default)]
 pub struct Scoreboard {
-    ranges: crate::lazy_vec::LazyVec<(SeqNum, SeqNum)>,
+    inner: Option<Box<Inner>>,
 }
 
 impl Scoreboard {
     pub const MAX_RANGES: usize = 32;
 
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.ranges().is_empty()
     }
 
     pub fn ranges(&self) -> &[(SeqNum, SeqNum)] {
-        &self.ranges
+        match &self.inner {
+            Some(i) => &i.ranges,
+            None => &[],
+        }
     }
 
-    /// Forget everything (after an RTO, SK-5), releasing the storage.
+    fn inner_mut(&mut self) -> &mut Inner {
+        self.inner.get_or_insert_with(Box::default)
+    }
+
+    /// RACK's flight record, if one is allocated.
+    pub(crate) fn flight(&self) -> Option<&Flight> {
+        self.inner.as_deref().map(|i| &i.flight)
+    }
+
+    /// RACK's flight record, allocated if need be.
+    pub(crate) fn flight_mut(&mut self) -> &mut Flight {
+        &mut self.inner_mut().flight
+    }
+
+    /// The ranges and the flight record together (allocated if need be).
+    pub(crate) fn parts_mut(&mut self) -> (&[(SeqNum, SeqNum)], &mut Flight) {
+        let i = self.inner_mut();
+        (&i.ranges, &mut i.flight)
+    }
+
+    /// Free the box once neither part holds anything.
+    pub(crate) fn release_if_idle(&mut self) {
+        if self
+            .inner
+            .as_ref()
+            .is_some_and(|i| i.ranges.is_empty() && i.flight.is_idle())
+        {
+            self.inner = None;
+        }
+    }
+
+    /// Forget every SACKed range (after an RTO, SK-5).
     pub fn clear(&mut self) {
-        self.ranges.release();
+        if let Some(i) = &mut self.inner {
+            i.ranges.clear();
+        }
+        self.release_if_idle();
     }
 
     /// Record a SACK block `[left, right)`, clipped to `[una, max)`; blocks at or below
     /// SND.UNA (D-SACK, SK-12) and beyond what was sent are ignored. True if anything new
     /// was learnt.
     pub fn add(&mut self, left: SeqNum, right: SeqNum, una: SeqNum, max: SeqNum) -> bool {
+        self.add_noting(left, right, una, max, None)
+    }
+
+    /// [`Scoreboard::add`], also noting in `newly` the parts of the block that were not
+    /// SACKed before (what this ACK newly delivered, for RACK).
+    pub(crate) fn add_noting(
+        &mut self,
+        left: SeqNum,
+        right: SeqNum,
+        una: SeqNum,
+        max: SeqNum,
+        newly: Option<&mut Pieces>,
+    ) -> bool {
         let left = left.max(una);
         let right = right.min(max);
         if !left.lt(right) {
             return false;
         }
+        if let Some(newly) = newly {
+            let mut at = left;
+            for &(a, b) in self.ranges() {
+                if !b.gt(at) {
+                    continue;
+                }
+                if !a.lt(right) {
+                    break;
+                }
+                newly.push(at, a.min(right));
+                at = at.max(b);
+            }
+            newly.push(at, right);
+        }
         let before = self.sacked_bytes();
+        let ranges = &mut self.inner_mut().ranges;
         // Merge with every range it touches.
         let (mut l, mut r) = (left, right);
         let mut i = 0;
-        while i < self.ranges.len() {
-            let (a, b) = self.ranges[i];
+        while i < ranges.len() {
+            let (a, b) = ranges[i];
             if b.lt(l) || r.lt(a) {
                 i += 1;
                 continue;
             }
             l = l.min(a);
             r = r.max(b);
-            self.ranges.remove(i);
+            ranges.remove(i);
         }
-        let pos = self
-            .ranges
+        let pos = ranges
             .iter()
             .position(|&(a, _)| r.lt(a))
-            .unwrap_or(self.ranges.len());
-        if self.ranges.len() >= Self::MAX_RANGES {
-            if pos == self.ranges.len() {
+            .unwrap_or(ranges.len());
+        if ranges.len() >= Self::MAX_RANGES {
+            if pos == ranges.len() {
                 // Keep the ranges we have (the ones nearest SND.UNA matter most).
                 return self.sacked_bytes() != before;
             }
-            self.ranges.pop();
+            ranges.pop();
         }
-        self.ranges.insert(pos, (l, r));
+        ranges.insert(pos, (l, r));
         self.sacked_bytes() != before
     }
 
     /// The cumulative ACK moved to `una`: drop what it covers.
     pub fn advance(&mut self, una: SeqNum) {
-        self.ranges.retain(|&(_, b)| b.gt(una));
-        if let Some(first) = self.ranges.first_mut() {
-            first.0 = first.0.max(una);
+        if let Some(i) = &mut self.inner {
+            i.ranges.retain(|&(_, b)| b.gt(una));
+            if let Some(first) = i.ranges.first_mut() {
+                first.0 = first.0.max(una);
+            }
         }
-        if self.ranges.is_empty() {
-            self.ranges.release();
-        }
+        self.release_if_idle();
     }
 
     pub fn sacked_bytes(&self) -> u32 {
-        self.ranges.iter().map(|&(a, b)| b - a).sum()
+        self.ranges().iter().map(|&(a, b)| b - a).sum()
     }
 
     pub fn is_sacked(&self, seq: SeqNum) -> bool {
-        self.ranges.iter().any(|&(a, b)| seq.in_range(a, b))
+        self.ranges().iter().any(|&(a, b)| seq.in_range(a, b))
     }
 
     /// Highest SACKed sequence number + 1, if any.
     pub fn high_sacked(&self) -> Option<SeqNum> {
-        self.ranges.last().map(|&(_, b)| b)
+        self.ranges().last().map(|&(_, b)| b)
     }
 
     /// IsLost (SK-7): at least DupThresh discontiguous SACKed ranges above `seq`, or more
@@ -101,7 +210,7 @@ impl Scoreboard {
     pub fn is_lost(&self, seq: SeqNum, smss: u32) -> bool {
         let mut count = 0;
         let mut bytes = 0u32;
-        for &(a, b) in self.ranges.iter().rev() {
+        for &(a, b) in self.ranges().iter().rev() {
             if !b.gt(seq) {
                 break;
             }
@@ -123,7 +232,7 @@ impl Scoreboard {
             if !start.lt(max) {
                 return None;
             }
-            match self.ranges.get(i) {
+            match self.ranges().get(i) {
                 Some(&(a, b)) => {
                     i += 1;
                     let hole = (start, a);

@@ -49,6 +49,8 @@ impl Tcb {
         match kind {
             // The slot holds either the RTO or a tail loss probe's PTO (tlp.rs).
             TimerKind::Retransmit if self.flags.tlp_armed() => self.on_probe_timeout(ctx),
+            // ... or RACK's reordering timer (rack.rs).
+            TimerKind::Retransmit if self.rack.armed() => self.on_reorder_timeout(ctx),
             TimerKind::Retransmit => self.on_retransmit_timeout(ctx),
             TimerKind::Persist => self.on_persist_timeout(ctx),
             TimerKind::DelayedAck => {
@@ -125,6 +127,7 @@ impl Tcb {
         self.retries += 1;
         ctx.counters.timeouts += 1;
         self.end_probe_episode(); // an RTO ends any probe episode (RFC 8985 §7.4)
+        self.rack_on_rto(); // and every outstanding byte counts as lost
         if u32::from(self.retries) == ctx.config.retries1 && ctx.config.soft_errors && self.accepted
         {
             // MUST-20a / SHLD-9: R1 reached; tell the application the path is in trouble.

@@ -44,6 +44,8 @@ impl Tcb {
             && self.dupacks == 0
             && self.retries == 0
             && !self.flags.tlp_outstanding()
+            && !self.rack.armed()
+            && self.sb.is_empty()
             && self.snd_una != self.snd_max;
         if !eligible {
             return;
