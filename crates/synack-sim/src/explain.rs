@@ -448,6 +448,7 @@ pub fn cause_zh(c: Cause) -> String {
         Cause::RetriesExhausted => "重试用完".to_string(),
         Cause::TimeWaitFull => "TIME-WAIT 表已满".to_string(),
         Cause::RecvIcmp => "收到 ICMP 差错报文".to_string(),
+        Cause::Reused => "connect() 复用了 TIME-WAIT".to_string(),
     }
 }
 
