@@ -565,42 +565,42 @@ impl Stack {
     /// explicit port follows the same rule as an ephemeral one.
     fn tuple_use(&self, now: Instant, hash: u64, tuple: &Tuple) -> TupleUse {
         if let Some(idx) = self.find_conn(hash, tuple) {
-            let t = self.slots[idx as usize].tcb.as_deref();
-            return match t {
-                Some(t) if t.state == State::TimeWait => {
-                    self.reusable(now, tuple, t.ts_ok, t.snd_nxt, t.ts_recent, t.ts_recent_at)
+            return match self.slots[idx as usize].tcb.as_deref() {
+                Some(t) if t.state == State::TimeWait && self.reuse_allowed_for(tuple) => {
+                    self.reusable(now, t.ts_ok, t.snd_nxt, t.ts_recent, t.ts_recent_at)
                 }
                 _ => TupleUse::Taken,
             };
         }
-        if self.tw.is_empty() || !self.tw.contains(hash, tuple) {
+        if self.tw.is_empty() {
             return TupleUse::Free;
         }
+        // Where reuse cannot apply (every non-loopback tuple by default, issue 3's churn
+        // among them), the record is only looked for, not unpacked.
+        if !self.reuse_allowed_for(tuple) {
+            return if self.tw.contains(hash, tuple) {
+                TupleUse::Taken
+            } else {
+                TupleUse::Free
+            };
+        }
         match self.tw.peek(hash, tuple) {
-            Some(r) if self.reuse_allowed_for(tuple) => self.reusable(
-                now,
-                tuple,
-                r.opts & 2 != 0,
-                r.snd_nxt,
-                r.ts_recent,
-                r.ts_recent_at,
-            ),
-            _ => TupleUse::Taken,
+            Some(r) => self.reusable(now, r.opts & 2 != 0, r.snd_nxt, r.ts_recent, r.ts_recent_at),
+            None => TupleUse::Free,
         }
     }
 
-    /// `tuple_use` for a TIME-WAIT incarnation with these fields.
+    /// `tuple_use` for a TIME-WAIT incarnation with these fields whose addresses
+    /// `Config::tw_reuse` allows.
     fn reusable(
         &self,
         now: Instant,
-        tuple: &Tuple,
         ts_ok: bool,
         snd_nxt: SeqNum,
         ts_recent: u32,
         ts_recent_at: Instant,
     ) -> TupleUse {
-        let old_enough = now.saturating_since(ts_recent_at) > self.config.tw_reuse_delay;
-        if ts_ok && old_enough && self.reuse_allowed_for(tuple) {
+        if ts_ok && now.saturating_since(ts_recent_at) > self.config.tw_reuse_delay {
             TupleUse::Reusable(Reuse {
                 snd_nxt,
                 ts_recent,
