@@ -533,11 +533,12 @@ impl Stack {
             None => self.ephemeral_port(now, local_ip, remote)?,
         };
         let local = SocketAddr::new(local_ip, port);
-        // The TIME-WAIT incarnation goes first: it no longer counts against the limit.
-        let iss = reuse.map(|r| self.take_over(now, hash, &Tuple::new(local, remote), r));
-        if self.held() >= self.max_connections() {
+        // A TIME-WAIT taken over makes room for its successor; checked before it goes, so
+        // that a refused connect leaves it in place.
+        if self.held() >= self.max_connections() + usize::from(reuse.is_some()) {
             return Err(Error::TooManyConnections);
         }
+        let iss = reuse.map(|r| self.take_over(now, hash, &Tuple::new(local, remote), r));
         let idx = self.insert_tcb(now, local, remote, hash, None, iss.map(|(iss, _)| iss));
         let id = self.with_tcb(idx, now, |t, ctx| {
             if let Some((_, r)) = iss {
