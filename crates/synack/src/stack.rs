@@ -559,7 +559,10 @@ impl Stack {
     /// more than `Config::tw_reuse_delay` ago (the peer's timestamp clock, at 1 Hz or
     /// faster, RFC 7323 §5.4, has ticked since, so its next TSval is above every one of the
     /// old incarnation and PAWS keeps those out). Without timestamps nothing tells old
-    /// segments from new ones, and the tuple stays taken for 2·MSL (MUST-13).
+    /// segments from new ones, and the tuple stays taken for 2·MSL (MUST-13). The delay
+    /// counts from TS.Recent's arrival, strictly, as Linux 6.13's tcp_tw_reuse_delay does
+    /// in ms (older kernels: a fixed second in whole seconds; a later one counts from the
+    /// entry into TIME-WAIT, for an active closer normally the same moment: the peer's FIN).
     ///
     /// Linux lets a socket bound to an explicit port take over a TIME-WAIT with timestamps
     /// whatever tcp_tw_reuse and the delay say (a known way around the delay); here an

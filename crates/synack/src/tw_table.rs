@@ -20,8 +20,9 @@
 //!   edge never moves left, SHLD-14);
 //! - Last.ACK.sent (equal to RCV.NXT once the last ACK is out; records are refused
 //!   otherwise);
-//! - time precision: TS.Recent's age keeps whole seconds and the ACK rate-limit stamp 16 ms
-//!   steps, both rounded so that the stamp comes out later (more conservative); the two
+//! - time precision: TS.Recent's age keeps sixteenths of a second (62.5 ms, enough for
+//!   LX-12's 1 s reuse delay) and the ACK rate-limit stamp 16 ms steps, both rounded so
+//!   that the stamp comes out later (more conservative); the two
 //!   rate-limit stamps (challenge ACK, out-of-window ACK) share the later of the two, and
 //!   one more than 17 minutes old is dropped.
 //!
