@@ -353,6 +353,18 @@ async fn kernel_closes_first(family: Family) {
     assert_eq!(rig.net.counters().curr_time_wait, 0);
 }
 
+/// Wait (10 s at most) until synack's connection `local` -> `to` is in TIME-WAIT.
+async fn until_time_wait(rig: &Rig, local: SocketAddr, to: SocketAddr) {
+    assert!(
+        until(Duration::from_secs(10), || rig
+            .conn(local, to)
+            .is_some_and(|c| c.state == State::TimeWait))
+        .await,
+        "synack's connection is in TIME-WAIT: {:?}",
+        rig.conn(local, to)
+    );
+}
+
 /// synack closes first: synack goes FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT (its connection
 /// table and counters show it, LX-7); the kernel passes through CLOSE-WAIT and LAST-ACK and
 /// keeps no TIME-WAIT socket.
@@ -372,14 +384,7 @@ async fn synack_closes_first(family: Family) {
     stream.write_all(b"bye").await.unwrap();
     drop(stream); // close(): FIN
     assert_eq!(server.await.unwrap().unwrap(), 3);
-    assert!(
-        until(Duration::from_secs(10), || rig
-            .conn(local, to)
-            .is_some_and(|c| c.state == State::TimeWait))
-        .await,
-        "synack's connection is in TIME-WAIT: {:?}",
-        rig.conn(local, to)
-    );
+    until_time_wait(&rig, local, to).await;
     assert_eq!(rig.net.counters().curr_time_wait, 1);
     let out = rig.ss(&["-tan"]);
     assert!(
@@ -441,22 +446,18 @@ async fn tw_reuse_reconnect(family: Family, mode: synack::TwReuse) {
         }
         Ok(got)
     });
-    let mut stream = TcpStream::connect(&rig.net, to).await.unwrap();
+    // Send `msg`, half-close, read the kernel's "ok" to its end, close (synack first).
+    async fn talk(mut stream: TcpStream, msg: &[u8]) {
+        stream.write_all(msg).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await.unwrap();
+        assert_eq!(reply, b"ok");
+    }
+    let stream = TcpStream::connect(&rig.net, to).await.unwrap();
     let local = stream.local_addr().unwrap();
-    stream.write_all(b"first").await.unwrap();
-    stream.shutdown().await.unwrap();
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).await.unwrap();
-    assert_eq!(reply, b"ok");
-    drop(stream);
-    assert!(
-        until(Duration::from_secs(10), || rig
-            .conn(local, to)
-            .is_some_and(|c| c.state == State::TimeWait))
-        .await,
-        "synack's connection is in TIME-WAIT: {:?}",
-        rig.conn(local, to)
-    );
+    talk(stream, b"first").await;
+    until_time_wait(&rig, local, to).await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let again = TcpStream::connect_from(&rig.net, local, to).await;
     if mode != synack::TwReuse::On {
@@ -466,14 +467,9 @@ async fn tw_reuse_reconnect(family: Family, mode: synack::TwReuse) {
         assert_eq!(server.await.unwrap().unwrap(), [b"first".to_vec()]);
         return;
     }
-    let mut again = again.expect("TIME-WAIT taken over");
+    let again = again.expect("TIME-WAIT taken over");
     assert_eq!(again.local_addr().unwrap(), local);
-    again.write_all(b"second").await.unwrap();
-    again.shutdown().await.unwrap();
-    let mut reply = Vec::new();
-    again.read_to_end(&mut reply).await.unwrap();
-    assert_eq!(reply, b"ok");
-    drop(again);
+    talk(again, b"second").await;
     let got = server.await.unwrap().unwrap();
     assert_eq!(got, [b"first".to_vec(), b"second".to_vec()]);
     assert_eq!(rig.net.counters().time_wait_reused, 1);

@@ -285,23 +285,3 @@ fn lx_12_tw_reuse_takes_over_a_time_wait_tcb_whose_handle_is_held() {
     assert_eq!(t.stack.state(old), None);
     assert_eq!(t.stack.state(c), Some(State::SynSent));
 }
-
-#[test]
-fn lx_12_tw_reuse_leaves_a_servers_time_wait_to_tw_3() {
-    // Servers are unaffected: with reuse on everywhere, a SYN for a passive connection's
-    // TIME-WAIT is still judged by RFC 6191 (TW-3) alone, and nothing counts as reuse.
-    let mut t = Tcp::with_config(with_reuse(TwReuse::On));
-    t.establish_in(State::TimeWait);
-    t.close().unwrap();
-    assert_eq!(t.stack.time_wait_records(), 1);
-    let (snd_nxt, rcv_nxt) = t.nxt_in(State::TimeWait);
-    let old = t.c();
-    t.inject(SYN).seq(rcv_nxt - 10).mss(1460).at(secs(5));
-    t.expect(ACK).seq(snd_nxt).ack(rcv_nxt);
-    t.assert_state(State::TimeWait);
-    let new_isn = rcv_nxt + 100_000;
-    t.inject(SYN).seq(new_isn).mss(1460).at(secs(10));
-    t.expect(SYN | ACK).ack(new_isn + 1);
-    assert_eq!(t.stack.state(old), None);
-    assert_eq!(t.counters().time_wait_reused, 0);
-}
