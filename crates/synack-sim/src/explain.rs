@@ -253,6 +253,9 @@ fn state_en(h: &str, from: State, to: State, cause: Cause) -> String {
         (FinWait2, Closed, Cause::Timer(TimerKind::FinWait2)) => {
             format!("the peer never sent FIN: {h} gives up (FIN-WAIT-2 timeout)")
         }
+        (TimeWait, Closed, Cause::Reused) => {
+            format!("{h} connects again on this 4-tuple: TIME-WAIT is taken over (tcp_tw_reuse)")
+        }
         (SynSent, Closed, Cause::RetriesExhausted) => {
             "no SYN,ACK after all retries: connect() fails (timed out)".to_string()
         }
@@ -412,6 +415,9 @@ fn state_zh(h: &str, from: State, to: State, cause: Cause) -> String {
         (FinWait2, Closed, Cause::Timer(TimerKind::FinWait2)) => {
             format!("对方始终没有发 FIN：{h} 不再等待（FIN-WAIT-2 超时）")
         }
+        (TimeWait, Closed, Cause::Reused) => {
+            format!("{h} 在同一个四元组上再次 connect：接管 TIME-WAIT（tcp_tw_reuse）")
+        }
         (SynSent, Closed, Cause::RetriesExhausted) => {
             "重试全部用完仍没有 SYN,ACK：connect() 失败（超时）".to_string()
         }
@@ -448,6 +454,7 @@ pub fn cause_zh(c: Cause) -> String {
         Cause::RetriesExhausted => "重试用完".to_string(),
         Cause::TimeWaitFull => "TIME-WAIT 表已满".to_string(),
         Cause::RecvIcmp => "收到 ICMP 差错报文".to_string(),
+        Cause::Reused => "connect() 复用了 TIME-WAIT".to_string(),
     }
 }
 

@@ -355,7 +355,8 @@ impl TcpStream {
 
     /// [`TcpStream::connect`] from a chosen local address (bind-then-connect): `local` must
     /// be one of the [`Net`]'s addresses (else `AddrNotAvailable`); port 0 picks an
-    /// ephemeral port; a 4-tuple already in use gives `AddrInUse`.
+    /// ephemeral port; a 4-tuple already in use gives `AddrInUse` (one in TIME-WAIT may be
+    /// taken over instead, as `synack::Config::tw_reuse` allows: LX-12).
     pub async fn connect_from(
         net: &Net,
         local: SocketAddr,

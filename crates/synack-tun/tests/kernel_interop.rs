@@ -353,6 +353,18 @@ async fn kernel_closes_first(family: Family) {
     assert_eq!(rig.net.counters().curr_time_wait, 0);
 }
 
+/// Wait (10 s at most) until synack's connection `local` -> `to` is in TIME-WAIT.
+async fn until_time_wait(rig: &Rig, local: SocketAddr, to: SocketAddr) {
+    assert!(
+        until(Duration::from_secs(10), || rig
+            .conn(local, to)
+            .is_some_and(|c| c.state == State::TimeWait))
+        .await,
+        "synack's connection is in TIME-WAIT: {:?}",
+        rig.conn(local, to)
+    );
+}
+
 /// synack closes first: synack goes FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT (its connection
 /// table and counters show it, LX-7); the kernel passes through CLOSE-WAIT and LAST-ACK and
 /// keeps no TIME-WAIT socket.
@@ -372,14 +384,7 @@ async fn synack_closes_first(family: Family) {
     stream.write_all(b"bye").await.unwrap();
     drop(stream); // close(): FIN
     assert_eq!(server.await.unwrap().unwrap(), 3);
-    assert!(
-        until(Duration::from_secs(10), || rig
-            .conn(local, to)
-            .is_some_and(|c| c.state == State::TimeWait))
-        .await,
-        "synack's connection is in TIME-WAIT: {:?}",
-        rig.conn(local, to)
-    );
+    until_time_wait(&rig, local, to).await;
     assert_eq!(rig.net.counters().curr_time_wait, 1);
     let out = rig.ss(&["-tan"]);
     assert!(
@@ -410,6 +415,82 @@ async fn kernel_close_synack_first_v4() {
 async fn kernel_close_synack_first_v6() {
     skip_unless_netns!();
     run(synack_closes_first(Family::V6)).await;
+}
+
+// ----- TIME-WAIT reuse (LX-12) ---------------------------------------------------------------
+
+/// synack closes first and holds the TIME-WAIT; 1.5 s later it connects again from the same
+/// port to the same kernel listener. With `TwReuse::Loopback` (the default; the rig's
+/// addresses are not loopback) that fails with `AddrInUse` as before; with `TwReuse::On`
+/// synack takes its own TIME-WAIT over (timestamps are on, the last one is older than 1 s),
+/// the kernel, which closed second and keeps no TIME-WAIT, accepts the SYN, and the second
+/// conversation runs.
+async fn tw_reuse_reconnect(family: Family, mode: synack::TwReuse) {
+    let config = synack::Config {
+        tw_reuse: mode,
+        ..synack::Config::default()
+    };
+    let rig = Rig::with_config(false, None, config);
+    let listener = kernel_listener(&rig, family, 7010).await;
+    let to = SocketAddr::new(family.kernel(), 7010);
+    let rounds = if mode == synack::TwReuse::On { 2 } else { 1 };
+    let server = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Vec<u8>>> {
+        let mut got = Vec::new();
+        for _ in 0..rounds {
+            let (mut s, _) = listener.accept()?;
+            s.set_read_timeout(Some(Duration::from_secs(20)))?;
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf)?;
+            s.write_all(b"ok")?;
+            got.push(buf); // drop: close() from CLOSE-WAIT
+        }
+        Ok(got)
+    });
+    // Send `msg`, half-close, read the kernel's "ok" to its end, close (synack first).
+    async fn talk(mut stream: TcpStream, msg: &[u8]) {
+        stream.write_all(msg).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await.unwrap();
+        assert_eq!(reply, b"ok");
+    }
+    let stream = TcpStream::connect(&rig.net, to).await.unwrap();
+    let local = stream.local_addr().unwrap();
+    talk(stream, b"first").await;
+    until_time_wait(&rig, local, to).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let again = TcpStream::connect_from(&rig.net, local, to).await;
+    if mode != synack::TwReuse::On {
+        let e = again.expect_err("the TIME-WAIT tuple is not taken over");
+        assert_eq!(e.kind(), ErrorKind::AddrInUse);
+        assert_eq!(rig.net.counters().time_wait_reused, 0);
+        assert_eq!(server.await.unwrap().unwrap(), [b"first".to_vec()]);
+        return;
+    }
+    let again = again.expect("TIME-WAIT taken over");
+    assert_eq!(again.local_addr().unwrap(), local);
+    talk(again, b"second").await;
+    let got = server.await.unwrap().unwrap();
+    assert_eq!(got, [b"first".to_vec(), b"second".to_vec()]);
+    assert_eq!(rig.net.counters().time_wait_reused, 1);
+}
+
+#[tokio::test]
+async fn kernel_lx_12_tw_reuse_on_reconnects_through_time_wait_v4() {
+    skip_unless_netns!();
+    run(tw_reuse_reconnect(Family::V4, synack::TwReuse::On)).await;
+}
+
+#[tokio::test]
+async fn kernel_lx_12_tw_reuse_on_reconnects_through_time_wait_v6() {
+    skip_unless_netns!();
+    run(tw_reuse_reconnect(Family::V6, synack::TwReuse::On)).await;
+}
+
+#[tokio::test]
+async fn kernel_lx_12_tw_reuse_loopback_refuses_other_addresses_v4() {
+    skip_unless_netns!();
+    run(tw_reuse_reconnect(Family::V4, synack::TwReuse::Loopback)).await;
 }
 
 // ----- resets ------------------------------------------------------------------------------

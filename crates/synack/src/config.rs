@@ -16,6 +16,26 @@ pub enum Ecn {
     On,
 }
 
+/// When `connect` may take over a 4-tuple that is in TIME-WAIT (LX-12; Linux's tcp_tw_reuse
+/// sysctl). Only ever with timestamps on in the old connection and after
+/// [`Config::tw_reuse_delay`]: the new connection then starts its sequence numbers above
+/// the old ones and inherits TS.Recent, so PAWS (RFC 7323 §5) and RFC 6191's reasoning keep
+/// old duplicates out. A SYN arriving at a listener is never affected (TW-3 decides that).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TwReuse {
+    /// Never: a tuple in TIME-WAIT stays unusable for 2·MSL (tcp_tw_reuse = 0).
+    Off,
+    /// Only for loopback traffic (tcp_tw_reuse = 2, Linux's default). A user-space stack
+    /// has no `lo` device, so "loopback" is read from the addresses, as Linux reads them
+    /// when the socket is not bound to `lo`: either end is a loopback address (127.0.0.0/8,
+    /// ::1, or ::ffff:127.0.0.0/104), or both ends are the same address (a connection to
+    /// ourselves).
+    #[default]
+    Loopback,
+    /// For every destination (tcp_tw_reuse = 1).
+    On,
+}
+
 /// Stack configuration. `Config::default()` behaves like a Linux 6.x host.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -61,6 +81,14 @@ pub struct Config {
     /// Keep-alive for new connections (RFC 9293 §3.8.4; Linux SO_KEEPALIVE): `None`, off,
     /// by default (MUST-25). `Stack::set_keepalive` switches it per connection (MUST-24).
     pub keepalive: Option<KeepAlive>,
+    /// Whether `connect` may take over a 4-tuple in TIME-WAIT (LX-12, Linux tcp_tw_reuse:
+    /// loopback only by default).
+    pub tw_reuse: TwReuse,
+    /// How long after the old connection's last timestamp (TS.Recent) its TIME-WAIT tuple
+    /// may be reused (LX-12, Linux tcp_tw_reuse_delay = 1000 ms): at least one tick of the
+    /// slowest timestamp clock RFC 7323 §5.4 allows (1 Hz), so that the peer's next TSval is
+    /// above every one of the old connection.
+    pub tw_reuse_delay: Duration,
     /// Ignore RST in TIME-WAIT (RFC 1337 F1, TW-2; decision 4).
     pub rfc1337: bool,
     /// Most connections in TIME-WAIT at once (Linux tcp_max_tw_buckets); beyond it a
@@ -142,6 +170,8 @@ impl Default for Config {
             fin_wait_2_timeout: Duration::from_secs(60),
             user_timeout: None,
             keepalive: None,
+            tw_reuse: TwReuse::Loopback,
+            tw_reuse_delay: Duration::from_millis(1000),
             rfc1337: true,
             max_time_wait: 262_144,
             invalid_ratelimit: Duration::from_millis(500),

@@ -112,6 +112,8 @@ pub struct Counters {
     pub time_wait_expired: u64,
     /// Connections now in TIME-WAIT (a gauge).
     pub curr_time_wait: u64,
+    /// TcpExt TWRecycled: TIME-WAIT 4-tuples taken over by `connect` (LX-12, tcp_tw_reuse).
+    pub time_wait_reused: u64,
     /// TcpExt TCPTimeWaitOverflow: closings that skipped TIME-WAIT because the table was full.
     pub time_wait_overflow: u64,
     /// TcpExt TCPAbortOnTimeout: aborts after retries or user timeout.
@@ -195,7 +197,7 @@ impl Counters {
 impl fmt::Display for Counters {
     /// A `netstat -s`-like summary; zero lines are omitted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: [(u64, &str); 44] = [
+        let lines: [(u64, &str); 45] = [
             (self.active_opens, "active connection openings"),
             (self.passive_opens, "passive connection openings"),
             (self.attempt_fails, "failed connection attempts"),
@@ -212,6 +214,10 @@ impl fmt::Display for Counters {
             (self.synack_retrans, "SYN,ACK retransmits"),
             (self.synack_timeouts, "half-open requests timed out"),
             (self.time_wait_expired, "TCP sockets finished time wait"),
+            (
+                self.time_wait_reused,
+                "time wait sockets recycled by time stamp",
+            ),
             (
                 self.time_wait_overflow,
                 "times the TIME-WAIT table overflowed",

@@ -129,6 +129,8 @@ pub enum Cause {
     TimeWaitFull,
     /// An ICMP error arrived (SHLD-26).
     RecvIcmp,
+    /// `connect` took the 4-tuple over from TIME-WAIT (LX-12, tcp_tw_reuse).
+    Reused,
 }
 
 impl fmt::Display for Cause {
@@ -152,6 +154,7 @@ impl fmt::Display for Cause {
             Cause::RetriesExhausted => "retries exhausted",
             Cause::TimeWaitFull => "TIME-WAIT table full",
             Cause::RecvIcmp => "rcv ICMP error",
+            Cause::Reused => "TIME-WAIT reused by connect",
         };
         f.write_str(s)
     }

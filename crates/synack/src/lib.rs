@@ -24,7 +24,7 @@ mod tw_table;
 pub mod wire;
 
 pub use cc::Algorithm;
-pub use config::{Config, Ecn, KeepAlive};
+pub use config::{Config, Ecn, KeepAlive, TwReuse};
 pub use counters::{Counters, DropReason};
 pub use error::Error;
 pub use event::{Cause, CloseReason, ConnId, Event, ListenerId, SoftError, TimerKind};

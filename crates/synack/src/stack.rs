@@ -8,11 +8,12 @@
 //! connection whatever the ACK rate.
 
 use crate::cc::CongestionControl;
-use crate::config::{Config, KeepAlive};
+use crate::config::{Config, KeepAlive, TwReuse};
 use crate::counters::{Counters, DropReason};
 use crate::error::Error;
 use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId};
 use crate::isn::IsnGenerator;
+use crate::seq::SeqNum;
 use crate::state::State;
 use crate::syncookie::{self, SynCookies};
 use crate::tcb::{time_wait_expired, CtlQueue, CtlSegment, Ctx, FreshTcb, Tcb, TimeWait};
@@ -84,6 +85,24 @@ pub struct ListenerInfo {
 enum Named<'a> {
     Tcb(&'a Tcb),
     Record(TimeWait),
+}
+
+/// What a TIME-WAIT incarnation hands the connection that takes its 4-tuple over (LX-12).
+#[derive(Clone, Copy)]
+struct Reuse {
+    /// The old SND.NXT: the new ISS goes above it.
+    snd_nxt: SeqNum,
+    /// The old TS.Recent and when it arrived, for PAWS (RFC 7323 §5).
+    ts_recent: u32,
+    ts_recent_at: Instant,
+}
+
+/// What `connect` finds at a 4-tuple (`Stack::tuple_use`).
+enum TupleUse {
+    Free,
+    /// In TIME-WAIT, and `Config::tw_reuse` lets it be taken over now (LX-12).
+    Reusable(Reuse),
+    Taken,
 }
 
 /// One entry of the connection table: 16 bytes (issue 3's memory budget).
@@ -243,6 +262,15 @@ fn due_entry(tcb: &mut Tcb) -> Option<(Instant, bool)> {
 
 /// Stale timer-heap entries tolerated before any sweep (see `Stack::prune_timers`).
 const PRUNE_SLACK: usize = 64;
+
+/// LX-12: the ISS of a connection that takes over a TIME-WAIT whose SND.NXT was `snd_nxt`:
+/// a window's worth (65535) + 2 above it, mod 2^32, and never 0 (Linux tcp_twsk_unique).
+fn reuse_iss(snd_nxt: SeqNum) -> SeqNum {
+    match snd_nxt + 65535 + 2 {
+        SeqNum(0) => SeqNum(1),
+        iss => iss,
+    }
+}
 
 fn valid_remote(ip: IpAddr) -> bool {
     match ip {
@@ -490,38 +518,168 @@ impl Stack {
         if local_ip.is_ipv4() != remote.is_ipv4() {
             return Err(Error::InvalidAddress);
         }
-        // An ephemeral port comes already checked to be free with this remote, and with
-        // its tuple's hash.
-        let (port, hash) = match local.map(|l| l.port()).filter(|&p| p != 0) {
+        // An ephemeral port comes already checked to be free with this remote (or in a
+        // TIME-WAIT that may be taken over, LX-12), and with its tuple's hash.
+        let (port, hash, reuse) = match local.map(|l| l.port()).filter(|&p| p != 0) {
             Some(p) => {
                 let tuple = Tuple::new(SocketAddr::new(local_ip, p), remote);
                 let hash = self.hasher.hash(&tuple);
-                if self.tuple_hashed_in_use(hash, &tuple) {
-                    return Err(Error::AddrInUse);
+                match self.tuple_use(now, hash, &tuple) {
+                    TupleUse::Free => (p, hash, None),
+                    TupleUse::Reusable(r) => (p, hash, Some(r)),
+                    TupleUse::Taken => return Err(Error::AddrInUse),
                 }
-                (p, hash)
             }
-            None => self.ephemeral_port(local_ip, remote)?,
+            None => self.ephemeral_port(now, local_ip, remote)?,
         };
         let local = SocketAddr::new(local_ip, port);
-        if self.held() >= self.max_connections() {
+        // A TIME-WAIT taken over makes room for its successor; checked before it goes, so
+        // that a refused connect leaves it in place.
+        if self.held() >= self.max_connections() + usize::from(reuse.is_some()) {
             return Err(Error::TooManyConnections);
         }
-        let idx = self.insert_tcb(now, local, remote, hash, None);
+        let iss = reuse.map(|r| self.take_over(now, hash, &Tuple::new(local, remote), r));
+        let idx = self.insert_tcb(now, local, remote, hash, None, iss.map(|(iss, _)| iss));
         let id = self.with_tcb(idx, now, |t, ctx| {
+            if let Some((_, r)) = iss {
+                // RFC 7323 §5, RFC 6191: TS.Recent and its age carry over, so that PAWS
+                // knows the old incarnation's last timestamp (Linux tcp_twsk_unique).
+                t.ts_recent = r.ts_recent;
+                t.ts_recent_at = r.ts_recent_at;
+            }
             t.set_state(ctx, State::SynSent, Cause::Connect);
             t.id
         });
         id.ok_or(Error::InvalidHandle)
     }
 
+    /// LX-12: what `connect` finds at `tuple` (hashed to `hash`): free, taken, or in a
+    /// TIME-WAIT it may take over now. Linux's tcp_twsk_unique: `Config::tw_reuse` allows
+    /// the addresses, the old connection used timestamps, and its last timestamp arrived
+    /// more than `Config::tw_reuse_delay` ago (the peer's timestamp clock, at 1 Hz or
+    /// faster, RFC 7323 §5.4, has ticked since, so its next TSval is above every one of the
+    /// old incarnation and PAWS keeps those out). Without timestamps nothing tells old
+    /// segments from new ones, and the tuple stays taken for 2·MSL (MUST-13). The delay
+    /// counts from TS.Recent's arrival, strictly, as Linux 6.13's tcp_tw_reuse_delay does
+    /// in ms (older kernels: a fixed second in whole seconds; a later one counts from the
+    /// entry into TIME-WAIT, for an active closer normally the same moment: the peer's FIN).
+    ///
+    /// Linux lets a socket bound to an explicit port take over a TIME-WAIT with timestamps
+    /// whatever tcp_tw_reuse and the delay say (a known way around the delay); here an
+    /// explicit port follows the same rule as an ephemeral one.
+    fn tuple_use(&self, now: Instant, hash: u64, tuple: &Tuple) -> TupleUse {
+        if let Some(idx) = self.find_conn(hash, tuple) {
+            return match self.slots[idx as usize].tcb.as_deref() {
+                Some(t) if t.state == State::TimeWait && self.reuse_allowed_for(tuple) => {
+                    self.reusable(now, t.ts_ok, t.snd_nxt, t.ts_recent, t.ts_recent_at)
+                }
+                _ => TupleUse::Taken,
+            };
+        }
+        if self.tw.is_empty() {
+            return TupleUse::Free;
+        }
+        // Where reuse cannot apply (every non-loopback tuple by default, issue 3's churn
+        // among them), the record is only looked for, not unpacked.
+        if !self.reuse_allowed_for(tuple) {
+            return if self.tw.contains(hash, tuple) {
+                TupleUse::Taken
+            } else {
+                TupleUse::Free
+            };
+        }
+        match self.tw.peek(hash, tuple) {
+            Some(r) => self.reusable(now, r.opts & 2 != 0, r.snd_nxt, r.ts_recent, r.ts_recent_at),
+            None => TupleUse::Free,
+        }
+    }
+
+    /// `tuple_use` for a TIME-WAIT incarnation with these fields whose addresses
+    /// `Config::tw_reuse` allows.
+    fn reusable(
+        &self,
+        now: Instant,
+        ts_ok: bool,
+        snd_nxt: SeqNum,
+        ts_recent: u32,
+        ts_recent_at: Instant,
+    ) -> TupleUse {
+        if ts_ok && now.saturating_since(ts_recent_at) > self.config.tw_reuse_delay {
+            TupleUse::Reusable(Reuse {
+                snd_nxt,
+                ts_recent,
+                ts_recent_at,
+            })
+        } else {
+            TupleUse::Taken
+        }
+    }
+
+    /// Whether `Config::tw_reuse` allows taking over `tuple`'s TIME-WAIT at all (LX-12).
+    /// Loopback, as Linux reads it from the addresses (tcp_tw_reuse = 2): either end a
+    /// loopback address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104); and, for a stack with no
+    /// `lo` device, a connection from an address to itself.
+    fn reuse_allowed_for(&self, tuple: &Tuple) -> bool {
+        fn loopback(ip: IpAddr) -> bool {
+            match ip {
+                IpAddr::V4(a) => a.is_loopback(),
+                IpAddr::V6(a) => {
+                    a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+                }
+            }
+        }
+        match self.config.tw_reuse {
+            TwReuse::Off => false,
+            TwReuse::On => true,
+            TwReuse::Loopback => {
+                let (l, r) = (tuple.local().ip(), tuple.remote().ip());
+                loopback(l) || loopback(r) || l == r
+            }
+        }
+    }
+
+    /// LX-12: end the TIME-WAIT incarnation of `tuple` (hashed to `hash`), record or TCB,
+    /// for a new connection that takes the tuple over, and count it (TcpExt TWRecycled).
+    /// Returns the new connection's ISS, SND.NXT + 2^16 + 1 of the old one (never 0, as in
+    /// Linux), above every sequence number the old incarnation used: RFC 6191 §2's
+    /// condition for a new incarnation, so that any old duplicate that still reaches the
+    /// peer is a retransmission below its window, not new data. And `r` again.
+    fn take_over(&mut self, now: Instant, hash: u64, tuple: &Tuple, r: Reuse) -> (SeqNum, Reuse) {
+        if let Some(idx) = self.find_conn(hash, tuple) {
+            // A TCB in TIME-WAIT (its handle held, or it could not be packed): CLOSED now.
+            // A held handle sees the end, as at 2·MSL, with its own cause.
+            self.with_tcb(idx, now, |t, ctx| {
+                t.terminate(ctx, CloseReason::Normal, Cause::Reused);
+            });
+        } else if let Some((id, _)) = self.tw.take(&self.hasher, hash, tuple) {
+            self.counters.curr_time_wait = self.counters.curr_time_wait.saturating_sub(1);
+            self.events.push(Event::StateChanged {
+                conn: id,
+                from: State::TimeWait,
+                to: State::Closed,
+                cause: Cause::Reused,
+            });
+            self.events.push(Event::Closed {
+                conn: id,
+                reason: CloseReason::Normal,
+            });
+            self.counters.events_dropped = self.events.dropped;
+        }
+        self.counters.time_wait_reused += 1;
+        (reuse_iss(r.snd_nxt), r)
+    }
+
     /// RFC 6056 algorithm 3: a keyed hash picks where to start, a counter moves on. A port
-    /// that would connect to itself is skipped (S-10). The port, and its tuple's hash.
+    /// that would connect to itself is skipped (S-10). As in Linux (__inet_hash_connect),
+    /// each candidate is tried in turn and the first whose tuple is free or in a TIME-WAIT
+    /// that may be taken over (LX-12) is taken. The port, its tuple's hash, and what a
+    /// TIME-WAIT taken over hands on.
     fn ephemeral_port(
         &mut self,
+        now: Instant,
         local_ip: IpAddr,
         remote: SocketAddr,
-    ) -> Result<(u16, u64), Error> {
+    ) -> Result<(u16, u64, Option<Reuse>), Error> {
         let (lo, hi) = self.config.ephemeral_ports;
         let (lo, hi) = (lo.min(hi) as u32, lo.max(hi) as u32);
         let n = hi - lo + 1;
@@ -534,10 +692,13 @@ impl Stack {
             }
             let tuple = Tuple::new(local, remote);
             let hash = self.hasher.hash(&tuple);
-            if !self.tuple_hashed_in_use(hash, &tuple) {
-                self.port_counter = self.port_counter.wrapping_add(i + 1);
-                return Ok((port, hash));
-            }
+            let reuse = match self.tuple_use(now, hash, &tuple) {
+                TupleUse::Free => None,
+                TupleUse::Reusable(r) => Some(r),
+                TupleUse::Taken => continue,
+            };
+            self.port_counter = self.port_counter.wrapping_add(i + 1);
+            return Ok((port, hash, reuse));
         }
         Err(Error::NoPortsAvailable)
     }
@@ -1073,7 +1234,7 @@ impl Stack {
         if let Some(lst) = self.listeners[l as usize].as_mut() {
             lst.syn_queue += 1;
         }
-        let idx = self.insert_tcb(now, local, remote, hash, Some(lid));
+        let idx = self.insert_tcb(now, local, remote, hash, Some(lid), None);
         self.with_tcb(idx, now, |t, ctx| {
             t.marks.set_ours(dscp); // before its SYN,ACK is built
             t.marks.set_received(pkt.traffic_class); // MAY-9
@@ -1194,7 +1355,7 @@ impl Stack {
             .map_or(self.config.dscp, |l| l.dscp);
         // Rare (cookies are sent under a SYN flood only): hashed here, not passed down.
         let hash = self.hasher.hash(&Tuple::new(local, remote));
-        let idx = self.insert_tcb(now, local, remote, hash, Some(lid));
+        let idx = self.insert_tcb(now, local, remote, hash, Some(lid), None);
         let iss = h.ack - 1;
         self.with_tcb(idx, now, |t, ctx| {
             t.marks.set_ours(dscp);
@@ -1435,13 +1596,8 @@ impl Stack {
             .map(|&e| e & SLOT_MASK)
     }
 
-    /// A connection or TIME-WAIT record holds `tuple` (hashed to `hash`).
-    fn tuple_hashed_in_use(&self, hash: u64, tuple: &Tuple) -> bool {
-        self.find_conn(hash, tuple).is_some() || self.tw.contains(hash, tuple)
-    }
-
     /// Index slot `idx` (whose TCB is in place) under its tuple, which no indexed
-    /// connection holds: connect checked it is free (`tuple_hashed_in_use`), a SYN or cookie ACK
+    /// connection holds: connect checked it is free (`tuple_use`; a TIME-WAIT it takes over is gone first), a SYN or cookie ACK
     /// came to a listener because the lookup found no connection, and a TIME-WAIT record
     /// being restored was in the TIME-WAIT table, not here. So the entry is inserted
     /// without a search first (debug builds check). `hash` is the tuple's hash, which
@@ -1518,7 +1674,7 @@ impl Stack {
     }
 
     /// A new connection `local` <-> `remote` (whose tuple hashes to `hash`) in CLOSED, in a
-    /// slot of its own and indexed.
+    /// slot of its own and indexed; its ISS is `iss` if given (LX-12), else RFC 6528's.
     fn insert_tcb(
         &mut self,
         now: Instant,
@@ -1526,6 +1682,7 @@ impl Stack {
         remote: SocketAddr,
         hash: u64,
         listener: Option<ListenerId>,
+        iss: Option<SeqNum>,
     ) -> u32 {
         let idx = self.alloc_slot();
         let generation = self.slots[idx as usize].generation();
@@ -1533,7 +1690,8 @@ impl Stack {
             index: idx,
             generation,
         };
-        let (iss, ts_offset) = self.isn.isn_and_ts_offset(now, local, remote);
+        let (isn, ts_offset) = self.isn.isn_and_ts_offset(now, local, remote);
+        let iss = iss.unwrap_or(isn);
         let (config, fresh) = (&self.config, &self.fresh);
         // A spare box is overwritten where it lies (`Tcb::reinit`): the value built on the
         // stack and moved in by `boxed` cost a 440-byte copy per connection.
@@ -2016,6 +2174,18 @@ mod tests {
                 isn.port_offset(ip, remotes[r])
             );
         }
+    }
+
+    #[test]
+    fn lx_12_tw_reuse_iss_is_old_snd_nxt_plus_65537_mod_2_32_never_0() {
+        assert_eq!(reuse_iss(SeqNum(1000)), SeqNum(66_537));
+        assert_eq!(reuse_iss(SeqNum(u32::MAX)), SeqNum(65_536));
+        assert_eq!(
+            reuse_iss(SeqNum(u32::MAX - 65_536)),
+            SeqNum(1),
+            "0 is skipped"
+        );
+        assert_eq!(reuse_iss(SeqNum(u32::MAX - 65_535)), SeqNum(1));
     }
 
     #[test]

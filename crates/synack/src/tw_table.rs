@@ -20,8 +20,9 @@
 //!   edge never moves left, SHLD-14);
 //! - Last.ACK.sent (equal to RCV.NXT once the last ACK is out; records are refused
 //!   otherwise);
-//! - time precision: TS.Recent's age keeps whole seconds and the ACK rate-limit stamp 16 ms
-//!   steps, both rounded so that the stamp comes out later (more conservative); the two
+//! - time precision: TS.Recent's age keeps sixteenths of a second (62.5 ms, enough for
+//!   LX-12's 1 s reuse delay) and the ACK rate-limit stamp 16 ms steps, both rounded so
+//!   that the stamp comes out later (more conservative); the two
 //!   rate-limit stamps (challenge ACK, out-of-window ACK) share the later of the two, and
 //!   one more than 17 minutes old is dropped.
 //!
@@ -44,6 +45,14 @@ const CHUNK: usize = 128;
 /// `Body::flags` bits.
 const LIVE: u8 = 1 << 7;
 const OPTS_MASK: u8 = 0b111; // window scaling, timestamps, SACK, as `TimeWait::opts`
+/// Bits 3..=6 of `Body::flags`: sixteenths of a second of TS.Recent's age below
+/// `Body::ts_age`'s whole seconds, so that the age is kept to 62.5 ms. LX-12 compares it
+/// with `Config::tw_reuse_delay` (1 s): with whole seconds, rounding toward the deadline
+/// made reuse wait up to a second longer than asked.
+const AGE_FRAC_SHIFT: u8 = 3;
+const AGE_FRAC_MASK: u8 = 0b1111 << AGE_FRAC_SHIFT;
+/// µs in one unit of the fraction.
+const AGE_FRAC_US: u64 = 1_000_000 / 16;
 
 /// Age sentinel: no stamp.
 const NO_AGE: u16 = u16::MAX;
@@ -64,8 +73,10 @@ struct Body {
     /// RCV.ADV - RCV.NXT in units of 2^Rcv.Wind.Shift, rounded up (the window field we
     /// sent: the edge is never taken back, SHLD-14).
     rcv_wnd: u16,
-    /// Whole seconds from TS.Recent's arrival to the 2·MSL deadline: PAWS only asks whether
-    /// it is older than 24 days (RFC 7323 §5.5). Records whose age does not fit are refused.
+    /// Whole seconds from TS.Recent's arrival to the 2·MSL deadline (sixteenths in
+    /// `flags`, [`AGE_FRAC_SHIFT`]): PAWS only asks whether it is older than 24 days (RFC
+    /// 7323 §5.5), LX-12 whether it is older than `Config::tw_reuse_delay`. Records whose
+    /// age does not fit are refused.
     ts_age: u16,
     /// 16 ms units from the last rate-limited ACK to the deadline (NO_AGE: none, or so old
     /// that no rate limit still applies).
@@ -165,7 +176,10 @@ impl<A: Family> Rec<A> {
         // Ages are rounded down: a rebuilt stamp is never earlier than the real one, so a
         // rate limit or TS.Recent's validity can only last longer, never shorter.
         let ms_before = |at: Instant| tw.expires.saturating_since(at).as_millis();
-        let ts_age = u16::try_from(ms_before(tw.ts_recent_at) / 1000).ok()?;
+        let sixteenths =
+            tw.expires.saturating_since(tw.ts_recent_at).as_micros() / u128::from(AGE_FRAC_US);
+        let ts_age = u16::try_from(sixteenths >> 4).ok()?;
+        let age_frac = (sixteenths & 0xf) as u8;
         let limit = match (tw.last_challenge.get(), tw.last_oow_ack.get()) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -192,7 +206,7 @@ impl<A: Family> Rec<A> {
                 ts_age,
                 limit_age,
                 expires: off,
-                flags: LIVE | (tw.opts & OPTS_MASK),
+                flags: LIVE | (tw.opts & OPTS_MASK) | age_frac << AGE_FRAC_SHIFT,
                 wscale: tw.snd_wscale << 4 | tw.rcv_wscale,
             },
         })
@@ -220,7 +234,11 @@ impl<A: Family> Rec<A> {
             ts_offset: 0,
             last_ack_sent: rcv_nxt,
             listener: 0,
-            ts_recent_at: back(u64::from(b.ts_age) * 1000),
+            ts_recent_at: {
+                let frac = u64::from((b.flags & AGE_FRAC_MASK) >> AGE_FRAC_SHIFT);
+                let sixteenths = u64::from(b.ts_age) * 16 + frac;
+                Instant::from_micros(expires.as_micros().saturating_sub(sixteenths * AGE_FRAC_US))
+            },
             expires,
             last_challenge: limit,
             last_oow_ack: limit,
@@ -367,6 +385,12 @@ impl<A: Family> Ring<A> {
             return None; // the stack never holds a 4-tuple twice; refuse rather than shadow
         }
         self.append(hasher, hash, tw.expires, |off| Rec::pack(id, tw, off))
+    }
+
+    /// The record of `t`, unpacked, left in place.
+    fn peek(&self, hash: u64, t: &Tuple) -> Option<TimeWait> {
+        let (c, r) = self.at(self.find(hash, t)?);
+        Some(r.unpack(c.base).1)
     }
 
     /// Remove and return the record of `t`.
@@ -613,6 +637,15 @@ impl TwTable {
         }
     }
 
+    /// The record of `t` (hashed to `hash`), left in the table: what `connect` asks before
+    /// it takes a TIME-WAIT tuple over (LX-12). `ts_offset` and `mss` are 0.
+    pub fn peek(&self, hash: u64, t: &Tuple) -> Option<TimeWait> {
+        match t {
+            Tuple::V4 { .. } => self.v4.peek(hash, t),
+            Tuple::V6 { .. } => self.v6.peek(hash, t),
+        }
+    }
+
     /// Remove the record of `t` (hashed to `hash`) and return it.
     pub fn take(
         &mut self,
@@ -848,6 +881,36 @@ mod tests {
             assert_eq!(b.last_challenge, b.last_oow_ack);
             assert!(!t.contains(hash, &a.tuple));
             assert!(t.is_empty());
+        }
+    }
+
+    /// LX-12 compares TS.Recent's age with a delay of a second: the record keeps it to
+    /// 62.5 ms, rounded so that the rebuilt stamp is never earlier than the real one.
+    #[test]
+    fn lx_12_record_keeps_ts_recent_age_to_a_sixteenth_of_a_second() {
+        let h = hasher();
+        let mut t = TwTable::new();
+        for (i, age_us) in [0u64, 1, 62_499, 62_500, 1_000_000, 1_062_501, 59_999_999]
+            .into_iter()
+            .enumerate()
+        {
+            let mut a = tw(100 + i as u16, i % 2 == 1, 70_000_000);
+            a.ts_recent_at = Instant::from_micros(70_000_000 - age_us);
+            assert!(t.insert_ok(&h, id(i as u32), &a));
+            let hash = h.hash(&a.tuple);
+            let b = t.peek(hash, &a.tuple).expect("held");
+            assert!(t.contains(hash, &a.tuple), "peek leaves the record");
+            let kept = 70_000_000 - b.ts_recent_at.as_micros();
+            assert!(
+                kept <= age_us && age_us - kept < 62_500,
+                "{age_us} -> {kept}"
+            );
+            assert_eq!(kept % 62_500, 0);
+            let (_, c) = t.take(&h, hash, &a.tuple).unwrap();
+            assert_eq!(
+                (c.ts_recent_at, c.snd_nxt, c.opts),
+                (b.ts_recent_at, a.snd_nxt, a.opts)
+            );
         }
     }
 

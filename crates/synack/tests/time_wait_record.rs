@@ -101,8 +101,20 @@ fn tw_2_lx_16_record_applies_the_rst_policy() {
 
 #[test]
 fn tw_3_record_lets_a_newer_syn_reopen() {
-    let mut t = Tcp::v4();
-    orphan_time_wait(&mut t);
+    // LX-12: tcp_tw_reuse is for connect; a server's TIME-WAIT meets a SYN exactly as
+    // without it, even with reuse on everywhere, and nothing counts as reuse.
+    for reuse in [TwReuse::Loopback, TwReuse::On] {
+        let mut t = Tcp::with_config(Config {
+            tw_reuse: reuse,
+            ..Tcp::config()
+        });
+        tw_3_reopen(&mut t);
+        assert_eq!(t.counters().time_wait_reused, 0);
+    }
+}
+
+fn tw_3_reopen(t: &mut Tcp) {
+    orphan_time_wait(t);
     let (snd_nxt, rcv_nxt) = t.nxt_in(State::TimeWait);
     let old = t.c();
     // An old SYN does not reopen: answered with an ACK, TIME-WAIT stays.

@@ -260,6 +260,10 @@ impl Tcp {
     pub fn v6_with_config(config: Config) -> Tcp {
         Tcp::build(config, "2001:db8::1", "2001:db8::2")
     }
+    /// The stack at address `ours`, the scripted peer at `peer` (e.g. loopback addresses).
+    pub fn with_addrs(config: Config, ours: &str, peer: &str) -> Tcp {
+        Tcp::build(config, ours, peer)
+    }
 
     fn build(config: Config, ours: &str, peer: &str) -> Tcp {
         let ours: IpAddr = ours.parse().unwrap();
