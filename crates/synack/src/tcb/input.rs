@@ -582,8 +582,7 @@ impl Tcb {
         // or a flight record (nearly always) that is `[SND.UNA, SEG.ACK)`, sent at
         // `last_send`, and `rack_on_ack` takes the short way.
         let rack = self.rack_on(ctx);
-        let rack_full =
-            rack && (h.options.sack_count > 0 || !self.sb.is_empty() || self.sb.flight().is_some());
+        let rack_full = rack && (h.options.sack_count > 0 || self.sb.is_allocated());
         let mut newly = rack_full.then(Pieces::default);
         if self.sack_ok {
             let una = self.snd_una.max(h.ack);

@@ -751,7 +751,19 @@ impl Tcb {
     /// RFC 6675 §5 (SK-9, SK-11): enter SACK recovery on the DupThresh-th duplicate ACK or
     /// when the segment at SND.UNA is deemed lost, but not before the previous recovery's
     /// point is acknowledged; leave it when the cumulative ACK passes the recovery point.
+    /// Most ACKs can neither end a recovery nor start one: no recovery, fewer than
+    /// DupThresh duplicate ACKs and no scoreboard or RACK record (nothing SACKed, nothing
+    /// marked lost). Those return here, inlined; the rest take `sack_recovery_step`.
+    #[inline(always)]
     pub(super) fn sack_recovery_check(&mut self, ctx: &mut Ctx) {
+        if self.in_recovery || u32::from(self.dupacks) >= sack::DUP_THRESH || self.sb.is_allocated()
+        {
+            self.sack_recovery_step(ctx);
+        }
+    }
+
+    #[inline(never)]
+    fn sack_recovery_step(&mut self, ctx: &mut Ctx) {
         if self.in_recovery {
             if self.snd_una.gt(self.recover) {
                 self.in_recovery = false;

@@ -76,6 +76,13 @@ impl Scoreboard {
         }
     }
 
+    /// Whether the box exists (something SACKed, or a RACK record): while it does not,
+    /// nothing can be deemed lost.
+    #[inline(always)]
+    pub fn is_allocated(&self) -> bool {
+        self.inner.is_some()
+    }
+
     fn inner_mut(&mut self) -> &mut Inner {
         self.inner.get_or_insert_with(Box::default)
     }
