@@ -447,6 +447,37 @@ impl Peer for Flooder {
     }
 }
 
+/// Bytes A sends in `lost-segment`: six full segments, all in the initial window.
+pub const LOST_SEGMENT_BYTES: usize = 6 * 1460;
+
+fn lost_segment(seed: u64) -> World {
+    let mut w = two_hosts(seed);
+    let data: Vec<u8> = (0..LOST_SEGMENT_BYTES).map(|i| (i % 241) as u8).collect();
+    w.set_app(
+        "A",
+        script(vec![
+            connect(),
+            Step::WaitConnected,
+            Step::Send(data),
+            Step::Close,
+            Step::WaitClosed,
+        ]),
+    );
+    w.set_app(
+        "B",
+        script(vec![
+            Step::listen(B_PORT),
+            Step::Accept,
+            Step::RecvUntilEof,
+            Step::Close,
+            Step::WaitClosed,
+        ]),
+    );
+    // The fifth data segment is lost: only the sixth (and the FIN) arrive after it.
+    w.add_fault(Fault::drop_nth("A", "B", Match::Data, 5));
+    w
+}
+
 /// Spoofed SYNs in the `syn-flood` scenario.
 /// Bytes A sends in `zero-window`; B's receive buffer holds two segments of them.
 pub const ZERO_WINDOW_BYTES: usize = 8 * 1460;
@@ -703,6 +734,22 @@ static SCENARIOS: &[Scenario] = &[
         refs: "S-14, MUST-35..37, SHLD-29, SHLD-30",
         limit: Instant::from_secs(1200),
         build: zero_window,
+    },
+    Scenario {
+        name: "lost-segment",
+        title: "one data segment is lost near the tail: SACK says which, RACK says when",
+        story: "A writes 8760 bytes (six full segments, the last 72 bytes with the FIN) and \
+                closes; the fifth segment is lost. B acknowledges the first four; the sixth \
+                and the FIN arrive above the hole and each draws a duplicate ACK whose SACK \
+                block names what B holds. Two duplicate ACKs are short of the three that \
+                classic fast retransmit waits for, but RACK (RFC 8985) reasons with time: a \
+                segment sent after the fifth has arrived, so once that segment's round-trip \
+                time plus a quarter of the minimum RTT has passed since the fifth left, the \
+                fifth is lost. A resends it 5 ms after the SACKs reach it, not after a \
+                retransmission timeout, and the close completes.",
+        refs: "RK-1, RK-2, SK-2, SK-9",
+        limit: Instant::from_secs(300),
+        build: lost_segment,
     },
     Scenario {
         name: "syn-flood",

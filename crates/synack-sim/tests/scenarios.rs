@@ -1520,3 +1520,37 @@ fn s_14_zero_window() {
         .collect();
     assert_eq!(w.app_log("B").received(0), &want[..]);
 }
+
+// ---------------------------------------------------------------------------------------
+// RK-1: the `lost-segment` demo. One segment near the tail is lost; RACK's reordering timer
+// repairs it a quarter of the minimum RTT after the SACKs arrive, with no RTO.
+
+#[test]
+fn rk_1_lost_segment_demo_repairs_the_tail_loss_by_time() {
+    let w = play("lost-segment");
+    no_app_errors(&w);
+    assert_eq!(
+        w.app_log("B").received(0).len(),
+        scenarios::LOST_SEGMENT_BYTES,
+        "every byte delivered"
+    );
+    let a_data: Vec<_> = segs(&w, "A", "B").into_iter().filter(|s| s.4 > 0).collect();
+    // Six full segments (and the FIN's 72 bytes) at 20 ms, then one retransmission.
+    assert_eq!(a_data.len(), 8, "{a_data:?}");
+    let lost = &a_data[4];
+    let again = &a_data[7];
+    assert_eq!((again.2, again.4), (lost.2, lost.4), "the fifth goes again");
+    // B's first duplicate ACK with a SACK block left at 30 ms and reached A at 40 ms; the
+    // minimum RTT is 20 ms, so RACK waits 20 / 4 = 5 ms more.
+    let first_sack = w
+        .record()
+        .segments("B", "A")
+        .iter()
+        .find(|p| !p.s().options.sack.is_empty())
+        .map(|p| p.sent)
+        .expect("B sent SACK blocks");
+    assert_eq!(first_sack, ms(30));
+    assert_eq!(again.0, ms(45), "{}", show(&w));
+    let c = w.counters("A");
+    assert_eq!((c.reorder_timeouts, c.timeouts, c.retrans_segs), (1, 0, 1));
+}
