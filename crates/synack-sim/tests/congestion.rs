@@ -107,6 +107,9 @@ fn cwnd_trace(alg: Algorithm) -> Vec<Sample> {
     let cfg = Config {
         congestion_control: alg,
         limited_transmit: false,
+        // RFC 5681's slow start, which these tests follow: HyStart++ would leave it before
+        // the queue overflows (its own test is `cub_5_hystart_...`).
+        hystart: false,
         ..Config::default()
     };
     // No random loss: the first losses are the bottleneck queue overflowing at the end of
@@ -287,4 +290,48 @@ fn rk_2_rack_tolerates_a_reordering_link() {
     );
     assert!(g_with >= 0.9, "goodput with RACK {:.1}%", 100.0 * g_with);
     assert!(g_with > g_without, "{g_with:.3} vs {g_without:.3}");
+}
+
+/// CUB-5, HyStart++ (RFC 9406): the initial slow start into a deep bottleneck queue (60
+/// packets, three and a half times the path's BDP). Plain slow start doubles cwnd until the queue
+/// overflows, losing a burst of packets; HyStart++ sees the round-trip time climb as the
+/// queue fills, slows down (CSS) and moves to congestion avoidance with nothing lost.
+#[test]
+fn cub_5_hystart_leaves_slow_start_before_the_queue_overflows() {
+    let link = LinkConfig::with_delay(Duration::from_millis(10)).bandwidth(RATE, Some(60));
+    let run = |hystart: bool| {
+        let cfg = Config {
+            hystart,
+            ..Config::default()
+        };
+        let mut w = bulk_world_on(7, link.clone(), cfg);
+        w.run_until(Instant::from_secs(600));
+        assert_eq!(w.app_log("B").received(0).len(), BYTES);
+        let dropped = w
+            .record()
+            .packets
+            .iter()
+            .filter(|p| p.fates.iter().any(|f| matches!(f, Fate::Dropped(_))))
+            .count();
+        let a = w.counters("A").clone();
+        let (g, cap) = goodput(&w);
+        eprintln!(
+            "hystart {hystart}: {dropped} dropped, {} retransmitted, {} RTT rises, {} exits, goodput {:.1}%",
+            a.retrans_segs,
+            a.hystart_delay_detect,
+            a.hystart_exits,
+            100.0 * g / cap
+        );
+        (a, dropped, g / cap)
+    };
+    let (on, dropped_on, g_on) = run(true);
+    let (off, dropped_off, _) = run(false);
+    assert!(on.hystart_delay_detect >= 1 && on.hystart_exits == 1);
+    assert_eq!((off.hystart_delay_detect, off.hystart_exits), (0, 0));
+    assert!(dropped_off > 0, "plain slow start overflows the queue");
+    assert!(
+        dropped_on * 4 < dropped_off,
+        "HyStart++ {dropped_on} vs slow start {dropped_off} drops"
+    );
+    assert!(g_on >= 0.9, "goodput {:.1}%", 100.0 * g_on);
 }

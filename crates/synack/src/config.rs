@@ -140,6 +140,10 @@ pub struct Config {
     /// plus a reordering window has passed; DupThresh counting is then only a fallback
     /// (RK-5). Off: RFC 6675's IsLost alone, like tcp_recovery = 0.
     pub rack: bool,
+    /// HyStart++ (RFC 9406, CUB-5): leave the initial slow start when the round-trip time
+    /// rises, before the bottleneck queue overflows (Linux tcp_cubic's hystart = 1 does the
+    /// same job with the older HyStart). For CUBIC and NewReno alike.
+    pub hystart: bool,
     /// Most events kept for the application before the oldest are discarded.
     pub event_queue_limit: usize,
     /// Most connections (TCBs, half-open included) the stack holds at once. At most 2^27
@@ -193,6 +197,7 @@ impl Default for Config {
             limited_transmit: true,
             tail_loss_probe: true,
             rack: true,
+            hystart: true,
             event_queue_limit: 65_536,
             max_connections: 1 << 20,
             ephemeral_ports: (32768, 60999),

@@ -150,6 +150,10 @@ pub struct Counters {
     pub lost_retransmits: u64,
     /// RACK reordering timer expiries (RFC 8985 §6.3).
     pub reorder_timeouts: u64,
+    /// TcpExt TCPHystartDelayDetect: HyStart++ saw the RTT rise and slowed slow start (CSS).
+    pub hystart_delay_detect: u64,
+    /// Initial slow starts HyStart++ ended without a loss (TcpExt TCPHystartDelayCwnd-like).
+    pub hystart_exits: u64,
     /// TcpExt TCPKeepAlive: keep-alive probes sent.
     pub keepalive_probes: u64,
     /// Connections ended because keep-alive probes went unanswered.
@@ -197,7 +201,7 @@ impl Counters {
 impl fmt::Display for Counters {
     /// A `netstat -s`-like summary; zero lines are omitted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: [(u64, &str); 45] = [
+        let lines: [(u64, &str); 47] = [
             (self.active_opens, "active connection openings"),
             (self.passive_opens, "passive connection openings"),
             (self.attempt_fails, "failed connection attempts"),
@@ -248,6 +252,8 @@ impl fmt::Display for Counters {
             (self.reordering_detected, "acks showing reordering"),
             (self.lost_retransmits, "retransmissions lost again (RACK)"),
             (self.reorder_timeouts, "RACK reordering timeouts"),
+            (self.hystart_delay_detect, "HyStart++ RTT rises detected"),
+            (self.hystart_exits, "slow starts ended by HyStart++"),
             (self.ecn_ce_received, "segments received with ECN CE"),
             (
                 self.ecn_reductions,

@@ -262,6 +262,10 @@ impl CongestionControl for Cubic {
         }
     }
 
+    fn end_slow_start(&mut self) {
+        self.ssthresh = reduced_ssthresh(u64::from(self.cwnd), self.mss);
+    }
+
     fn set_cwnd(&mut self, cwnd: u32) {
         // A window imposed from outside (recovery inflation, deflation) begins a new
         // congestion-avoidance stage from wherever it lands; setting the same value again

@@ -14,6 +14,7 @@
 use crate::time::{Duration, Instant};
 
 mod cubic;
+pub(crate) mod hystart;
 mod newreno;
 
 pub use cubic::Cubic;
@@ -71,6 +72,10 @@ pub trait CongestionControl {
     fn on_rto(&mut self, now: Instant, flight: u32, first: bool);
     /// After idling longer than an RTO (CC-13): cwnd = min(cwnd, `restart`).
     fn on_idle_restart(&mut self, now: Instant, restart: u32);
+    /// Leave slow start without a congestion event (HyStart++, RFC 9406 §4.2): ssthresh =
+    /// cwnd, so congestion avoidance starts from here (CUBIC: W_max = cwnd, K = 0, RFC 9438
+    /// §4.10).
+    fn end_slow_start(&mut self);
     /// Set cwnd directly (NewReno's fast-recovery inflation and partial-ACK deflation,
     /// CC-9 (3)/(4), CC-11, are driven by the connection). Clamped to `[mss, MAX_CWND]`.
     /// CUBIC treats a changed window as the start of a new congestion-avoidance stage (its
@@ -141,6 +146,9 @@ impl CongestionControl for Controller {
     }
     fn on_idle_restart(&mut self, now: Instant, restart: u32) {
         self.inner_mut().on_idle_restart(now, restart)
+    }
+    fn end_slow_start(&mut self) {
+        self.inner_mut().end_slow_start()
     }
     fn set_cwnd(&mut self, cwnd: u32) {
         self.inner_mut().set_cwnd(cwnd)

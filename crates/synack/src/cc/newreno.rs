@@ -82,6 +82,10 @@ impl CongestionControl for NewReno {
         self.cwnd = clamp_cwnd(u64::from(self.cwnd.min(restart)), self.mss);
     }
 
+    fn end_slow_start(&mut self) {
+        self.ssthresh = reduced_ssthresh(u64::from(self.cwnd), self.mss);
+    }
+
     fn set_cwnd(&mut self, cwnd: u32) {
         self.cwnd = clamp_cwnd(u64::from(cwnd), self.mss);
     }

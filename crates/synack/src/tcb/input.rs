@@ -603,6 +603,8 @@ impl Tcb {
                         .add_noting(b.left, b.right, una, self.snd_max, newly.as_mut());
             }
         }
+        let mut cc_acked = None;
+        let mut est_sample = None;
         if h.ack.gt(self.snd_una) {
             let data_acked = if h.ack.gt(self.snd_buf_seq) {
                 ((h.ack - self.snd_buf_seq) as usize).min(self.send_buf.len())
@@ -615,7 +617,7 @@ impl Tcb {
             if self.snd_nxt.lt(self.snd_una) {
                 self.snd_nxt = self.snd_una;
             }
-            self.take_rtt_sample(ctx, h);
+            est_sample = self.take_rtt_sample(ctx, h);
             self.retries = 0;
             // RTO-10: stop the timer when all is acknowledged, otherwise restart it.
             // The slot holds the RTO again; a PTO (or RACK's reordering timer) is set below.
@@ -624,13 +626,15 @@ impl Tcb {
             if self.snd_una == self.snd_max {
                 self.clear_timer(TimerKind::Retransmit);
                 self.clear_unacked();
+                self.sb.release_if_idle(); // HyStart++'s rounds end with the flight
                 self.set_rtx_tsval(None);
             } else {
                 self.set_timer(TimerKind::Retransmit, self.rto_deadline(ctx.now));
                 self.mark_unacked_since(ctx.now);
             }
-            // SYN and FIN are not data (CC-4); an ECN-Echo opens nothing (RFC 3168 §6.1.2).
-            self.on_new_ack_cc(ctx, data_acked as u32, !ece);
+            // SYN and FIN are not data (CC-4): the controller hears of the bytes below, once
+            // RACK has its RTT sample for HyStart++.
+            cc_acked = Some(data_acked as u32);
             if self.flags.want_writable() && self.send_buf.free() > 0 {
                 self.flags.set_want_writable(false);
                 ctx.events.push(Event::Writable { conn: self.id });
@@ -648,10 +652,17 @@ impl Tcb {
         if dsack {
             ctx.counters.dsacks_received += 1;
         }
-        if let Some(newly) = &newly {
-            self.rack_on_ack(ctx, h, una_before, newly, dsack);
+        let rack_sample = if let Some(newly) = &newly {
+            self.rack_on_ack(ctx, h, una_before, newly, dsack)
         } else if rack {
-            self.rack_on_plain_ack(ctx, h, una_before);
+            self.rack_on_plain_ack(ctx, h, una_before)
+        } else {
+            None
+        };
+        if let Some(acked) = cc_acked {
+            // An ECN-Echo opens nothing (RFC 3168 §6.1.2). RACK's sample (µs, per burst) is
+            // the finer one; without SACK, the RTT estimator's.
+            self.on_new_ack_cc(ctx, acked, !ece, rack_sample.or(est_sample));
         }
         if self.sack_ok {
             self.sack_recovery_check(ctx);
@@ -722,7 +733,8 @@ impl Tcb {
 
     /// RTT measurement: timestamps when in use (RTTM-1), else one timed segment at a time
     /// under Karn's rule (RTO-6, RTO-7).
-    fn take_rtt_sample(&mut self, ctx: &mut Ctx, h: &TcpHeader) {
+    /// The sample taken, in µs, if any.
+    fn take_rtt_sample(&mut self, ctx: &mut Ctx, h: &TcpHeader) -> Option<u32> {
         if let (true, Some(ts)) = (self.ts_ok, h.options.timestamps) {
             let stale = self
                 .rtx_tsval()
@@ -736,20 +748,20 @@ impl Tcb {
                         ctx.config.rto_max,
                     );
                     self.rtt_timing.1 = OptInstant::NONE;
-                    return;
+                    return Some(ms * 1000);
                 }
             }
         }
         if let (end, Some(at)) = (self.rtt_timing.0, self.rtt_timing.1.get()) {
             if h.ack.ge(end) {
-                self.rtt.sample_micros(
-                    ctx.now.as_micros().saturating_sub(at.as_micros()),
-                    ctx.config.rto_min,
-                    ctx.config.rto_max,
-                );
+                let us = ctx.now.as_micros().saturating_sub(at.as_micros());
+                self.rtt
+                    .sample_micros(us, ctx.config.rto_min, ctx.config.rto_max);
                 self.rtt_timing.1 = OptInstant::NONE;
+                return Some(us.min(u64::from(u32::MAX)) as u32);
             }
         }
+        None
     }
 
     /// RTO-12: after retransmitted SYNs, data starts with a 3 s RTO unless a sample exists.

@@ -3,7 +3,7 @@
 //! Also the minimal Reno congestion window the data path starts from.
 
 use super::{sack, Ctx, EcnBit, Tcb};
-use crate::cc::CongestionControl;
+use crate::cc::{hystart, CongestionControl};
 use crate::config::Ecn;
 use crate::event::TimerKind;
 use crate::seq::SeqNum;
@@ -824,8 +824,15 @@ impl Tcb {
     }
 
     /// Reno growth on a new ACK (CC-4, CC-5, CC-9 step 5, CC-12); `grow` false for an ACK
-    /// carrying ECN-Echo, which must not open the window (RFC 3168 §6.1.2).
-    pub(super) fn on_new_ack_cc(&mut self, ctx: &mut Ctx, acked: u32, grow: bool) {
+    /// carrying ECN-Echo, which must not open the window (RFC 3168 §6.1.2); `rtt` the ACK's
+    /// RTT sample in µs, for HyStart++ (CUB-5).
+    pub(super) fn on_new_ack_cc(
+        &mut self,
+        ctx: &mut Ctx,
+        acked: u32,
+        grow: bool,
+        rtt: Option<u32>,
+    ) {
         if self.in_recovery {
             return; // RFC 6675: pipe, not cwnd growth, paces recovery (sack_recovery_check)
         }
@@ -855,8 +862,28 @@ impl Tcb {
         if !grow {
             return;
         }
-        // Growth (CC-4, CC-5, CUB-3, CUB-4) is the controller's business.
+        // Growth (CC-4, CC-5, CUB-3, CUB-4) is the controller's business, except that in the
+        // initial slow start HyStart++ may slow it down or end it (RFC 9406, CUB-5).
         let flight = self.flight_size() + acked;
+        let mut acked = acked;
+        if ctx.config.hystart
+            && self.cc.ssthresh() == u32::MAX
+            && self.cwnd() >= hystart::LOW_WINDOW * self.mss
+        {
+            let (una, nxt, mss) = (self.snd_una, self.snd_max, self.mss);
+            let hs = self.sb.hystart_mut(nxt);
+            let was_css = hs.in_css();
+            let step = hs.on_ack(acked, mss, una, nxt, rtt);
+            if hs.in_css() && !was_css {
+                ctx.counters.hystart_delay_detect += 1;
+            }
+            if step.exit {
+                ctx.counters.hystart_exits += 1;
+                self.cc.end_slow_start();
+                return;
+            }
+            acked = step.growth;
+        }
         self.cc.on_ack(ctx.now, acked, flight, self.rtt.srtt());
     }
 

@@ -492,13 +492,20 @@ impl Tcb {
     /// RACK's part of an ACK without SACK blocks, a scoreboard or a flight record (every
     /// outstanding byte left at `last_send`, none retransmitted): the newly acknowledged
     /// bytes give an RTT sample, and nothing can be lost, since no segment was delivered
-    /// ahead of an earlier one.
+    /// ahead of an earlier one. Returns the RTT sample (µs).
     #[inline(always)]
-    pub(super) fn rack_on_plain_ack(&mut self, ctx: &mut Ctx, h: &TcpHeader, una_before: SeqNum) {
-        if h.ack.gt(una_before) {
-            self.rack
-                .sample(stamp(ctx.now).wrapping_sub(stamp(self.last_send)));
+    pub(super) fn rack_on_plain_ack(
+        &mut self,
+        ctx: &mut Ctx,
+        h: &TcpHeader,
+        una_before: SeqNum,
+    ) -> Option<u32> {
+        if !h.ack.gt(una_before) {
+            return None;
         }
+        let rtt = stamp(ctx.now).wrapping_sub(stamp(self.last_send));
+        self.rack.sample(rtt);
+        Some(rtt)
     }
 
     /// RACK's part of an ACK (RFC 8985 §6.2), after SND.UNA moved from `una_before`:
@@ -506,7 +513,7 @@ impl Tcb {
     /// `dsack` whether it carried a D-SACK. Updates the reference and the reordering state,
     /// then (with SACKed data outstanding) marks lost what the reference shows lost and
     /// arms the reordering timer for what may yet be. Call before the RFC 6675 recovery
-    /// check.
+    /// check. Returns the RTT sample (µs) of the newly delivered, never-retransmitted bytes.
     pub(super) fn rack_on_ack(
         &mut self,
         ctx: &mut Ctx,
@@ -514,7 +521,7 @@ impl Tcb {
         una_before: SeqNum,
         newly: &Pieces,
         dsack: bool,
-    ) {
+    ) -> Option<u32> {
         let now = stamp(ctx.now);
         let (una, max) = (una_before, self.snd_max);
         let new_una = self.snd_una;
@@ -570,6 +577,7 @@ impl Tcb {
             self.rack_detect(ctx);
         }
         self.sb.release_if_idle();
+        sample
     }
 
     /// RK-2 (RFC 8985 §6.2 step 4): a D-SACK shows a retransmission was spurious: widen the

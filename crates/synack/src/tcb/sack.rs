@@ -6,11 +6,13 @@
 //! information above the highest range is not recorded, which only makes the sender more
 //! conservative (SK-5 allows the receiver to renege anyway). Memory is bounded per connection.
 //!
-//! The same box holds RACK's record of the flight (`rack::Flight`, RK-1): both are needed
-//! only while data is outstanding and something is known about it, so one pointer in the
-//! TCB (8 bytes while unallocated, issue 3's memory budget) serves both.
+//! The same box holds RACK's record of the flight (`rack::Flight`, RK-1) and HyStart++'s
+//! rounds (`cc::hystart`): all are needed only while data is outstanding and something is
+//! known about it, so one pointer in the TCB (8 bytes while unallocated, issue 3's memory
+//! budget) serves them all.
 
 use super::rack::Flight;
+use crate::cc::hystart::HyStart;
 use crate::seq::SeqNum;
 
 /// RFC 6675 DupThresh.
@@ -54,6 +56,9 @@ struct Inner {
     /// SACKed ranges above SND.UNA, sorted and disjoint.
     ranges: Vec<(SeqNum, SeqNum)>,
     flight: Flight,
+    /// HyStart++'s rounds in the initial slow start (`cc::hystart`); forgotten with the
+    /// box when the flight drains.
+    hystart: Option<HyStart>,
 }
 
 /// SACKed ranges above SND.UNA (and RACK's flight record), allocated while in use.
@@ -103,7 +108,14 @@ impl Scoreboard {
         (&i.ranges, &mut i.flight)
     }
 
-    /// Free the box once neither part holds anything.
+    /// HyStart++'s state, started at SND.NXT `nxt` (and the box allocated) if need be.
+    pub(crate) fn hystart_mut(&mut self, nxt: SeqNum) -> &mut HyStart {
+        self.inner_mut()
+            .hystart
+            .get_or_insert_with(|| HyStart::new(nxt))
+    }
+
+    /// Free the box once neither the ranges nor the flight record hold anything.
     pub(crate) fn release_if_idle(&mut self) {
         if self
             .inner
