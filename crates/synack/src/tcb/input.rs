@@ -136,6 +136,7 @@ impl Tcb {
         if self.marks.ecn(EcnBit::Ok) {
             self.ecn_input(ctx, seg);
         }
+        let rcv_nxt = self.rcv_nxt;
         match self.state {
             State::Closed | State::Listen => ctx.counters.count_drop(DropReason::Ignored),
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
@@ -143,6 +144,11 @@ impl Tcb {
                 self.on_segment_predicted(ctx, seg)
             }
             _ => self.on_segment_synchronized(ctx, seg),
+        }
+        if self.rcv_nxt != rcv_nxt && !seg.payload.is_empty() {
+            // LX-11: the receiver's RTT sample for receive autotuning (autotune.rs).
+            let tsecr = seg.tcp.options.timestamps.map_or(0, |t| t.tsecr);
+            self.rcv_rtt_measure(ctx.now, ctx.config, tsecr, seg.payload.len());
         }
         if self.recv_buf.is_staged() {
             // The segment's data was staged but not accepted (dropped, trimmed to nothing):
@@ -615,6 +621,7 @@ impl Tcb {
             }
             // SYN and FIN are not data (CC-4); an ECN-Echo opens nothing (RFC 3168 §6.1.2).
             self.on_new_ack_cc(ctx, data_acked as u32, !ece);
+            self.sndbuf_expand(ctx.config); // LX-11 (autotune.rs)
             if self.flags.want_writable() && self.send_buf.free() > 0 {
                 self.flags.set_want_writable(false);
                 ctx.events.push(Event::Writable { conn: self.id });

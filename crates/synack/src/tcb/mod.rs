@@ -5,6 +5,7 @@
 //! calls (SEND, RECEIVE, CLOSE, ABORT). The TCB never touches other connections or the
 //! listener queues: what it needs from the stack goes through [`Ctx`].
 
+pub(crate) mod autotune;
 mod icmp;
 mod input;
 mod keepalive;
@@ -155,13 +156,11 @@ pub(crate) fn our_mss(config: &Config, local: SocketAddr) -> u16 {
     .max(88)
 }
 
-/// Our window-scale shift: the smallest whose window covers the receive buffer (WS-3).
+/// Our window-scale shift: the smallest whose window covers the largest receive buffer
+/// (WS-3, LX-19): `Config::recv_buffer_max` with autotuning (6 MiB by default: 7, as Linux
+/// chooses from tcp_rmem[2]), else `Config::recv_buffer`.
 pub(crate) fn our_wscale(config: &Config) -> u8 {
-    let mut shift = 0u8;
-    while shift < 14 && (config.recv_buffer >> shift) > 65535 {
-        shift += 1;
-    }
-    shift
+    autotune::wscale_for(config.recv_buffer_limit())
 }
 
 /// A TIME-WAIT connection reduced to what TIME-WAIT needs (MUST-13, issue 3): the
@@ -567,6 +566,10 @@ pub(crate) struct Tcb {
     /// Keep-alive (keepalive.rs): its timing, probes sent without an answer and its timer,
     /// boxed, present only while keep-alive is on; the probe to send now is a flag.
     pub ka: keepalive::KaState,
+    /// Buffer autotuning (LX-11, autotune.rs): boxed, present only once the connection has
+    /// received more than an initial window with autotuning on, or has a pinned size still
+    /// to reach.
+    pub tune: Option<Box<autotune::Tune>>,
 }
 
 /// What a fresh TCB takes from the configuration that has to be worked out (our MSS, our
@@ -693,6 +696,7 @@ macro_rules! fresh_tcb {
             tlp_end: SeqNum(0),
             flags: $fresh.flags,
             ka: keepalive::KaState::new($config.keepalive),
+            tune: None,
         )
     }};
 }

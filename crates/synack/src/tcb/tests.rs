@@ -50,8 +50,10 @@ fn ip_marks_keep_every_field_apart() {
 
 #[test]
 fn tcb_stays_compact() {
+    // 440 before buffer autotuning (LX-11) added its 8-byte box pointer (`Tcb::tune`); the
+    // pinned-size flags went into padding of the two buffers.
     assert!(
-        std::mem::size_of::<super::Tcb>() <= 440,
+        std::mem::size_of::<super::Tcb>() <= 448,
         "{}",
         std::mem::size_of::<super::Tcb>()
     );

@@ -294,7 +294,11 @@ fn held(fill: bool) -> Held {
     };
     let mut a = Stack::new(sc.config(1));
     a.add_address(ip_a);
-    let mut b = Stack::new(sc.config(2));
+    // B's buffer stays at 8 KiB (no autotuning, LX-11), so that A can fill it.
+    let mut b = Stack::new(Config {
+        moderate_rcvbuf: false,
+        ..sc.config(2)
+    });
     b.add_address(ip_b);
     let l = b.listen(SocketAddr::new(ip_b, PORT), 8).unwrap();
     let mut now = Instant::from_secs(1);
