@@ -929,9 +929,12 @@ fn print_notes(args: &Args) {
     println!("  TIME-WAIT record but the socket) and uses a new listening socket per connection.");
     match args.churn_buffer {
         None => println!(
-            "  Buffers: synack default config (send/receive buffers bounded at 128 KiB, allocated on\n  first use, freed when empty); smoltcp sockets with {SMOL_SMALL_BUF} B rx + {SMOL_SMALL_BUF} B tx. The \"both N\" rows\n  give both stacks the same N-byte buffers."
+            "  Buffers: synack default config (send/receive buffers of 128 KiB, autotuned up to 4/6 MiB,\n  allocated on first use, freed when empty); smoltcp sockets with {SMOL_SMALL_BUF} B rx + {SMOL_SMALL_BUF} B tx. The \"both N\"\n  rows give both stacks the same fixed N-byte buffers (synack's autotuning off)."
         ),
-        Some(b) => println!("  Buffers: {} for both stacks.", human_size(b)),
+        Some(b) => println!(
+            "  Buffers: {} for both stacks, fixed (synack's autotuning off).",
+            human_size(b)
+        ),
     }
     println!(
         "  Idle connections (to other server ports) are set up first and not timed; a repetition"
