@@ -575,8 +575,22 @@ impl Tcb {
         self.advance_rcv_window();
         let wnd = self.rcv_wnd();
         let unit = 1u32 << self.rcv_wscale;
-        // WS-6: round up so the right edge we advertised never appears to retract.
-        let field = wnd.div_ceil(unit).min(65535) as u16;
+        // WS-6: round up so the right edge we advertised never appears to retract, as long
+        // as the buffer holds the rounded-up edge. Each round-up from a new RCV.NXT can
+        // push the edge up to 2^shift - 1 further (Linux's ALIGN(cur_win) creeps the same
+        // way, into its buffer's overhead slack); once the slack `rcv_space` kept is used
+        // up, rounding up would promise bytes the buffer cannot take, and the sender would
+        // retransmit into a full buffer (until R2 gave up) instead of seeing a zero
+        // window. Then the field rounds down: the edge *field* falls short by less than
+        // 2^shift, which RFC 7323 §2.4 has the sender tolerate, while the promise we keep
+        // (`rcv_adv`, what we accept) never moves left.
+        let up = wnd.div_ceil(unit);
+        let field = if unit == 1 || up.saturating_mul(unit) <= self.recv_buf.window() as u32 {
+            up
+        } else {
+            wnd / unit
+        }
+        .min(65535) as u16;
         // Remember the edge the field really announces, so later rounding cannot pull it
         // back (rcv_space kept a margin of 2^shift - 1 so the buffer covers it).
         self.rcv_adv = self
