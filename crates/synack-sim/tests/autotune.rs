@@ -113,8 +113,11 @@ fn run(mut w: World, mut on_established: impl FnMut(&mut World, &ConnInfo)) -> R
         let wnd = u64::from(s.window) << shift;
         r.max_rcv_wnd = r.max_rcv_wnd.max(wnd);
         let e = s.ack.wrapping_add(wnd as u32);
-        // RFC 9293 SHLD-14 / RFC 7323 §2.4 (WS-6): the right edge never moves left.
-        if edge.is_some_and(|prev| (e.wrapping_sub(prev) as i32) < 0) {
+        // RFC 9293 SHLD-14 / RFC 7323 §2.4 (WS-6): the right edge never moves left; the
+        // field may round down by less than one unit when the buffer cannot hold the
+        // rounded-up edge (docs/conformance.md, WS-6), never more.
+        let slack = (1u32 << shift) - 1;
+        if edge.is_some_and(|prev| (e.wrapping_add(slack).wrapping_sub(prev) as i32) < 0) {
             r.edge_retracted = true;
         }
         edge = Some(edge.map_or(e, |prev| {
