@@ -85,11 +85,9 @@ pub fn synack(p: BulkParams) -> BulkRun {
 }
 
 fn synack_flow(p: BulkParams) -> Flow<SynackEnd, SynackEnd> {
-    let config = |side| synack::Config {
-        send_buffer: p.buffer,
-        recv_buffer: p.buffer,
-        ..SynackHost::config(side, p.mtu)
-    };
+    // Both stacks get the same fixed buffers: synack's autotuning (LX-11) off, so the
+    // comparison with smoltcp's fixed-size sockets stays like for like.
+    let config = |side| SynackHost::config(side, p.mtu).fixed_buffers(p.buffer);
     let b = SynackEnd::server(
         SynackHost::new(synack_bench::Side::B, config(synack_bench::Side::B)),
         PORT,

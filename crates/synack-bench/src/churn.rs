@@ -145,8 +145,8 @@ impl SynackChurn {
         let config = |side| {
             let mut c = SynackHost::config(side, 1500);
             if let Some(n) = buffer {
-                c.send_buffer = n;
-                c.recv_buffer = n;
+                // Fixed, like smoltcp's: autotuning (LX-11) off both ways.
+                c = c.fixed_buffers(n);
             }
             c
         };

@@ -41,8 +41,8 @@ struct Args {
     /// Bulk transfer size (suffix K, M or G: powers of 1024).
     #[arg(long, default_value = "1G", value_parser = parse_size)]
     bytes: u64,
-    /// Bulk send and receive buffer of each end, both stacks (synack: the bound of its
-    /// on-demand buffers; smoltcp: its fixed socket buffers).
+    /// Bulk send and receive buffer of each end, both stacks (synack: the fixed bound of its
+    /// on-demand buffers, autotuning off; smoltcp: its fixed socket buffers).
     #[arg(long, default_value = "128K", value_parser = parse_size)]
     buffer: u64,
     /// Repetitions of each bulk and 0-idle churn figure, and of synack's interleaved
@@ -69,8 +69,9 @@ struct Args {
     #[arg(long, default_value_t = 10_000)]
     time_wait: usize,
     /// Churn, idle and TIME-WAIT buffers for both stacks. Default: each stack's own choice,
-    /// synack's default config (send and receive buffers bounded at 128 KiB, allocated on
-    /// first use) and smoltcp sockets with 64 B rx + 64 B tx buffers.
+    /// synack's default config (send and receive buffers of 128 KiB allocated on first use,
+    /// autotuned up to 4 / 6 MiB) and smoltcp sockets with 64 B rx + 64 B tx buffers. Given,
+    /// synack's are fixed at that size (autotuning off), as smoltcp's are.
     #[arg(long, value_parser = parse_size)]
     churn_buffer: Option<u64>,
     /// Extra 0-idle churn rows with both stacks given the same buffers, for each of these
@@ -928,9 +929,12 @@ fn print_notes(args: &Args) {
     println!("  TIME-WAIT record but the socket) and uses a new listening socket per connection.");
     match args.churn_buffer {
         None => println!(
-            "  Buffers: synack default config (send/receive buffers bounded at 128 KiB, allocated on\n  first use, freed when empty); smoltcp sockets with {SMOL_SMALL_BUF} B rx + {SMOL_SMALL_BUF} B tx. The \"both N\" rows\n  give both stacks the same N-byte buffers."
+            "  Buffers: synack default config (send/receive buffers of 128 KiB, autotuned up to 4/6 MiB,\n  allocated on first use, freed when empty); smoltcp sockets with {SMOL_SMALL_BUF} B rx + {SMOL_SMALL_BUF} B tx. The \"both N\"\n  rows give both stacks the same fixed N-byte buffers (synack's autotuning off)."
         ),
-        Some(b) => println!("  Buffers: {} for both stacks.", human_size(b)),
+        Some(b) => println!(
+            "  Buffers: {} for both stacks, fixed (synack's autotuning off).",
+            human_size(b)
+        ),
     }
     println!(
         "  Idle connections (to other server ports) are set up first and not timed; a repetition"

@@ -28,6 +28,9 @@ pub fn config(secret: u8) -> Config {
     c.max_time_wait = 4;
     c.recv_buffer = 16 * 1024;
     c.send_buffer = 16 * 1024;
+    // Autotuning on (LX-11), with maxima small enough to reach.
+    c.recv_buffer_max = 64 * 1024;
+    c.send_buffer_max = 64 * 1024;
     c.event_queue_limit = 256;
     c
 }
@@ -418,19 +421,32 @@ impl Fixture {
                     ci.id, ci.snd_una, ci.snd_nxt
                 ));
             }
-            if ci.recv_queued > cfg.recv_buffer {
+            // LX-11: buffers grow by autotuning, never past the configured maxima (the
+            // fixture pins no size).
+            if ci.recv_buffer > cfg.recv_buffer_limit() || ci.send_buffer > cfg.send_buffer_limit()
+            {
+                return Err(format!(
+                    "{:?}: buffers {} / {} past the maxima {} / {}",
+                    ci.id,
+                    ci.recv_buffer,
+                    ci.send_buffer,
+                    cfg.recv_buffer_limit(),
+                    cfg.send_buffer_limit()
+                ));
+            }
+            if ci.recv_queued > ci.recv_buffer {
                 return Err(format!(
                     "{:?}: {} bytes queued > recv_buffer {}",
-                    ci.id, ci.recv_queued, cfg.recv_buffer
+                    ci.id, ci.recv_queued, ci.recv_buffer
                 ));
             }
-            if ci.send_queued > cfg.send_buffer {
+            if ci.send_queued > ci.send_buffer {
                 return Err(format!(
                     "{:?}: {} bytes unsent > send_buffer {}",
-                    ci.id, ci.send_queued, cfg.send_buffer
+                    ci.id, ci.send_queued, ci.send_buffer
                 ));
             }
-            if ci.rcv_wnd as usize > cfg.recv_buffer {
+            if ci.rcv_wnd as usize > ci.recv_buffer {
                 return Err(format!("{:?}: RCV.WND {} > buffer", ci.id, ci.rcv_wnd));
             }
             if ci.cwnd == 0 {

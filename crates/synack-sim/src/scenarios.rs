@@ -485,10 +485,9 @@ pub const ZERO_WINDOW_BYTES: usize = 8 * 1460;
 fn zero_window(seed: u64) -> World {
     let mut w = World::new(seed);
     w.add_host("A", &[A_ADDR]);
-    let b = synack::Config {
-        recv_buffer: 2 * 1460,
-        ..synack::Config::default()
-    };
+    // A fixed two-segment buffer (no autotuning, LX-11), so the window closes and the
+    // picture shows it: unscaled windows, as before autotuning chose shift 7.
+    let b = synack::Config::default().fixed_buffers(2 * 1460);
     w.add_host_with("B", &[B_ADDR], b);
     w.set_default_link(LinkConfig::with_delay(Duration::from_millis(10)));
     let data: Vec<u8> = (0..ZERO_WINDOW_BYTES).map(|i| (i % 251) as u8).collect();

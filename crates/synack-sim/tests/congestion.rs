@@ -78,6 +78,11 @@ fn goodput(w: &World) -> (f64, f64) {
 #[test]
 fn cc_goodput_reaches_90_percent_of_capacity_at_0_1_percent_loss() {
     for seed in 1..=3 {
+        // The default configuration: autotuned buffers (LX-11) no longer cap slow start
+        // below this path's BDP + queue (about 100 KB); HyStart++ leaves slow start before
+        // the 50-packet queue overflows and RACK repairs the random losses. (Before those
+        // two, plain slow start overshot by a window and the burst loss cost about a
+        // quarter of this 3 MiB transfer: 67.8% of capacity for seed 1.)
         let mut w = bulk_world(seed, 0.001, Config::default());
         w.run_until(Instant::from_secs(600));
         assert_eq!(w.app_log("B").received(0).len(), BYTES, "seed {seed}");
@@ -110,8 +115,11 @@ fn cwnd_trace(alg: Algorithm) -> Vec<Sample> {
         // RFC 5681's slow start, which these tests follow: HyStart++ would leave it before
         // the queue overflows (its own test is `cub_5_hystart_...`).
         hystart: false,
-        ..Config::default()
+        ..Config::default().fixed_buffers(128 * 1024)
     };
+    // Fixed 128 KiB buffers: the window caps the overshoot, so the queue overflows once and
+    // the first reduction is followed by growth (autotuned, plain slow start overshoots by
+    // so much that the next overflow comes before CUBIC has grown at all).
     // No random loss: the first losses are the bottleneck queue overflowing at the end of
     // slow start, one congestion event.
     let mut w = bulk_world(7, 0.0, cfg);

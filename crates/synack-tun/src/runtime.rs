@@ -428,6 +428,7 @@ pub(crate) fn io_error(e: synack::Error) -> io::Error {
         E::NoPortsAvailable => io::ErrorKind::AddrNotAvailable,
         E::TooManyConnections => io::ErrorKind::OutOfMemory,
         E::InvalidState => io::ErrorKind::InvalidInput,
+        E::InvalidArgument => io::ErrorKind::InvalidInput,
     };
     io::Error::new(kind, e)
 }

@@ -548,6 +548,59 @@ impl TcpStream {
         Ok(u32::from(info.dscp.traffic_class()))
     }
 
+    /// SO_RCVBUF: pin this connection's receive buffer at `size` bytes and switch receive
+    /// autotuning off for it (LX-11; Linux SOCK_RCVBUF_LOCK; tokio's `TcpSocket` has the
+    /// same name). Unlike Linux the size is not doubled: it is the payload the buffer holds,
+    /// which bounds the advertised window. The window already advertised is honoured, so a
+    /// smaller size takes effect as the application reads. `InvalidInput` for 0 or more
+    /// than 2^30 bytes.
+    pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
+        let shared = &self.conn.handle.shared;
+        let mut inner = shared.lock();
+        match inner.stack.set_recv_buffer(self.conn.id, size as usize) {
+            Ok(_) => {
+                drop(inner);
+                shared.kick();
+                Ok(())
+            }
+            Err(e) => Err(self.conn.error(&inner, e)),
+        }
+    }
+
+    /// The receive buffer's size now, bytes: as pinned, or as autotuning has grown it.
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        let info = self
+            .info()
+            .ok_or_else(|| runtime::io_error(Error::InvalidHandle))?;
+        Ok(info.recv_buffer.min(u32::MAX as usize) as u32)
+    }
+
+    /// SO_SNDBUF: pin this connection's send buffer at `size` bytes and stop it growing
+    /// with the congestion window (LX-11; Linux SOCK_SNDBUF_LOCK). Not doubled, as with
+    /// [`TcpStream::set_recv_buffer_size`]; queued bytes stay queued and the buffer
+    /// shrinks as they are acknowledged. `InvalidInput` for 0 or more than 2^30 bytes.
+    pub fn set_send_buffer_size(&self, size: u32) -> io::Result<()> {
+        let shared = &self.conn.handle.shared;
+        let mut inner = shared.lock();
+        match inner.stack.set_send_buffer(self.conn.id, size as usize) {
+            Ok(_) => {
+                drop(inner);
+                // More room may let a blocked writer go on.
+                shared.kick();
+                Ok(())
+            }
+            Err(e) => Err(self.conn.error(&inner, e)),
+        }
+    }
+
+    /// The send buffer's size now, bytes: as pinned, or as it has grown with cwnd.
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        let info = self
+            .info()
+            .ok_or_else(|| runtime::io_error(Error::InvalidHandle))?;
+        Ok(info.send_buffer.min(u32::MAX as usize) as u32)
+    }
+
     /// The DSCP of the last segment received from the peer (MAY-9), if any.
     pub fn peer_dscp(&self) -> Option<synack::Dscp> {
         self.info()?.dscp_received

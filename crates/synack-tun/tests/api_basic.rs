@@ -342,6 +342,48 @@ async fn nodelay_round_trips() {
     assert!(s.nodelay().unwrap());
 }
 
+/// LX-11 through the tokio API: SO_RCVBUF / SO_SNDBUF-style setters pin the sizes (not
+/// doubled), the getters report them, 0 is refused, and a transfer still works.
+#[tokio::test]
+async fn lx_11_buffer_size_setters_round_trip() {
+    let p = pair();
+    let l = TcpListener::bind(&p.server, sa("198.18.0.2:80"))
+        .await
+        .unwrap();
+    let mut c = TcpStream::connect(&p.client, sa("198.18.0.2:80"))
+        .await
+        .unwrap();
+    let (mut s, _) = l.accept().await.unwrap();
+    // The defaults: 128 KiB each way (autotuning may grow them).
+    assert_eq!(c.recv_buffer_size().unwrap(), 128 * 1024);
+    assert_eq!(c.send_buffer_size().unwrap(), 128 * 1024);
+    // The SYN,ACK already offered 65,535 bytes: that promise is kept (the right edge never
+    // moves left, SHLD-14), and the buffer comes down to 16 KiB as it is used.
+    s.set_recv_buffer_size(16 * 1024).unwrap();
+    assert_eq!(s.recv_buffer_size().unwrap(), 65_535);
+    c.set_send_buffer_size(8 * 1024).unwrap();
+    assert_eq!(c.send_buffer_size().unwrap(), 8 * 1024);
+    assert!(s.info().unwrap().recv_buffer_pinned);
+    let e = c.set_recv_buffer_size(0).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    let e = c.set_send_buffer_size(0).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    // 200 KB through an 8 KiB send buffer into a 16 KiB receive buffer.
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let sent = data.clone();
+    let w = tokio::spawn(async move {
+        c.write_all(&sent).await.unwrap();
+        c.shutdown().await.unwrap();
+        c
+    });
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, data);
+    let c = w.await.unwrap();
+    assert_eq!(c.send_buffer_size().unwrap(), 8 * 1024);
+    assert_eq!(s.recv_buffer_size().unwrap(), 16 * 1024);
+}
+
 /// MUST-48, SHLD-21, MAY-9 through the tokio API: IP_TOS on the listener reaches the
 /// connections it accepts, a stream's own `set_tos` applies to what it sends next (its ECN
 /// bits ignored, as on a Linux TCP socket), and each side sees the other's DSCP.

@@ -106,10 +106,28 @@ pub struct Config {
     pub syncookies: crate::syncookie::SynCookies,
     /// Cap on any listener's accept backlog (LX-8 somaxconn).
     pub somaxconn: usize,
-    /// Receive buffer per connection, bytes (bounds the advertised window).
+    /// Initial receive buffer per connection, bytes (bounds the advertised window). Linux
+    /// tcp_rmem[1] = 131072 (LX-11). With `moderate_rcvbuf` it is only the start: the
+    /// buffer then grows with what the application reads per round trip, up to
+    /// `recv_buffer_max`. `Stack::set_recv_buffer` pins one connection's (SO_RCVBUF).
     pub recv_buffer: usize,
-    /// Send buffer per connection, bytes.
+    /// Most the receive buffer grows to by autotuning: Linux tcp_rmem[2] = 6 MiB (LX-11).
+    /// With `moderate_rcvbuf` on, our window-scale shift is chosen to cover it (WS-3,
+    /// LX-19: 7 for 6 MiB, as Linux), so that the window can follow the buffer.
+    pub recv_buffer_max: usize,
+    /// Receive-buffer autotuning, Linux tcp_moderate_rcvbuf = 1 (LX-11; "dynamic
+    /// right-sizing"): once per receiver-side RTT the buffer is raised to about twice what
+    /// the application read in that RTT, capped at `recv_buffer_max`. Off: every buffer
+    /// stays at `recv_buffer` and the window scale covers `recv_buffer` only.
+    pub moderate_rcvbuf: bool,
+    /// Initial send buffer per connection, bytes. Linux's tcp_wmem[1] is 16 KiB, grown at
+    /// once to about 2·IW; we start at 128 KiB, above that, as before autotuning (LX-11).
+    /// `Stack::set_send_buffer` pins one connection's (SO_SNDBUF).
     pub send_buffer: usize,
+    /// Most the send buffer grows to with the congestion window (about 2·cwnd, Linux
+    /// tcp_sndbuf_expand): Linux tcp_wmem[2] = 4 MiB (LX-11). Linux has no switch for
+    /// send-side growth; set this to `send_buffer` (or less) to keep send buffers fixed.
+    pub send_buffer_max: usize,
     /// Negotiate window scaling (RFC 7323, LX-14).
     pub window_scaling: bool,
     /// Negotiate timestamps (RFC 7323, LX-14).
@@ -184,7 +202,10 @@ impl Default for Config {
             syncookies: crate::syncookie::SynCookies::WhenFull,
             somaxconn: 4096,
             recv_buffer: 128 * 1024,
+            recv_buffer_max: 6 * 1024 * 1024,
+            moderate_rcvbuf: true,
             send_buffer: 128 * 1024,
+            send_buffer_max: 4 * 1024 * 1024,
             window_scaling: true,
             timestamps: true,
             sack: true,
@@ -212,6 +233,33 @@ impl Config {
             secret,
             ..Config::default()
         }
+    }
+
+    /// Fixed buffers of `bytes` each way: autotuning off on both sides (Linux:
+    /// tcp_moderate_rcvbuf = 0 and tcp_wmem[2] = tcp_wmem[1]), the window scale chosen
+    /// from `bytes`. What a like-for-like comparison with a fixed-buffer stack needs.
+    pub fn fixed_buffers(mut self, bytes: usize) -> Self {
+        self.recv_buffer = bytes;
+        self.recv_buffer_max = bytes;
+        self.moderate_rcvbuf = false;
+        self.send_buffer = bytes;
+        self.send_buffer_max = bytes;
+        self
+    }
+
+    /// The most bytes a receive buffer may hold under this configuration without the
+    /// application pinning it: `recv_buffer_max` with autotuning, else `recv_buffer`.
+    pub fn recv_buffer_limit(&self) -> usize {
+        if self.moderate_rcvbuf {
+            self.recv_buffer.max(self.recv_buffer_max)
+        } else {
+            self.recv_buffer
+        }
+    }
+
+    /// The most bytes a send buffer may hold without the application pinning it.
+    pub fn send_buffer_limit(&self) -> usize {
+        self.send_buffer.max(self.send_buffer_max)
     }
 }
 

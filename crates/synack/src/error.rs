@@ -27,6 +27,8 @@ pub enum Error {
     TooManyConnections,
     /// The call makes no sense in this state (e.g. a second shutdown).
     InvalidState,
+    /// An argument is out of range (e.g. a buffer size of 0 or above 2^30).
+    InvalidArgument,
 }
 
 impl fmt::Display for Error {
@@ -42,6 +44,7 @@ impl fmt::Display for Error {
             Error::NoPortsAvailable => f.write_str("no ephemeral port available"),
             Error::TooManyConnections => f.write_str("connection table full"),
             Error::InvalidState => f.write_str("invalid in the current state"),
+            Error::InvalidArgument => f.write_str("invalid argument"),
         }
     }
 }

@@ -64,6 +64,22 @@ pub struct ConnInfo {
     pub dscp: Dscp,
     /// The DSCP of the last segment it received (MAY-9), if any.
     pub dscp_received: Option<Dscp>,
+    /// The receive buffer's size now, bytes: `Config::recv_buffer` grown by autotuning, or
+    /// as pinned (LX-11; `ss -m` rb).
+    pub recv_buffer: usize,
+    /// The send buffer's size now, bytes: grown with the congestion window, or as pinned
+    /// (LX-11; `ss -m` tb).
+    pub send_buffer: usize,
+    /// The application pinned the receive buffer (`Stack::set_recv_buffer`): no autotuning.
+    pub recv_buffer_pinned: bool,
+    /// The application pinned the send buffer (`Stack::set_send_buffer`).
+    pub send_buffer_pinned: bool,
+    /// The receiver's RTT estimate that paces receive autotuning (`ss -i` rcv_rtt), once
+    /// it has one.
+    pub rcv_rtt: Option<Duration>,
+    /// Bytes of buffer storage (both rings) allocated now: 0 for an idle connection, whose
+    /// buffers are released when they drain, however large autotuning made their bounds.
+    pub buffers_allocated: usize,
 }
 
 /// A listener as `ss -ltn` shows it: its queues against its backlog.
@@ -754,8 +770,12 @@ impl Stack {
     /// RECEIVE: Ok(n > 0) bytes, Ok(0) end of stream (peer's FIN), Err(WouldBlock) nothing yet.
     pub fn recv(&mut self, now: Instant, c: ConnId, buf: &mut [u8]) -> Result<usize, Error> {
         let idx = self.index_of(c)?;
-        self.with_tcb(idx, now, |t, _| t.recv(buf))
-            .ok_or(Error::InvalidHandle)?
+        self.with_tcb(idx, now, |t, ctx| {
+            let r = t.recv(buf);
+            t.after_read_tune(ctx.now, ctx.config); // LX-11 receive autotuning
+            r
+        })
+        .ok_or(Error::InvalidHandle)?
     }
 
     /// RECEIVE in place (zero-copy): `f` reads the received bytes where they lie in the
@@ -782,8 +802,12 @@ impl Stack {
         f: impl FnOnce(&[u8]) -> (usize, R),
     ) -> Result<Option<R>, Error> {
         let idx = self.index_of(c)?;
-        self.with_tcb(idx, now, |t, _| t.recv_with(f))
-            .ok_or(Error::InvalidHandle)?
+        self.with_tcb(idx, now, |t, ctx| {
+            let r = t.recv_with(f);
+            t.after_read_tune(ctx.now, ctx.config); // LX-11 receive autotuning
+            r
+        })
+        .ok_or(Error::InvalidHandle)?
     }
 
     /// Half-close: no more sends; FIN after the queued data. Receiving continues.
@@ -874,6 +898,40 @@ impl Stack {
             .flags
             .set_nodelay(nodelay);
         Ok(())
+    }
+
+    /// SO_RCVBUF: pin this connection's receive buffer at `bytes` (payload bytes, not
+    /// doubled as Linux does) and switch receive autotuning off for it (Linux
+    /// SOCK_RCVBUF_LOCK, LX-11). Called before the SYN goes out (right after `connect`,
+    /// before `poll_transmit`), it also sets the window scale we offer from `bytes`; later,
+    /// the window can say at most 65535 << the shift already offered. The right edge
+    /// already advertised is honoured (SHLD-14): a buffer holding or promising more keeps
+    /// that much and shrinks as the application reads. Returns the size in force now.
+    ///
+    /// Err(InvalidArgument) for 0 or more than 2^30 bytes (RFC 7323 §2.3's largest
+    /// window), Err(InvalidHandle) for a connection that does not exist.
+    pub fn set_recv_buffer(&mut self, c: ConnId, bytes: usize) -> Result<usize, Error> {
+        check_buffer_size(bytes)?;
+        Ok(self
+            .tcb_mut(c)
+            .ok_or(Error::InvalidHandle)?
+            .set_recv_buffer(bytes))
+    }
+
+    /// SO_SNDBUF: pin this connection's send buffer at `bytes` and stop it growing with
+    /// the congestion window (Linux SOCK_SNDBUF_LOCK, LX-11). Bytes already queued stay
+    /// queued; the buffer shrinks to `bytes` as they are acknowledged. Returns the size in
+    /// force now. Errors as [`Stack::set_recv_buffer`].
+    pub fn set_send_buffer(&mut self, c: ConnId, bytes: usize) -> Result<usize, Error> {
+        check_buffer_size(bytes)?;
+        let t = self.tcb_mut(c).ok_or(Error::InvalidHandle)?;
+        let size = t.set_send_buffer(bytes);
+        if t.flags.want_writable() && t.send_buf.free() > 0 && t.state != State::Closed {
+            // A refused send waits for room: a larger buffer is room.
+            t.flags.set_want_writable(false);
+            self.events.push(Event::Writable { conn: c });
+        }
+        Ok(size)
     }
 
     /// STATUS (UI-6).
@@ -2010,6 +2068,15 @@ impl Stack {
     }
 }
 
+/// The sizes `set_recv_buffer` / `set_send_buffer` accept.
+fn check_buffer_size(bytes: usize) -> Result<(), Error> {
+    if bytes == 0 || bytes > crate::tcb::autotune::MAX_BUFFER {
+        Err(Error::InvalidArgument)
+    } else {
+        Ok(())
+    }
+}
+
 fn info(t: &Tcb) -> ConnInfo {
     ConnInfo {
         id: t.id,
@@ -2034,6 +2101,12 @@ fn info(t: &Tcb) -> ConnInfo {
         close_reason: t.close_reason,
         dscp: t.marks.ours(),
         dscp_received: t.dscp_received(),
+        recv_buffer: t.recv_buf.capacity(),
+        send_buffer: t.send_buf.capacity(),
+        recv_buffer_pinned: t.recv_buf.locked(),
+        send_buffer_pinned: t.send_buf.locked(),
+        rcv_rtt: t.rcv_rtt(),
+        buffers_allocated: t.recv_buf.allocated() + t.send_buf.allocated(),
     }
 }
 

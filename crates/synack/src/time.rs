@@ -110,6 +110,37 @@ impl OptInstant {
     }
 }
 
+/// An optional instant in 4 bytes: microseconds truncated to 32 bits, `u32::MAX` for none.
+/// For a time only ever compared with a `now` less than 71 minutes later (the start of an
+/// RTT measurement, which a retransmission or an ACK ends within an RTO); the TCB's memory
+/// budget (issue 3) is why it is not an [`OptInstant`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptStamp(u32);
+
+impl OptStamp {
+    pub const NONE: OptStamp = OptStamp(u32::MAX);
+
+    /// `t`, truncated (an instant that truncates to the sentinel is taken one µs early).
+    pub const fn some(t: Instant) -> Self {
+        let v = t.0 as u32;
+        OptStamp(if v == u32::MAX { v - 1 } else { v })
+    }
+    pub const fn is_none(self) -> bool {
+        self.0 == u32::MAX
+    }
+    pub const fn is_some(self) -> bool {
+        self.0 != u32::MAX
+    }
+    /// Microseconds from the stamp to `now`, if set.
+    pub const fn elapsed_us(self, now: Instant) -> Option<u32> {
+        if self.0 == u32::MAX {
+            None
+        } else {
+            Some((now.0 as u32).wrapping_sub(self.0))
+        }
+    }
+}
+
 impl Default for OptInstant {
     fn default() -> Self {
         OptInstant::NONE
@@ -201,5 +232,22 @@ mod tests {
         // Beyond u32 milliseconds: saturates, still some.
         let huge = OptMillis::some(Duration::MAX).get().unwrap();
         assert_eq!(huge, Duration::from_millis(u64::from(u32::MAX - 1)));
+    }
+
+    #[test]
+    fn opt_stamp_measures_across_the_32_bit_wrap() {
+        assert_eq!(core::mem::size_of::<OptStamp>(), 4);
+        assert_eq!(OptStamp::NONE.elapsed_us(Instant::from_secs(9)), None);
+        let t = Instant::from_secs(5);
+        let s = OptStamp::some(t);
+        assert!(s.is_some() && !s.is_none());
+        assert_eq!(s.elapsed_us(t + Duration::from_millis(40)), Some(40_000));
+        // 2^32 µs is 71.6 minutes: a stamp just before the wrap still measures 3 ms.
+        let before = Instant::ZERO + Duration::from_micros(u64::from(u32::MAX) - 1_000);
+        let s = OptStamp::some(before);
+        assert_eq!(s.elapsed_us(before + Duration::from_millis(3)), Some(3_000));
+        // The instant that truncates to the sentinel is taken one µs early, not lost.
+        let edge = Instant::ZERO + Duration::from_micros(u64::from(u32::MAX));
+        assert_eq!(OptStamp::some(edge).elapsed_us(edge), Some(1));
     }
 }

@@ -105,11 +105,11 @@ fn check_invariants(t: &Tcp) {
             c.snd_nxt
         );
         assert!(
-            c.recv_queued <= Tcp::config().recv_buffer,
+            c.recv_queued <= c.recv_buffer && c.recv_buffer <= Tcp::config().recv_buffer_limit(),
             "receive buffer overflow"
         );
         assert!(
-            c.send_queued <= Tcp::config().send_buffer,
+            c.send_queued <= c.send_buffer && c.send_buffer <= Tcp::config().send_buffer_limit(),
             "send buffer overflow"
         );
         assert!(c.cwnd >= 1, "cwnd collapsed to zero");

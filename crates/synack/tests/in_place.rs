@@ -228,6 +228,7 @@ fn recv_with_sees_the_contiguous_part_and_clamps_what_it_consumes() {
 fn send_script(api: Api) -> (Vec<Result<usize, Error>>, Tcp) {
     let mut cfg = Tcp::config();
     cfg.send_buffer = 4000;
+    cfg.send_buffer_max = 4000; // fixed: no growth with cwnd (LX-11)
     let mut t = Tcp::with_config(cfg);
     let iss = t.establish_active();
     let irs = t.peer_isn;
@@ -352,6 +353,7 @@ fn send_with_refused_asks_for_writable() {
     for refused in [None, Some(Api::Copy), Some(Api::InPlace)] {
         let mut cfg = Tcp::config();
         cfg.send_buffer = 600;
+        cfg.send_buffer_max = 600; // fixed: no growth with cwnd (LX-11)
         let mut t = Tcp::with_config(cfg);
         let iss = t.establish_passive();
         let irs = t.peer_isn;

@@ -183,7 +183,7 @@ fn issue_3_memory_per_idle_connection_and_per_time_wait_entry() {
         "heap per idle connection: {per_idle:.0} B; per TIME-WAIT entry: {per_tw:.0} B \
          ({after_burst:.0} B when all {N} were open at once)"
     );
-    // Issue 3's targets: 512 B and 64 B. An idle connection is its 440-byte TCB, a 16-byte
+    // Issue 3's targets: 512 B and 64 B. An idle connection is its 448-byte TCB, a 16-byte
     // slot and about 8 B of index at this N (plus table growth); a TIME-WAIT entry is a
     // 44-byte record and about 8 B of index (tw_table.rs).
     assert!(per_idle <= 512.0, "{per_idle:.0} B per idle connection");

@@ -229,7 +229,7 @@ fn must_64_options_at_any_offset() {
     let iss = t
         .expect(SYN | ACK)
         .ack(irs + 1)
-        .wscale(Some(2))
+        .wscale(Some(7)) // covers Config::recv_buffer_max, 6 MiB (LX-11, LX-19)
         .sack_ok(true)
         .seq_any();
     t.inject(ACK).seq(irs + 1).ack(iss + 1).win(10);
@@ -263,14 +263,15 @@ fn must_69_eol_ends_the_option_list() {
 
 #[test]
 fn lx_19_option_layout_on_syn_and_data() {
-    // Our SYN: MSS, SACK-permitted, Timestamps, NOP, Window scale.
+    // Our SYN: MSS, SACK-permitted, Timestamps, NOP, Window scale 7 (chosen from the 6 MiB
+    // receive-buffer maximum, as Linux chooses from tcp_rmem[2]).
     let mut t = Tcp::v4();
     t.connect();
     let syn = t.next_seg();
     let tsval = t.stack_tsval(ms(0));
     let mut want = vec![2, 4, 0x05, 0xB4, 4, 2, 8, 10];
     want.extend(be32(tsval));
-    want.extend([0, 0, 0, 0, 1, 3, 3, 2]);
+    want.extend([0, 0, 0, 0, 1, 3, 3, 7]);
     assert_eq!(syn.raw_options, want, "{syn}");
     assert_eq!(syn.win(), 65535);
 
@@ -283,7 +284,7 @@ fn lx_19_option_layout_on_syn_and_data() {
     let mut want = vec![2, 4, 0x05, 0xB4, 4, 2, 8, 10];
     want.extend(be32(t.stack_tsval(ms(0))));
     want.extend(be32(PEER_TS_BASE));
-    want.extend([1, 3, 3, 2]);
+    want.extend([1, 3, 3, 7]);
     assert_eq!(synack.raw_options, want, "{synack}");
     // Later segments: NOP, NOP, Timestamps; with SACK blocks: NOP, NOP, SACK after them.
     let iss = synack.seq();
@@ -313,7 +314,7 @@ fn lx_19_option_layout_on_syn_and_data() {
         .seq(irs)
         .opts(SynOpts::mss(1460).with_sack().with_wscale(7));
     t.expect(SYN | ACK)
-        .raw_options(&[2, 4, 0x05, 0xB4, 1, 1, 4, 2, 1, 3, 3, 2]);
+        .raw_options(&[2, 4, 0x05, 0xB4, 1, 1, 4, 2, 1, 3, 3, 7]);
     // Without SACK either: MSS, NOP, Window scale.
     let mut t = Tcp::v4();
     t.listen();
@@ -321,7 +322,7 @@ fn lx_19_option_layout_on_syn_and_data() {
         .seq(irs)
         .opts(SynOpts::mss(1460).with_wscale(7));
     t.expect(SYN | ACK)
-        .raw_options(&[2, 4, 0x05, 0xB4, 1, 3, 3, 2]);
+        .raw_options(&[2, 4, 0x05, 0xB4, 1, 3, 3, 7]);
     // IPv6: MSS 1440.
     let mut t = Tcp::v6();
     t.listen();
@@ -329,7 +330,7 @@ fn lx_19_option_layout_on_syn_and_data() {
         .seq(irs)
         .opts(SynOpts::mss(1440).with_wscale(7));
     t.expect(SYN | ACK)
-        .raw_options(&[2, 4, 0x05, 0xA0, 1, 3, 3, 2]);
+        .raw_options(&[2, 4, 0x05, 0xA0, 1, 3, 3, 7]);
 }
 
 #[test]
@@ -370,7 +371,7 @@ fn ws_1_window_scale_only_on_syn_and_synack_only_if_offered() {
     t.inject(SYN)
         .seq(irs)
         .opts(SynOpts::mss(1460).with_wscale(0));
-    t.expect(SYN | ACK).wscale(Some(2));
+    t.expect(SYN | ACK).wscale(Some(7));
     // Never on later segments.
     let mut t = Tcp::v4();
     let iss = t.establish_passive_with(SynOpts::linux());
@@ -392,16 +393,18 @@ fn ws_2_scaling_needs_both_syns() {
     t.inject(ACK).seq(irs + 1).ack(iss + 1).len(100);
     // Unscaled: at most 65535, and the edge does not move by 100 bytes (MUST-39).
     t.expect(ACK).win(65435);
-    // Both offered: the peer's field is shifted by its 7, ours by our 2.
+    // Both offered: the peer's field is shifted by its 7, ours by our 7.
     let mut t = Tcp::v4();
     let iss = t.establish_passive_with(SynOpts::mss(1460).with_wscale(7));
     let irs = t.peer_isn;
     t.inject(ACK).seq(irs + 1).ack(iss + 1).win(1000);
     assert_eq!(t.status().snd_wnd, 128_000);
     t.inject(ACK).seq(irs + 1).ack(iss + 1).len(1000);
-    // WS-5/WS-6: RCV.WND >> 2, rounded up so the right edge never seems to retract.
-    t.expect(ACK).ack(irs + 1001).win(32518);
-    assert_eq!(t.status().rcv_wnd, 32518 << 2); // the edge is what the field announced
+    // WS-5/WS-6: RCV.WND >> 7, rounded up so the right edge never seems to retract:
+    // 131,072 - 1,000 less the 127-byte rounding margin is 129,945, announced as 1,016
+    // units of 128.
+    t.expect(ACK).ack(irs + 1001).win(1016);
+    assert_eq!(t.status().rcv_wnd, 1016 << 7); // the edge is what the field announced
 }
 
 #[test]
@@ -415,12 +418,28 @@ fn ws_3_shift_above_14_treated_as_14() {
 
 #[test]
 fn ws_3_our_shift_is_the_smallest_covering_the_buffer() {
+    // Fixed buffers (no autotuning): the buffer itself.
     for (buffer, shift) in [(65_535usize, 0u8), (65_536, 1), (131_072, 2), (1 << 20, 5)] {
         let mut cfg = Tcp::config();
         cfg.recv_buffer = buffer;
+        cfg.moderate_rcvbuf = false;
         let mut t = Tcp::with_config(cfg);
         t.connect();
         // WS-7: sent even when the shift is 0.
+        t.expect(SYN).wscale(Some(shift));
+    }
+    // Autotuning (LX-11): the largest the buffer may grow to.
+    for (max, shift) in [
+        (65_535usize, 2u8),
+        (1 << 20, 5),
+        (6 << 20, 7),
+        (1 << 30, 14),
+    ] {
+        let mut cfg = Tcp::config();
+        cfg.recv_buffer_max = max;
+        let mut t = Tcp::with_config(cfg);
+        t.connect();
+        // The initial buffer (128 KiB) counts when it is the larger.
         t.expect(SYN).wscale(Some(shift));
     }
 }
@@ -430,7 +449,7 @@ fn ws_4_syn_windows_never_scaled() {
     let mut t = Tcp::v4();
     t.connect();
     // Our SYN's window is the real window (capped at 65535), not shifted.
-    let iss = t.expect(SYN).win(65535).wscale(Some(2)).seq_any();
+    let iss = t.expect(SYN).win(65535).wscale(Some(7)).seq_any();
     let irs = t.peer_isn;
     // Theirs neither: SYN,ACK window 1000 with WS 7 is 1000 bytes ...
     t.inject(SYN | ACK)

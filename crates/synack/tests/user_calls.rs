@@ -233,6 +233,7 @@ fn ui_6_status() {
 fn ui_7_events_readable_writable() {
     let mut cfg = Tcp::config();
     cfg.send_buffer = 1000;
+    cfg.send_buffer_max = 1000; // fixed: no growth with cwnd (LX-11)
     let mut t = Tcp::with_config(cfg);
     let iss = t.establish_passive();
     let irs = t.peer_isn;

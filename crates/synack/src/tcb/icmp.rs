@@ -90,7 +90,7 @@ impl Tcb {
         if self.snd_una != self.snd_max {
             // Resend from SND.UNA at the new size. Karn: no RTT sample from these.
             self.snd_nxt = self.snd_una;
-            self.rtt_timing.1 = crate::time::OptInstant::NONE;
+            self.rtt_timing.1 = crate::time::OptStamp::NONE;
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::event::{Cause, CloseReason, Event, TimerKind};
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Duration;
-use crate::time::OptInstant;
+use crate::time::OptStamp;
 use crate::wire::{Csum, Packet, TcpFlags, TcpHeader, TcpOptions};
 
 /// The ECN field: the low two bits of the TOS / Traffic Class byte (RFC 3168 §5).
@@ -137,6 +137,7 @@ impl Tcb {
         if self.marks.ecn(EcnBit::Ok) {
             self.ecn_input(ctx, seg);
         }
+        let rcv_nxt = self.rcv_nxt;
         match self.state {
             State::Closed | State::Listen => ctx.counters.count_drop(DropReason::Ignored),
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
@@ -144,6 +145,11 @@ impl Tcb {
                 self.on_segment_predicted(ctx, seg)
             }
             _ => self.on_segment_synchronized(ctx, seg),
+        }
+        if self.rcv_nxt != rcv_nxt && !seg.payload.is_empty() {
+            // LX-11: the receiver's RTT sample for receive autotuning (autotune.rs).
+            let tsecr = seg.tcp.options.timestamps.map_or(0, |t| t.tsecr);
+            self.rcv_rtt_measure(ctx.now, ctx.config, tsecr, seg.payload.len());
         }
         if self.recv_buf.is_staged() {
             // The segment's data was staged but not accepted (dropped, trimmed to nothing):
@@ -663,6 +669,7 @@ impl Tcb {
             // An ECN-Echo opens nothing (RFC 3168 §6.1.2). RACK's sample (µs, per burst) is
             // the finer one; without SACK, the RTT estimator's.
             self.on_new_ack_cc(ctx, acked, !ece, rack_sample.or(est_sample));
+            self.sndbuf_expand(ctx.config); // LX-11 (autotune.rs)
         }
         if self.sack_ok {
             self.sack_recovery_check(ctx);
@@ -747,18 +754,17 @@ impl Tcb {
                         ctx.config.rto_min,
                         ctx.config.rto_max,
                     );
-                    self.rtt_timing.1 = OptInstant::NONE;
+                    self.rtt_timing.1 = OptStamp::NONE;
                     return Some(ms * 1000);
                 }
             }
         }
-        if let (end, Some(at)) = (self.rtt_timing.0, self.rtt_timing.1.get()) {
+        if let (end, Some(us)) = (self.rtt_timing.0, self.rtt_timing.1.elapsed_us(ctx.now)) {
             if h.ack.ge(end) {
-                let us = ctx.now.as_micros().saturating_sub(at.as_micros());
                 self.rtt
-                    .sample_micros(us, ctx.config.rto_min, ctx.config.rto_max);
-                self.rtt_timing.1 = OptInstant::NONE;
-                return Some(us.min(u64::from(u32::MAX)) as u32);
+                    .sample_micros(u64::from(us), ctx.config.rto_min, ctx.config.rto_max);
+                self.rtt_timing.1 = OptStamp::NONE;
+                return Some(us);
             }
         }
         None
@@ -1005,7 +1011,7 @@ impl Tcb {
         // The SYN,ACK went out statelessly and is never retransmitted (SF-7).
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_nxt;
-        self.rtt_timing.1 = OptInstant::NONE;
+        self.rtt_timing.1 = OptStamp::NONE;
         self.rcv_adv = self.rcv_nxt + self.rcv_space().min(65535);
         self.last_ack_sent = self.rcv_nxt;
         self.on_segment(ctx, seg);

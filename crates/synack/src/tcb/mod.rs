@@ -5,6 +5,7 @@
 //! calls (SEND, RECEIVE, CLOSE, ABORT). The TCB never touches other connections or the
 //! listener queues: what it needs from the stack goes through [`Ctx`].
 
+pub(crate) mod autotune;
 mod icmp;
 mod input;
 mod keepalive;
@@ -26,7 +27,7 @@ use crate::counters::Counters;
 use crate::event::{Cause, CloseReason, ConnId, Event, EventQueue, ListenerId, TimerKind};
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::{Duration, Instant, OptInstant, OptMillis};
+use crate::time::{Duration, Instant, OptInstant, OptMillis, OptStamp};
 use crate::tuple::Tuple;
 use crate::wire::{Dscp, TcpFlags, TcpHeader};
 use recv_buf::RecvBuf;
@@ -156,13 +157,11 @@ pub(crate) fn our_mss(config: &Config, local: SocketAddr) -> u16 {
     .max(88)
 }
 
-/// Our window-scale shift: the smallest whose window covers the receive buffer (WS-3).
+/// Our window-scale shift: the smallest whose window covers the largest receive buffer
+/// (WS-3, LX-19): `Config::recv_buffer_max` with autotuning (6 MiB by default: 7, as Linux
+/// chooses from tcp_rmem[2]), else `Config::recv_buffer`.
 pub(crate) fn our_wscale(config: &Config) -> u8 {
-    let mut shift = 0u8;
-    while shift < 14 && (config.recv_buffer >> shift) > 65535 {
-        shift += 1;
-    }
-    shift
+    autotune::wscale_for(config.recv_buffer_limit())
 }
 
 /// A TIME-WAIT connection reduced to what TIME-WAIT needs (MUST-13, issue 3): the
@@ -499,7 +498,7 @@ pub(crate) struct Tcb {
     pub retries: u8,
     /// Segment being timed for an RTT sample without timestamps: (end seq, sent at); the
     /// time is none when nothing is timed.
-    pub rtt_timing: (SeqNum, OptInstant),
+    pub rtt_timing: (SeqNum, OptStamp),
     /// Since when data has been waiting for an acknowledgment (user timeout).
     pub unacked_since: OptInstant,
     /// Abort when data stays unacknowledged this long (UI-8, MUST-21); none = no limit.
@@ -570,6 +569,10 @@ pub(crate) struct Tcb {
     /// Keep-alive (keepalive.rs): its timing, probes sent without an answer and its timer,
     /// boxed, present only while keep-alive is on; the probe to send now is a flag.
     pub ka: keepalive::KaState,
+    /// Buffer autotuning (LX-11, autotune.rs): boxed, present only once the connection has
+    /// received more than an initial window with autotuning on, or has a pinned size still
+    /// to reach.
+    pub tune: Option<Box<autotune::Tune>>,
 }
 
 /// What a fresh TCB takes from the configuration that has to be worked out (our MSS, our
@@ -671,7 +674,7 @@ macro_rules! fresh_tcb {
             scheduled: OptInstant::NONE,
             rtt: $fresh.rtt.clone(),
             retries: 0,
-            rtt_timing: (SeqNum(0), OptInstant::NONE),
+            rtt_timing: (SeqNum(0), OptStamp::NONE),
             unacked_since: OptInstant::NONE,
             user_timeout: $fresh.user_timeout,
             last_send: $now,
@@ -697,6 +700,7 @@ macro_rules! fresh_tcb {
             rack: rack::RackState::new(),
             flags: $fresh.flags,
             ka: keepalive::KaState::new($config.keepalive),
+            tune: None,
         )
     }};
 }
@@ -1016,6 +1020,9 @@ impl Tcb {
             // RST-5: a reset or failed connection flushes its queues.
             self.send_buf = SendBuf::new(ctx.config.send_buffer);
             self.recv_buf = RecvBuf::new(ctx.config.recv_buffer);
+            // The autotuning measure counted bytes of the ring just dropped (LX-11): its
+            // stream offsets would now run backwards.
+            self.tune = None;
         }
         self.close_reason = Some(reason);
         self.set_state(ctx, State::Closed, cause);

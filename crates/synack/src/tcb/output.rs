@@ -8,7 +8,7 @@ use crate::config::Ecn;
 use crate::event::TimerKind;
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::OptInstant;
+use crate::time::OptStamp;
 use crate::wire::{
     self, IpOut, PlainHeader, SackBlock, TcpFlags, TcpHeader, TcpOptions, Timestamps,
 };
@@ -193,7 +193,7 @@ impl Tcb {
         let retransmission = self.snd_max.gt(self.iss);
         if retransmission {
             self.flags.set_syn_retransmitted(true);
-            self.rtt_timing.1 = OptInstant::NONE; // Karn (RTO-6)
+            self.rtt_timing.1 = OptStamp::NONE; // Karn (RTO-6)
             ctx.counters.retrans_segs += 1;
             if synack {
                 ctx.counters.synack_retrans += 1;
@@ -202,7 +202,7 @@ impl Tcb {
             }
         } else {
             ctx.counters.out_segs += 1;
-            self.rtt_timing = (self.iss + 1, OptInstant::some(ctx.now));
+            self.rtt_timing = (self.iss + 1, OptStamp::some(ctx.now));
         }
         let mut options = TcpOptions {
             mss: Some(self.our_mss), // MAY-3: always
@@ -472,13 +472,13 @@ impl Tcb {
             self.set_rtx_tsval(Some(self.ts_now(ctx.now)));
             if let (timed_end, true) = (self.rtt_timing.0, self.rtt_timing.1.is_some()) {
                 if seq.lt(timed_end) {
-                    self.rtt_timing.1 = OptInstant::NONE; // Karn (RTO-6)
+                    self.rtt_timing.1 = OptStamp::NONE; // Karn (RTO-6)
                 }
             }
         } else {
             ctx.counters.out_segs += 1;
             if !self.ts_ok && self.rtt_timing.1.is_none() {
-                self.rtt_timing = (end, OptInstant::some(ctx.now));
+                self.rtt_timing = (end, OptStamp::some(ctx.now));
             }
         }
         // CC-13: after an idle period longer than the RTO, restart from the initial window.
@@ -617,8 +617,22 @@ impl Tcb {
         self.advance_rcv_window();
         let wnd = self.rcv_wnd();
         let unit = 1u32 << self.rcv_wscale;
-        // WS-6: round up so the right edge we advertised never appears to retract.
-        let field = wnd.div_ceil(unit).min(65535) as u16;
+        // WS-6: round up so the right edge we advertised never appears to retract, as long
+        // as the buffer holds the rounded-up edge. Each round-up from a new RCV.NXT can
+        // push the edge up to 2^shift - 1 further (Linux's ALIGN(cur_win) creeps the same
+        // way, into its buffer's overhead slack); once the slack `rcv_space` kept is used
+        // up, rounding up would promise bytes the buffer cannot take, and the sender would
+        // retransmit into a full buffer (until R2 gave up) instead of seeing a zero
+        // window. Then the field rounds down: the edge *field* falls short by less than
+        // 2^shift, which RFC 7323 §2.4 has the sender tolerate, while the promise we keep
+        // (`rcv_adv`, what we accept) never moves left.
+        let up = wnd.div_ceil(unit);
+        let field = if unit == 1 || up.saturating_mul(unit) <= self.recv_buf.window() as u32 {
+            up
+        } else {
+            wnd / unit
+        }
+        .min(65535) as u16;
         // Remember the edge the field really announces, so later rounding cannot pull it
         // back (rcv_space kept a margin of 2^shift - 1 so the buffer covers it).
         self.rcv_adv = self

@@ -79,6 +79,9 @@ pub struct RecvBuf {
     /// Bytes at RCV.NXT written by [`RecvBuf::stage`] and not yet committed; any other
     /// change to the buffer clears it. (u16: one segment's payload, and it fits the padding.)
     staged: u16,
+    /// The application pinned `capacity` (SO_RCVBUF, Linux SOCK_RCVBUF_LOCK): autotuning
+    /// leaves it alone (LX-11). In the struct's last byte of padding.
+    locked: bool,
 }
 
 impl Clone for RecvBuf {
@@ -97,6 +100,7 @@ impl Clone for RecvBuf {
             clock: self.clock,
             size_hint: self.size_hint,
             staged: self.staged,
+            locked: self.locked,
         }
     }
 }
@@ -116,6 +120,33 @@ impl RecvBuf {
 
     pub fn capacity(&self) -> usize {
         self.capacity as usize
+    }
+
+    /// Changes the bound to `capacity` bytes (autotuning, LX-11, or SO_RCVBUF), but never
+    /// below [`RecvBuf::held_span`]: bytes held stay held. The ring is not touched; it
+    /// grows on demand up to the new bound, or is re-allocated at most at the bound the next
+    /// time it drains. Returns the bound now in force.
+    pub fn set_capacity(&mut self, capacity: usize) -> usize {
+        let c = capacity.max(self.held_span());
+        self.capacity = u32::try_from(c).unwrap_or(u32::MAX);
+        self.capacity as usize
+    }
+
+    /// Bytes from the first unread byte to the end of the highest byte held (in order or
+    /// out of order): the least capacity that keeps every byte held.
+    pub fn held_span(&self) -> usize {
+        let base = self.next - u64::from(self.readable);
+        let end = self.ranges.last().map_or(self.next, |r| r.end);
+        (end - base) as usize
+    }
+
+    /// Whether the application pinned the size (autotuning leaves it alone).
+    pub fn locked(&self) -> bool {
+        self.locked
+    }
+
+    pub fn set_locked(&mut self, locked: bool) {
+        self.locked = locked;
     }
 
     /// Stream offset of RCV.NXT.
@@ -147,6 +178,11 @@ impl RecvBuf {
     /// Whether the ring storage is currently allocated.
     pub fn is_allocated(&self) -> bool {
         self.ring() > 0
+    }
+
+    /// Bytes of ring storage allocated now (0 while empty).
+    pub fn allocated(&self) -> usize {
+        self.ring()
     }
 
     /// Receiver silly-window avoidance (MUST-39, Fr = 1/2). `offered` is the window the

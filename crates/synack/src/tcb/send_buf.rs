@@ -27,6 +27,9 @@ pub struct SendBuf {
     /// log2 of the ring size when the storage was last released, for in-place writes (see
     /// [`SendBuf::write_with`]).
     size_hint: u8,
+    /// The application pinned `capacity` (SO_SNDBUF, Linux SOCK_SNDBUF_LOCK): autotuning
+    /// leaves it alone (LX-11). In the struct's padding.
+    locked: bool,
 }
 
 impl SendBuf {
@@ -38,12 +41,32 @@ impl SendBuf {
             len: 0,
             capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
             size_hint: 0,
+            locked: false,
         }
     }
 
     /// Most bytes the buffer holds.
     pub fn capacity(&self) -> usize {
         self.capacity as usize
+    }
+
+    /// Changes the bound to `capacity` bytes (autotuning, LX-11, or SO_SNDBUF), but never
+    /// below the bytes held, which stay. The ring is not touched: it grows on demand up to
+    /// the new bound, and is released as usual when the buffer drains. Returns the bound
+    /// now in force.
+    pub fn set_capacity(&mut self, capacity: usize) -> usize {
+        let c = capacity.max(self.len);
+        self.capacity = u32::try_from(c).unwrap_or(u32::MAX);
+        self.capacity as usize
+    }
+
+    /// Whether the application pinned the size (autotuning leaves it alone).
+    pub fn locked(&self) -> bool {
+        self.locked
+    }
+
+    pub fn set_locked(&mut self, locked: bool) {
+        self.locked = locked;
     }
 
     /// Bytes held: unacknowledged plus unsent.
@@ -63,6 +86,11 @@ impl SendBuf {
     /// Whether the ring storage is currently allocated (it is not while empty).
     pub fn is_allocated(&self) -> bool {
         !self.storage.is_empty()
+    }
+
+    /// Bytes of ring storage allocated now (0 while empty).
+    pub fn allocated(&self) -> usize {
+        self.storage.len()
     }
 
     /// Appends as much of `data` as fits; returns how many bytes were taken.
@@ -115,7 +143,9 @@ impl SendBuf {
         let tail = if ring == 0 { 0 } else { self.index(self.len) };
         // The free slots are [tail, head) when the held bytes wrap, else [tail, ring) then
         // [0, head): either way the contiguous run from `tail` is the smaller of the two.
-        let room = (ring - self.len).min(ring - tail);
+        // A ring larger than the bound (the bound was lowered by `set_capacity`) offers no
+        // more than the bound leaves.
+        let room = (ring - self.len).min(ring - tail).min(self.free());
         let (n, r) = f(&mut self.storage[tail..tail + room]);
         let n = n.min(room);
         self.len += n;

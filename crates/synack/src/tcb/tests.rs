@@ -6,21 +6,6 @@ use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::{Duration, Instant};
 
-/// The TCB's size is most of an idle connection's memory (issue 3: <= 512 B per idle
-/// connection). It was 768 B, then 544 B; keep-alive (a timer slot and 7 bytes of state) and
-/// the remembered ICMP soft error brought it to 560 B, tail loss probe state (8 B) to 568 B.
-/// u32 RTT fields, two fewer timer slots and CUBIC's idle stamp moved into its epoch brought
-/// it to 512 B; the SYN,ACK stamp read from `last_send`, 4-byte-aligned optional instants and
-/// one-bit flags to 488 B; u16 retry/probe counts, a u8 persist exponent and two more bools
-/// as flag bits to 480 B; the out-of-order FIN as a sequence number, four more bools as bits
-/// and quick_acks as a byte to 472 B; RCV.UP in 32 bits, byte retry counters and a 16-bit
-/// rcv_mss to 464 B; IRS derived and the user timeout in milliseconds to 456 B; the two
-/// rate-limit stamps in 12 bytes, nodelay as a bit and dupacks as a byte to 448 B; the RTT
-/// estimator without stored limits (16 B) and keep-alive boxed with its timer to 440 B.
-/// The DSCP pair (MUST-48, MAY-9) fits in two bytes of padding. RACK's lasting state (RK-1,
-/// RK-2: minimum RTT, reordering window, timer bit) packed in four bytes takes it to 448 B;
-/// its record of the flight shares the SACK scoreboard's box. This fails if fields grow it
-/// further.
 /// Our DSCP, the received one and the four ECN bits share two bytes without disturbing
 /// each other.
 #[test]
@@ -50,6 +35,23 @@ fn ip_marks_keep_every_field_apart() {
     }
 }
 
+/// The TCB's size is most of an idle connection's memory (issue 3: <= 512 B per idle
+/// connection). It was 768 B, then 544 B; keep-alive (a timer slot and 7 bytes of state) and
+/// the remembered ICMP soft error brought it to 560 B, tail loss probe state (8 B) to 568 B.
+/// u32 RTT fields, two fewer timer slots and CUBIC's idle stamp moved into its epoch brought
+/// it to 512 B; the SYN,ACK stamp read from `last_send`, 4-byte-aligned optional instants and
+/// one-bit flags to 488 B; u16 retry/probe counts, a u8 persist exponent and two more bools
+/// as flag bits to 480 B; the out-of-order FIN as a sequence number, four more bools as bits
+/// and quick_acks as a byte to 472 B; RCV.UP in 32 bits, byte retry counters and a 16-bit
+/// rcv_mss to 464 B; IRS derived and the user timeout in milliseconds to 456 B; the two
+/// rate-limit stamps in 12 bytes, nodelay as a bit and dupacks as a byte to 448 B; the RTT
+/// estimator without stored limits (16 B) and keep-alive boxed with its timer to 440 B.
+/// The DSCP pair (MUST-48, MAY-9) fits in two bytes of padding. Buffer autotuning's box
+/// pointer (LX-11, `Tcb::tune`; the pinned-size flags went into the buffers' padding) and
+/// RACK's lasting state (RK-1, RK-2: minimum RTT, reordering window, timer bit, packed in
+/// four bytes) took it to 456 B; the start of an RTT measurement as a 4-byte stamp
+/// (`OptStamp`) brought it back to 448 B. RACK's record of the flight and HyStart++'s rounds
+/// share the SACK scoreboard's box. This fails if fields grow it further.
 #[test]
 fn tcb_stays_compact() {
     assert!(

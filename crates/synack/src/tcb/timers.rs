@@ -6,7 +6,7 @@ use super::{Ctx, Tcb, TIMER_KINDS};
 use crate::cc::CongestionControl;
 use crate::event::{Cause, CloseReason, ConnId, Event, TimerKind};
 use crate::state::State;
-use crate::time::OptInstant;
+use crate::time::OptStamp;
 
 /// The effects of a TIME-WAIT connection's 2·MSL ending (MUST-13), whether it is held as a
 /// TCB or as a compact record (issue 3): the one place they are written, so both ways report
@@ -137,7 +137,7 @@ impl Tcb {
             });
         }
         self.rtt.backoff(ctx.config.rto_max);
-        self.rtt_timing.1 = OptInstant::NONE;
+        self.rtt_timing.1 = OptStamp::NONE;
         match self.state {
             State::SynSent | State::SynReceived => self.snd_nxt = self.iss,
             _ => {
