@@ -16,6 +16,7 @@ use crate::isn::IsnGenerator;
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::syncookie::{self, SynCookies};
+use crate::tcb::ring_pool::{RingPool, DEFAULT_POOL_RINGS};
 use crate::tcb::{time_wait_expired, CtlQueue, CtlSegment, Ctx, FreshTcb, Tcb, TimeWait};
 use crate::time::{Duration, Instant, OptInstant};
 use crate::tuple::{AddrHashBuilder, Tuple, TupleHasher};
@@ -240,6 +241,8 @@ pub struct Stack {
     events: EventQueue,
     counters: Counters,
     ctl: CtlQueue,
+    /// Rings of the first size kept for the next buffer (ring_pool.rs).
+    rings: RingPool,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     /// TCBs whose `scheduled` is set: each has exactly one heap entry that can fire
     /// (a TCB restored from a TIME-WAIT record counts without one, see `restore`);
@@ -323,6 +326,7 @@ impl Stack {
             any_listener: None,
             counters: Counters::default(),
             ctl: CtlQueue::default(),
+            rings: RingPool::new(DEFAULT_POOL_RINGS),
             timers: BinaryHeap::new(),
             armed: 0,
             tx: VecDeque::new(),
@@ -734,7 +738,7 @@ impl Stack {
     /// SEND: queue bytes; returns how many fit in the send buffer.
     pub fn send(&mut self, now: Instant, c: ConnId, data: &[u8]) -> Result<usize, Error> {
         let idx = self.index_of(c)?;
-        self.with_tcb(idx, now, |t, _| t.send(data))
+        self.with_tcb(idx, now, |t, ctx| t.send(data, ctx.rings))
             .ok_or(Error::InvalidHandle)?
     }
 
@@ -763,7 +767,7 @@ impl Stack {
         f: impl FnOnce(&mut [u8]) -> (usize, R),
     ) -> Result<R, Error> {
         let idx = self.index_of(c)?;
-        self.with_tcb(idx, now, |t, _| t.send_with(f))
+        self.with_tcb(idx, now, |t, ctx| t.send_with(f, ctx.rings))
             .ok_or(Error::InvalidHandle)?
     }
 
@@ -771,7 +775,7 @@ impl Stack {
     pub fn recv(&mut self, now: Instant, c: ConnId, buf: &mut [u8]) -> Result<usize, Error> {
         let idx = self.index_of(c)?;
         self.with_tcb(idx, now, |t, ctx| {
-            let r = t.recv(buf);
+            let r = t.recv(buf, ctx.rings);
             t.after_read_tune(ctx.now, ctx.config); // LX-11 receive autotuning
             r
         })
@@ -803,7 +807,7 @@ impl Stack {
     ) -> Result<Option<R>, Error> {
         let idx = self.index_of(c)?;
         self.with_tcb(idx, now, |t, ctx| {
-            let r = t.recv_with(f);
+            let r = t.recv_with(f, ctx.rings);
             t.after_read_tune(ctx.now, ctx.config); // LX-11 receive autotuning
             r
         })
@@ -1050,7 +1054,7 @@ impl Stack {
         let found = lookup.ok();
         if pkt.checksum_pending() {
             let tcb = found.and_then(|i| self.slots[i as usize].tcb.as_deref_mut());
-            if !Tcb::check_payload(tcb, pkt) {
+            if !Tcb::check_payload(tcb, pkt, &mut self.rings) {
                 self.counters.count_parse_drop(ParseError::TcpChecksum);
                 return;
             }
@@ -1590,6 +1594,7 @@ impl Stack {
             events: &mut self.events,
             counters: &mut self.counters,
             ctl: &mut self.ctl,
+            rings: &mut self.rings,
         };
         time_wait_expired(&mut ctx, id);
         self.counters.events_dropped = self.events.dropped;
@@ -1899,6 +1904,7 @@ impl Stack {
             events: &mut self.events,
             counters: &mut self.counters,
             ctl: &mut self.ctl,
+            rings: &mut self.rings,
         };
         let r = f(tcb, &mut ctx);
         self.counters.events_dropped = self.events.dropped;

@@ -4,6 +4,7 @@
 //! takes over from the SYN (`on_syn_in_listen`).
 
 use super::recv_buf::Insert;
+use super::ring_pool::RingPool;
 use super::sack::Pieces;
 use super::{CtlSegment, Ctx, EcnBit, Tcb};
 use crate::cc::Controller;
@@ -109,18 +110,22 @@ impl Tcb {
     /// uncommitted until step 7 accepts it (`Csum::Staged`); a bad sum leaves the buffer as
     /// it was. Anything else is summed in a separate pass.
     #[inline(always)]
-    pub(crate) fn check_payload(tcb: Option<&mut Tcb>, seg: &mut Packet) -> bool {
+    pub(crate) fn check_payload(
+        tcb: Option<&mut Tcb>,
+        seg: &mut Packet,
+        rings: &mut RingPool,
+    ) -> bool {
         let Csum::Pending(partial) = seg.csum else {
             return true;
         };
         if let Some(t) = tcb {
             if t.state == State::Established && seg.tcp.seq == t.rcv_nxt {
-                if let Some(sum) = t.recv_buf.stage(seg.payload) {
+                if let Some(sum) = t.recv_buf.stage(seg.payload, rings) {
                     if Csum::sum_ok(partial + sum) {
                         seg.csum = Csum::Staged;
                         return true;
                     }
-                    t.recv_buf.unstage();
+                    t.recv_buf.unstage(rings);
                     return false;
                 }
             }
@@ -154,7 +159,7 @@ impl Tcb {
         if self.recv_buf.is_staged() {
             // The segment's data was staged but not accepted (dropped, trimmed to nothing):
             // forget it, and the ring too if that was all it held.
-            self.recv_buf.unstage();
+            self.recv_buf.unstage(ctx.rings);
         }
     }
 
@@ -617,7 +622,7 @@ impl Tcb {
             } else {
                 0
             };
-            self.send_buf.ack(data_acked);
+            self.send_buf.ack_pooled(data_acked, ctx.rings);
             self.snd_buf_seq += data_acked as u32;
             self.snd_una = h.ack;
             if self.snd_nxt.lt(self.snd_una) {
@@ -802,7 +807,7 @@ impl Tcb {
             }
         }
         let had_hole = self.recv_buf.has_out_of_order();
-        let r = self.recv_buf.insert(offset, payload);
+        let r = self.recv_buf.insert_pooled(offset, payload, ctx.rings);
         if r.duplicate && !r.truncated && self.sack_ok && offset > self.recv_buf.next() {
             // SK-12 (RFC 2883 §4): the whole segment lies in data already queued above
             // RCV.NXT (a retransmission of what we had SACKed). It is the D-SACK block; the

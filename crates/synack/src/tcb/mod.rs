@@ -12,6 +12,7 @@ mod keepalive;
 mod output;
 mod rack;
 pub mod recv_buf;
+pub mod ring_pool;
 pub mod rtt;
 pub mod sack;
 pub mod send_buf;
@@ -31,6 +32,7 @@ use crate::time::{Duration, Instant, OptInstant, OptMillis, OptStamp};
 use crate::tuple::Tuple;
 use crate::wire::{Dscp, TcpFlags, TcpHeader};
 use recv_buf::RecvBuf;
+use ring_pool::RingPool;
 use rtt::RttEstimator;
 use send_buf::SendBuf;
 use std::collections::VecDeque;
@@ -43,6 +45,8 @@ pub(crate) struct Ctx<'a> {
     pub events: &'a mut EventQueue,
     pub counters: &'a mut Counters,
     pub ctl: &'a mut CtlQueue,
+    /// The stack's rings of the first size, for the buffers (ring_pool.rs).
+    pub rings: &'a mut RingPool,
 }
 
 /// A segment that belongs to no TCB's sequence space (RSTs in the RST-1 form, replies for

@@ -12,8 +12,11 @@
 //!
 //! The ring covers exactly the stream offsets `[next - readable, next + window)`, so every
 //! acceptable byte has a slot and nothing outside the window is ever stored (EP-13). Memory is
-//! bounded (capacity + 32 ranges) and nothing is allocated while the buffer is empty.
+//! bounded (capacity + 32 ranges) and nothing is allocated while the buffer is empty. The
+//! methods that may allocate or free the ring take the stack's [`RingPool`], which keeps
+//! rings of the first size for the next buffer (the plain forms use none).
 
+use super::ring_pool::{RingPool, MIN_RING};
 use crate::wire::checksum;
 use core::cmp::Reverse;
 
@@ -206,6 +209,11 @@ impl RecvBuf {
     /// (EP-13). Bytes at RCV.NXT advance it, together with any queued ranges they now reach;
     /// bytes above a hole are queued in place. Never panics, whatever the offset.
     pub fn insert(&mut self, offset: u64, data: &[u8]) -> Insert {
+        self.insert_pooled(offset, data, &mut RingPool::new(0))
+    }
+
+    /// [`RecvBuf::insert`], a new ring of the first size taken from `rings`.
+    pub fn insert_pooled(&mut self, offset: u64, data: &[u8], rings: &mut RingPool) -> Insert {
         self.staged = 0;
         if offset == self.next
             && self.ranges.is_empty()
@@ -218,7 +226,7 @@ impl RecvBuf {
             // bookkeeping all empty.
             let need = self.readable() + data.len(); // <= capacity
             if need > self.ring() {
-                self.grow(need);
+                self.grow(need, rings);
             }
             self.write_stream(offset, data);
             self.clock += 1;
@@ -287,7 +295,7 @@ impl RecvBuf {
         let base = self.next - self.readable as u64;
         let need = (hi - base) as usize; // hi <= next + window, so need <= capacity
         if need > self.ring() {
-            self.grow(need);
+            self.grow(need, rings);
         }
 
         // Write only the gaps between queued ranges (EP-13: keep the bytes already held).
@@ -348,12 +356,17 @@ impl RecvBuf {
 
     /// Copies readable bytes into `dst`, consuming them; returns how many.
     pub fn read(&mut self, dst: &mut [u8]) -> usize {
+        self.read_pooled(dst, &mut RingPool::new(0))
+    }
+
+    /// [`RecvBuf::read`], the storage released to `rings`.
+    pub fn read_pooled(&mut self, dst: &mut [u8], rings: &mut RingPool) -> usize {
         let (a, b) = self.peek();
         let n1 = a.len().min(dst.len());
         dst[..n1].copy_from_slice(&a[..n1]);
         let n2 = b.len().min(dst.len() - n1);
         dst[n1..n1 + n2].copy_from_slice(&b[..n2]);
-        self.consume(n1 + n2);
+        self.consume_pooled(n1 + n2, rings);
         n1 + n2
     }
 
@@ -363,10 +376,19 @@ impl RecvBuf {
     /// slice, so claiming more than offered never panics or consumes unseen bytes. Returns
     /// `r`. With nothing readable `f` sees an empty slice.
     pub fn read_with<R>(&mut self, f: impl FnOnce(&[u8]) -> (usize, R)) -> R {
+        self.read_with_pooled(f, &mut RingPool::new(0))
+    }
+
+    /// [`RecvBuf::read_with`], the storage released to `rings`.
+    pub fn read_with_pooled<R>(
+        &mut self,
+        f: impl FnOnce(&[u8]) -> (usize, R),
+        rings: &mut RingPool,
+    ) -> R {
         let first = self.peek().0;
         let (n, r) = f(first);
         let n = n.min(first.len());
-        self.consume(n);
+        self.consume_pooled(n, rings);
         r
     }
 
@@ -387,6 +409,11 @@ impl RecvBuf {
     /// Marks `n` readable bytes as read (clipped to [`RecvBuf::readable`]). The window grows by
     /// `n`. When nothing is left and nothing is queued, the storage is released.
     pub fn consume(&mut self, n: usize) {
+        self.consume_pooled(n, &mut RingPool::new(0));
+    }
+
+    /// [`RecvBuf::consume`], the storage released to `rings`.
+    pub fn consume_pooled(&mut self, n: usize, rings: &mut RingPool) {
         let n = n.min(self.readable as usize);
         if n == 0 {
             return;
@@ -394,16 +421,16 @@ impl RecvBuf {
         self.staged = 0;
         self.readable -= n as u32;
         if self.readable == 0 && self.ranges.is_empty() {
-            self.release();
+            self.release(rings);
         } else {
             self.head = self.wrap(self.head as usize + n) as u32;
         }
     }
 
     /// Drop the storage of an empty buffer, remembering its size.
-    fn release(&mut self) {
+    fn release(&mut self, rings: &mut RingPool) {
         self.size_hint = self.ring().max(1).ilog2() as u8;
-        self.storage = Vec::new();
+        rings.give(core::mem::take(&mut self.storage));
         self.ranges.release();
         self.head = 0;
     }
@@ -421,7 +448,7 @@ impl RecvBuf {
     /// Inlined into the stack's segment path (`Tcb::check_payload`), which every data
     /// segment received takes: the call saved and restored six registers around each.
     #[inline(always)]
-    pub fn stage(&mut self, data: &[u8]) -> Option<u64> {
+    pub fn stage(&mut self, data: &[u8], rings: &mut RingPool) -> Option<u64> {
         if data.is_empty()
             || !self.ranges.is_empty()
             || data.len() > self.window()
@@ -432,7 +459,7 @@ impl RecvBuf {
         }
         let need = self.readable() + data.len(); // <= capacity
         if need > self.ring() {
-            self.grow(need);
+            self.grow(need, rings);
         }
         let i = self.index(self.next);
         let first = data.len().min(self.ring() - i);
@@ -466,10 +493,10 @@ impl RecvBuf {
 
     /// Forgets staged bytes that were not committed (their segment was dropped), releasing
     /// storage that `stage` allocated for them if nothing else is held.
-    pub fn unstage(&mut self) {
+    pub fn unstage(&mut self, rings: &mut RingPool) {
         self.staged = 0;
         if self.readable == 0 && self.ranges.is_empty() && self.is_allocated() {
-            self.release();
+            self.release(rings);
         }
     }
 
@@ -496,15 +523,11 @@ impl RecvBuf {
         count
     }
 
-    /// Smallest ring: see `SendBuf::MIN_RING`.
-    // Tiny under test, so that the model-based property tests exercise every growth step.
-    const MIN_RING: usize = if cfg!(test) { 4 } else { 512 };
-
     /// Re-allocate the ring to cover at least `need` bytes from `next - readable`
     /// (power-of-two growth capped at `capacity`). Every held byte lies within the old ring's
     /// span from the base, so unwrapping the old ring to the front of the new one keeps each
     /// byte at its offset from the base.
-    fn grow(&mut self, need: usize) {
+    fn grow(&mut self, need: usize, rings: &mut RingPool) {
         let hint = if self.ring() == 0 {
             1usize << self.size_hint.min(31)
         } else {
@@ -512,13 +535,17 @@ impl RecvBuf {
         };
         let size = need
             .next_power_of_two()
-            .max(Self::MIN_RING)
+            .max(MIN_RING)
             .max(hint)
             .min(self.capacity as usize)
             .max(need);
         let ring = self.ring();
         let head = self.head as usize;
-        let mut v = Vec::with_capacity(size);
+        let mut v = if size == MIN_RING {
+            rings.take()
+        } else {
+            Vec::with_capacity(size)
+        };
         // Slots from `head` up to the initialised length go first (`head` never passes the
         // length: it only moves over bytes that were written).
         v.extend_from_slice(&self.storage[head..]);
@@ -530,7 +557,7 @@ impl RecvBuf {
             v.extend_from_slice(&self.storage[..head]);
         }
         debug_assert!(v.len() <= ring && v.capacity() >= size);
-        self.storage = v;
+        rings.give(core::mem::replace(&mut self.storage, v));
         self.head = 0;
     }
 
@@ -1039,18 +1066,22 @@ mod tests {
     #[test]
     fn stage_refuses_what_it_cannot_hold() {
         let mut b = RecvBuf::new(16);
-        assert_eq!(b.stage(b""), None);
-        assert_eq!(b.stage(&[1; 17]), None, "beyond the window");
+        assert_eq!(b.stage(b"", &mut RingPool::new(0)), None);
+        assert_eq!(
+            b.stage(&[1; 17], &mut RingPool::new(0)),
+            None,
+            "beyond the window"
+        );
         assert!(!b.is_allocated());
         b.insert(4, b"xy"); // queued above a hole: the free space is not free
-        assert_eq!(b.stage(b"abcd"), None);
+        assert_eq!(b.stage(b"abcd", &mut RingPool::new(0)), None);
         assert!(!b.is_staged());
     }
 
     #[test]
     fn staged_bytes_are_invisible_until_committed() {
         let mut b = RecvBuf::new(64);
-        let s = b.stage(b"hello world").unwrap();
+        let s = b.stage(b"hello world", &mut RingPool::new(0)).unwrap();
         assert_eq!(
             checksum::fold(s),
             checksum::fold(checksum::sum(b"hello world"))
@@ -1058,19 +1089,19 @@ mod tests {
         assert_eq!((b.readable(), b.next(), b.window()), (0, 0, 64));
         assert_eq!(peeked(&b), b"");
         // Dropped: the ring it allocated goes too.
-        b.unstage();
+        b.unstage(&mut RingPool::new(0));
         assert!(!b.is_allocated() && !b.is_staged());
         // Committed in part (the rest was beyond RCV.WND).
-        b.stage(b"hello world").unwrap();
+        b.stage(b"hello world", &mut RingPool::new(0)).unwrap();
         assert_eq!(b.commit_staged(5), Some(ins(5, false, false, false)));
         assert_eq!(peeked(&b), b"hello");
         assert_eq!(b.commit_staged(1), None, "a commit uses the staging up");
         // Any other change forgets the staging.
-        b.stage(b"AAAA").unwrap();
+        b.stage(b"AAAA", &mut RingPool::new(0)).unwrap();
         b.insert(5, b" you");
         assert_eq!(b.commit_staged(4), None);
         assert_eq!(peeked(&b), b"hello you");
-        b.stage(b"BBBB").unwrap();
+        b.stage(b"BBBB", &mut RingPool::new(0)).unwrap();
         b.consume(1);
         assert_eq!(b.commit_staged(4), None);
         assert_eq!(peeked(&b), b"ello you");
@@ -1187,7 +1218,7 @@ mod tests {
                 let seg = &stream[at..at + len];
                 match rng.below(4) {
                     0 | 1 => {
-                        if let Some(s) = b.stage(seg) {
+                        if let Some(s) = b.stage(seg, &mut RingPool::new(0)) {
                             prop_assert_eq!(checksum::fold(s), checksum::fold(checksum::sum(seg)));
                             let keep = if rng.below(2) == 0 { len } else { 1 + rng.below(len) };
                             prop_assert_eq!(b.commit_staged(keep), Some(ins(keep, false, false, false)));
@@ -1198,8 +1229,8 @@ mod tests {
                     2 => {
                         let mut bad = seg.to_vec();
                         bad[rng.below(len)] ^= 0x81;
-                        let staged = b.stage(&bad).is_some();
-                        b.unstage();
+                        let staged = b.stage(&bad, &mut RingPool::new(0)).is_some();
+                        b.unstage(&mut RingPool::new(0));
                         if staged && b.readable() == 0 {
                             prop_assert!(!b.is_allocated());
                         }

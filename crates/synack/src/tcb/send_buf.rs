@@ -11,6 +11,10 @@
 //! connection that only ever holds a small request never pays for zeroing a full-size ring
 //! (the churn profile spent ~44% there). Copies in and out are at most two `memcpy`s each;
 //! [`SendBuf::write_with`] lets the application write into the ring itself (no copy here).
+//! The methods that may allocate or free the ring take the stack's [`RingPool`], which keeps
+//! rings of the first size for the next buffer (the plain forms use none).
+
+use super::ring_pool::{RingPool, MIN_RING};
 
 /// A bounded ring buffer of outgoing stream bytes, front = SND.UNA.
 #[derive(Clone, Debug, Default)]
@@ -95,12 +99,17 @@ impl SendBuf {
 
     /// Appends as much of `data` as fits; returns how many bytes were taken.
     pub fn push(&mut self, data: &[u8]) -> usize {
+        self.push_pooled(data, &mut RingPool::new(0))
+    }
+
+    /// [`SendBuf::push`], a new ring of the first size taken from `rings`.
+    pub fn push_pooled(&mut self, data: &[u8], rings: &mut RingPool) -> usize {
         let n = data.len().min(self.free());
         if n == 0 {
             return 0;
         }
         if self.len + n > self.storage.len() {
-            self.grow(self.len + n);
+            self.grow(self.len + n, rings);
         }
         let ring = self.storage.len();
         let tail = self.index(self.len);
@@ -127,6 +136,15 @@ impl SendBuf {
     /// acknowledged earlier): safe code never sees uninitialised memory. What `f` leaves in
     /// the slots it does not take is ignored.
     pub fn write_with<R>(&mut self, f: impl FnOnce(&mut [u8]) -> (usize, R)) -> (usize, R) {
+        self.write_with_pooled(f, &mut RingPool::new(0))
+    }
+
+    /// [`SendBuf::write_with`], the ring taken from and given back to `rings`.
+    pub fn write_with_pooled<R>(
+        &mut self,
+        f: impl FnOnce(&mut [u8]) -> (usize, R),
+        rings: &mut RingPool,
+    ) -> (usize, R) {
         if self.len == self.storage.len() && self.free() > 0 {
             // A fresh ring starts small; once the application has filled it, it is writing
             // in bulk, and the ring goes straight to the size it last reached instead of
@@ -137,7 +155,7 @@ impl SendBuf {
             } else {
                 (self.len + 1).max(1 << self.size_hint).min(self.capacity())
             };
-            self.grow(need);
+            self.grow(need, rings);
         }
         let ring = self.storage.len();
         let tail = if ring == 0 { 0 } else { self.index(self.len) };
@@ -152,31 +170,33 @@ impl SendBuf {
         if self.len == 0 {
             // Nothing written into a ring allocated for it: an empty buffer holds no storage
             // (and the size remembered stays that of the last ring actually used).
-            self.storage = Box::default();
+            rings.give(core::mem::take(&mut self.storage).into_vec());
             self.head = 0;
         }
         (n, r)
     }
 
-    /// Smallest ring the buffer starts with: small enough that a 64-byte request costs
-    /// little, large enough that a bulk sender doubles only a handful of times.
-    // Tiny under test, so that the model-based property tests exercise every growth step.
-    const MIN_RING: usize = if cfg!(test) { 4 } else { 512 };
-
-    /// Re-allocate the ring to hold at least `need` bytes (power-of-two growth, capped at
-    /// `capacity`), unwrapping the held bytes to the front of the new ring.
-    fn grow(&mut self, need: usize) {
+    /// Re-allocate the ring to hold at least `need` bytes (power-of-two growth from
+    /// [`MIN_RING`], capped at `capacity`), unwrapping the held bytes to the front of the new
+    /// ring. A ring of the first size comes from `rings`, and the old one goes back to it.
+    fn grow(&mut self, need: usize, rings: &mut RingPool) {
         let size = need
             .next_power_of_two()
-            .max(Self::MIN_RING)
+            .max(MIN_RING)
             .min(self.capacity())
             .max(need);
-        let mut v = Vec::with_capacity(size);
+        let mut v = if size == MIN_RING {
+            rings.take()
+        } else {
+            Vec::with_capacity(size)
+        };
         let (a, b) = self.slices(0, self.len);
         v.extend_from_slice(a);
         v.extend_from_slice(b);
+        // Zeroed: `write_with` hands these slots to the application.
         v.resize(size, 0);
-        self.storage = v.into_boxed_slice();
+        let old = core::mem::replace(&mut self.storage, v.into_boxed_slice());
+        rings.give(old.into_vec());
         self.head = 0;
     }
 
@@ -185,21 +205,26 @@ impl SendBuf {
     /// caller that counts a FIN's sequence number here loses nothing). When the buffer
     /// becomes empty its storage is released.
     pub fn ack(&mut self, n: usize) {
+        self.ack_pooled(n, &mut RingPool::new(0));
+    }
+
+    /// [`SendBuf::ack`], the storage released to `rings`.
+    pub fn ack_pooled(&mut self, n: usize, rings: &mut RingPool) {
         let n = n.min(self.len);
         self.len -= n;
         if self.len == 0 {
-            self.release();
+            self.release(rings);
         } else {
             self.head = self.index(n);
         }
     }
 
     /// Drops the storage of the empty buffer, remembering its size.
-    fn release(&mut self) {
+    fn release(&mut self, rings: &mut RingPool) {
         if !self.storage.is_empty() {
             self.size_hint = self.storage.len().ilog2() as u8;
         }
-        self.storage = Box::default();
+        rings.give(core::mem::take(&mut self.storage).into_vec());
         self.head = 0;
     }
 

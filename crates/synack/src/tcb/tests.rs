@@ -1,3 +1,4 @@
+use super::ring_pool::RingPool;
 use super::{CtlQueue, Ctx, Tcb, TIMER_KINDS};
 use crate::config::{Config, KeepAlive};
 use crate::counters::Counters;
@@ -152,9 +153,9 @@ fn urgent_pointer_is_forgotten_once_read() {
     assert_eq!(t.rcv_up(), Some(4));
     assert_eq!(t.urgent_pending(), 4);
     let mut buf = [0u8; 2];
-    assert_eq!(t.recv(&mut buf), Ok(2));
+    assert_eq!(t.recv(&mut buf, &mut RingPool::new(0)), Ok(2));
     assert_eq!((t.rcv_up(), t.urgent_pending()), (Some(4), 2));
-    assert_eq!(t.recv(&mut buf), Ok(2));
+    assert_eq!(t.recv(&mut buf, &mut RingPool::new(0)), Ok(2));
     assert_eq!((t.rcv_up(), t.urgent_pending()), (None, 0));
 }
 
@@ -268,6 +269,7 @@ struct World {
     events: EventQueue,
     counters: Counters,
     ctl: CtlQueue,
+    rings: RingPool,
 }
 
 impl World {
@@ -276,6 +278,7 @@ impl World {
             events: EventQueue::new(64),
             counters: Counters::default(),
             ctl: CtlQueue::default(),
+            rings: RingPool::new(4),
             config,
         }
     }
@@ -286,6 +289,7 @@ impl World {
             events: &mut self.events,
             counters: &mut self.counters,
             ctl: &mut self.ctl,
+            rings: &mut self.rings,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (`shutdown` for the write side, `close` to also release the handle) and ABORT.
 
 use super::recv_buf::RecvBuf;
+use super::ring_pool::RingPool;
 use super::{Ctx, Tcb};
 use crate::error::Error;
 use crate::event::{Cause, CloseReason};
@@ -13,9 +14,10 @@ impl Tcb {
     }
 
     /// SEND (UI-2): queue in SYN-SENT / SYN-RECEIVED, send in ESTABLISHED / CLOSE-WAIT.
-    pub fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
+    /// A first ring comes from the stack's `rings`, as in every call below.
+    pub fn send(&mut self, data: &[u8], rings: &mut RingPool) -> Result<usize, Error> {
         self.check_sendable()?;
-        let n = self.send_buf.push(data);
+        let n = self.send_buf.push_pooled(data, rings);
         if n < data.len() {
             // Refused bytes: report Writable once an ACK frees room (input.rs).
             self.flags.set_want_writable(true);
@@ -32,13 +34,17 @@ impl Tcb {
     /// [`Tcb::send`], and WouldBlock (without calling `f`) when the buffer is full.
     ///
     /// [`SendBuf::write_with`]: super::send_buf::SendBuf::write_with
-    pub fn send_with<R>(&mut self, f: impl FnOnce(&mut [u8]) -> (usize, R)) -> Result<R, Error> {
+    pub fn send_with<R>(
+        &mut self,
+        f: impl FnOnce(&mut [u8]) -> (usize, R),
+        rings: &mut RingPool,
+    ) -> Result<R, Error> {
         self.check_sendable()?;
         if self.send_buf.free() == 0 {
             self.flags.set_want_writable(true);
             return Err(Error::WouldBlock);
         }
-        let (_, r) = self.send_buf.write_with(f);
+        let (_, r) = self.send_buf.write_with_pooled(f, rings);
         if self.send_buf.free() == 0 {
             // The application filled the buffer: unlike `send` we cannot tell whether it had
             // more, so assume it did and report Writable when room returns.
@@ -65,8 +71,9 @@ impl Tcb {
     /// `Result` back through memory in byte-sized stores that the caller then read back
     /// in wider loads, a store-forwarding stall of ~2% of issue 3's churn (perf).
     #[inline(always)]
-    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-        self.receive(|b| b.read(buf)).map(|r| r.unwrap_or(0))
+    pub fn recv(&mut self, buf: &mut [u8], rings: &mut RingPool) -> Result<usize, Error> {
+        self.receive(|b| b.read_pooled(buf, rings))
+            .map(|r| r.unwrap_or(0))
     }
 
     /// RECEIVE in place: `f` sees the readable bytes (the first contiguous part, see
@@ -76,8 +83,9 @@ impl Tcb {
     pub fn recv_with<R>(
         &mut self,
         f: impl FnOnce(&[u8]) -> (usize, R),
+        rings: &mut RingPool,
     ) -> Result<Option<R>, Error> {
-        self.receive(|b| b.read_with(f))
+        self.receive(|b| b.read_with_pooled(f, rings))
     }
 
     /// RECEIVE (UI-3), whatever the application does with the bytes: `take` consumes some
