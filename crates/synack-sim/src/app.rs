@@ -165,6 +165,28 @@ impl Step {
     pub fn listen(port: u16) -> Step {
         Step::Listen { port, backlog: 128 }
     }
+    /// A client's whole script: `connect`, wait for ESTABLISHED, send `data`, close, wait
+    /// until the connection is closed.
+    pub fn send_and_close(connect: Step, data: Vec<u8>) -> Vec<Step> {
+        vec![
+            connect,
+            Step::WaitConnected,
+            Step::Send(data),
+            Step::Close,
+            Step::WaitClosed,
+        ]
+    }
+    /// A server's whole script: listen on `port`, accept one connection, read until the
+    /// peer's FIN, close, wait until the connection is closed.
+    pub fn sink(port: u16) -> Vec<Step> {
+        vec![
+            Step::listen(port),
+            Step::Accept,
+            Step::RecvUntilEof,
+            Step::Close,
+            Step::WaitClosed,
+        ]
+    }
     pub fn send(data: &[u8]) -> Step {
         Step::Send(data.to_vec())
     }

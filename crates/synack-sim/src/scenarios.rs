@@ -453,26 +453,8 @@ pub const LOST_SEGMENT_BYTES: usize = 6 * 1460;
 fn lost_segment(seed: u64) -> World {
     let mut w = two_hosts(seed);
     let data: Vec<u8> = (0..LOST_SEGMENT_BYTES).map(|i| (i % 241) as u8).collect();
-    w.set_app(
-        "A",
-        script(vec![
-            connect(),
-            Step::WaitConnected,
-            Step::Send(data),
-            Step::Close,
-            Step::WaitClosed,
-        ]),
-    );
-    w.set_app(
-        "B",
-        script(vec![
-            Step::listen(B_PORT),
-            Step::Accept,
-            Step::RecvUntilEof,
-            Step::Close,
-            Step::WaitClosed,
-        ]),
-    );
+    w.set_app("A", script(Step::send_and_close(connect(), data)));
+    w.set_app("B", script(Step::sink(B_PORT)));
     // The fifth data segment is lost: only the sixth (and the FIN) arrive after it.
     w.add_fault(Fault::drop_nth("A", "B", Match::Data, 5));
     w
@@ -491,16 +473,7 @@ fn zero_window(seed: u64) -> World {
     w.add_host_with("B", &[B_ADDR], b);
     w.set_default_link(LinkConfig::with_delay(Duration::from_millis(10)));
     let data: Vec<u8> = (0..ZERO_WINDOW_BYTES).map(|i| (i % 251) as u8).collect();
-    w.set_app(
-        "A",
-        script(vec![
-            connect(),
-            Step::WaitConnected,
-            Step::Send(data),
-            Step::Close,
-            Step::WaitClosed,
-        ]),
-    );
+    w.set_app("A", script(Step::send_and_close(connect(), data)));
     // B accepts but does not read for 10 minutes: far longer than R2 would allow for
     // unanswered retransmissions. Then it reads everything.
     w.set_app(

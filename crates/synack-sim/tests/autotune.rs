@@ -40,26 +40,8 @@ fn world_with_queue(a: Config, b: Config, queue: usize) -> World {
     );
     w.set_link("B", "A", LinkConfig::with_delay(delay));
     let data: Vec<u8> = (0..BYTES).map(|i| (i * 7 % 253) as u8).collect();
-    w.set_app(
-        "A",
-        Script::new(vec![
-            connect(),
-            Step::WaitConnected,
-            Step::Send(data),
-            Step::Close,
-            Step::WaitClosed,
-        ]),
-    );
-    w.set_app(
-        "B",
-        Script::new(vec![
-            Step::listen(B_PORT),
-            Step::Accept,
-            Step::RecvUntilEof,
-            Step::Close,
-            Step::WaitClosed,
-        ]),
-    );
+    w.set_app("A", Script::new(Step::send_and_close(connect(), data)));
+    w.set_app("B", Script::new(Step::sink(B_PORT)));
     w
 }
 

@@ -27,26 +27,8 @@ fn bulk_world_on(seed: u64, link: LinkConfig, cfg: Config) -> World {
     w.set_link("A", "B", link);
     w.set_link("B", "A", LinkConfig::with_delay(Duration::from_millis(10)));
     let data: Vec<u8> = (0..BYTES).map(|i| (i * 7 % 253) as u8).collect();
-    w.set_app(
-        "A",
-        Script::new(vec![
-            connect(),
-            Step::WaitConnected,
-            Step::Send(data),
-            Step::Close,
-            Step::WaitClosed,
-        ]),
-    );
-    w.set_app(
-        "B",
-        Script::new(vec![
-            Step::listen(B_PORT),
-            Step::Accept,
-            Step::RecvUntilEof,
-            Step::Close,
-            Step::WaitClosed,
-        ]),
-    );
+    w.set_app("A", Script::new(Step::send_and_close(connect(), data)));
+    w.set_app("B", Script::new(Step::sink(B_PORT)));
     w
 }
 
