@@ -77,13 +77,7 @@ async fn wildcard_bind_and_port_zero() {
 #[tokio::test]
 async fn half_close_client_to_server_then_server_keeps_sending() {
     let p = pair();
-    let l = TcpListener::bind(&p.server, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let mut c = TcpStream::connect(&p.client, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let (mut s, _) = l.accept().await.unwrap();
+    let (_l, mut c, mut s) = p.connected("198.18.0.2:80").await;
     // The client says everything and half-closes (FIN): the server reads to EOF...
     c.write_all(b"request").await.unwrap();
     c.shutdown().await.unwrap();
@@ -116,13 +110,7 @@ async fn half_close_client_to_server_then_server_keeps_sending() {
 #[tokio::test]
 async fn half_close_server_to_client_then_client_keeps_sending() {
     let p = pair();
-    let l = TcpListener::bind(&p.server, sa("[2001:db8::2]:80"))
-        .await
-        .unwrap();
-    let mut c = TcpStream::connect(&p.client, sa("[2001:db8::2]:80"))
-        .await
-        .unwrap();
-    let (mut s, _) = l.accept().await.unwrap();
+    let (_l, mut c, mut s) = p.connected("[2001:db8::2]:80").await;
     s.write_all(b"banner").await.unwrap();
     s.shutdown().await.unwrap();
     let mut banner = Vec::new();
@@ -165,13 +153,7 @@ async fn no_listener_is_connection_refused() {
 #[tokio::test]
 async fn abort_resets_the_peer() {
     let p = pair();
-    let l = TcpListener::bind(&p.server, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let mut c = TcpStream::connect(&p.client, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let (mut s, _) = l.accept().await.unwrap();
+    let (_l, mut c, mut s) = p.connected("198.18.0.2:80").await;
     c.write_all(b"partial").await.unwrap();
     let mut buf = [0u8; 7];
     s.read_exact(&mut buf).await.unwrap();
@@ -197,13 +179,7 @@ async fn abort_resets_the_peer() {
 #[tokio::test]
 async fn linger_zero_drop_resets_the_peer() {
     let p = pair();
-    let l = TcpListener::bind(&p.server, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let c = TcpStream::connect(&p.client, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let (mut s, _) = l.accept().await.unwrap();
+    let (_l, c, mut s) = p.connected("198.18.0.2:80").await;
     c.set_linger(Some(Duration::ZERO)).unwrap();
     assert_eq!(c.linger().unwrap(), Some(Duration::ZERO));
     assert_eq!(
@@ -220,13 +196,7 @@ async fn linger_zero_drop_resets_the_peer() {
 #[tokio::test]
 async fn drop_with_unread_data_resets_lx_18() {
     let p = pair();
-    let l = TcpListener::bind(&p.server, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let mut c = TcpStream::connect(&p.client, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let (s, _) = l.accept().await.unwrap();
+    let (_l, mut c, s) = p.connected("198.18.0.2:80").await;
     c.write_all(b"never read").await.unwrap();
     // Wait until the bytes sit unread at the server.
     while s.info().unwrap().recv_queued < 10 {
@@ -240,13 +210,7 @@ async fn drop_with_unread_data_resets_lx_18() {
 #[tokio::test]
 async fn graceful_drop_gives_eof() {
     let p = pair();
-    let l = TcpListener::bind(&p.server, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let mut c = TcpStream::connect(&p.client, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let (mut s, _) = l.accept().await.unwrap();
+    let (_l, mut c, mut s) = p.connected("198.18.0.2:80").await;
     s.write_all(b"bye").await.unwrap();
     drop(s);
     let mut got = Vec::new();
@@ -328,13 +292,7 @@ async fn connect_errors() {
 #[tokio::test]
 async fn nodelay_round_trips() {
     let p = pair();
-    let l = TcpListener::bind(&p.server, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let c = TcpStream::connect(&p.client, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let (s, _) = l.accept().await.unwrap();
+    let (_l, c, s) = p.connected("198.18.0.2:80").await;
     assert!(!c.nodelay().unwrap());
     c.set_nodelay(true).unwrap();
     assert!(c.nodelay().unwrap());
@@ -347,13 +305,7 @@ async fn nodelay_round_trips() {
 #[tokio::test]
 async fn lx_11_buffer_size_setters_round_trip() {
     let p = pair();
-    let l = TcpListener::bind(&p.server, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let mut c = TcpStream::connect(&p.client, sa("198.18.0.2:80"))
-        .await
-        .unwrap();
-    let (mut s, _) = l.accept().await.unwrap();
+    let (_l, mut c, mut s) = p.connected("198.18.0.2:80").await;
     // The defaults: 128 KiB each way (autotuning may grow them).
     assert_eq!(c.recv_buffer_size().unwrap(), 128 * 1024);
     assert_eq!(c.send_buffer_size().unwrap(), 128 * 1024);

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use synack::Config;
 use synack_tun::device::memory::{self, LinkConfig, StatsHandle};
-use synack_tun::Net;
+use synack_tun::{Net, TcpListener, TcpStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub const C4: &str = "198.18.0.1";
@@ -25,6 +25,18 @@ pub struct Pair {
     pub server: Net,
     pub client_link: StatsHandle,
     pub server_link: StatsHandle,
+}
+
+impl Pair {
+    /// A listener of the server's on `addr`, a client stream connected to it, and the
+    /// server's stream accepted from it.
+    pub async fn connected(&self, addr: &str) -> (TcpListener, TcpStream, TcpStream) {
+        let l = TcpListener::bind(&self.server, sa(addr)).await.unwrap();
+        let c = TcpStream::connect(&self.client, sa(addr)).await.unwrap();
+        let (s, peer) = l.accept().await.unwrap();
+        assert_eq!(peer, c.local_addr().unwrap());
+        (l, c, s)
+    }
 }
 
 /// Client owns 198.18.0.1 and 2001:db8::1, server 198.18.0.2 and 2001:db8::2.
