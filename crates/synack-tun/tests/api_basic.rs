@@ -309,10 +309,11 @@ async fn lx_11_buffer_size_setters_round_trip() {
     // The defaults: 128 KiB each way (autotuning may grow them).
     assert_eq!(c.recv_buffer_size().unwrap(), 128 * 1024);
     assert_eq!(c.send_buffer_size().unwrap(), 128 * 1024);
-    // The SYN,ACK already offered 65,535 bytes: that promise is kept (the right edge never
-    // moves left, SHLD-14), and the buffer comes down to 16 KiB as it is used.
+    // The SYN,ACK already offered 65,160 bytes (45 segments of 1448, as Linux's): that
+    // promise is kept (the right edge never moves left, SHLD-14), and the buffer comes down
+    // to 16 KiB as it is used.
     s.set_recv_buffer_size(16 * 1024).unwrap();
-    assert_eq!(s.recv_buffer_size().unwrap(), 65_535);
+    assert_eq!(s.recv_buffer_size().unwrap(), 65_160);
     c.set_send_buffer_size(8 * 1024).unwrap();
     assert_eq!(c.send_buffer_size().unwrap(), 8 * 1024);
     assert!(s.info().unwrap().recv_buffer_pinned);

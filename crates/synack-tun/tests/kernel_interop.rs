@@ -691,6 +691,69 @@ async fn kernel_options_synack_client_v6() {
     run(options_negotiated(Family::V6, false)).await;
 }
 
+/// LX-19: our SYN and SYN,ACK offer the windows the kernel's own do, so that a capture of
+/// either reads alike. Both handshakes run through a filter that records every SYN's flags
+/// and window field as it crosses the device; then the kernel's SYN is compared with ours,
+/// and its SYN,ACK with ours.
+async fn syn_windows_match_the_kernel(family: Family) {
+    use std::sync::{Arc, Mutex};
+    use synack_tun::tun::{Direction, PacketFilter};
+    let seen: Arc<Mutex<Vec<(Direction, u8, u16)>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let filter: PacketFilter = Arc::new(move |d, p| {
+        if let Some(tcp) = tcp_header(p) {
+            if tcp[13] & 0x02 != 0 {
+                let window = u16::from_be_bytes([tcp[14], tcp[15]]);
+                log.lock().unwrap().push((d, tcp[13] & 0x12, window));
+            }
+        }
+        true
+    });
+    let rig = Rig::new(false, Some(filter));
+    // The kernel connects to us: its SYN, our SYN,ACK.
+    let addr = SocketAddr::new(family.synack(), 7011);
+    let listener = TcpListener::bind(&rig.net, addr).await.unwrap();
+    let (k, s) = tokio::join!(kernel_connect(&rig, addr), listener.accept());
+    let (_k1, _s1) = (k.unwrap(), s.unwrap());
+    // We connect to the kernel: our SYN, its SYN,ACK.
+    let kl = kernel_listener(&rig, family, 7012).await;
+    let accept = tokio::task::spawn_blocking(move || kl.accept());
+    let _s2 = TcpStream::connect(&rig.net, SocketAddr::new(family.kernel(), 7012))
+        .await
+        .unwrap();
+    let _k2 = accept.await.unwrap().unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let find = |d: Direction, flags: u8| {
+        seen.iter()
+            .find(|(sd, sf, _)| *sd == d && *sf == flags)
+            .map(|s| s.2)
+            .unwrap_or_else(|| panic!("no {flags:#x} segment {d:?}: {seen:?}"))
+    };
+    let (syn, synack) = (0x02, 0x12);
+    let kernel_syn = find(Direction::Rx, syn);
+    let our_syn = find(Direction::Tx, syn);
+    let kernel_synack = find(Direction::Rx, synack);
+    let our_synack = find(Direction::Tx, synack);
+    eprintln!(
+        "{family:?} SYN windows: kernel {kernel_syn}, synack {our_syn}; \
+         SYN,ACK windows: kernel {kernel_synack}, synack {our_synack}"
+    );
+    assert_eq!(our_syn, kernel_syn, "SYN window: {seen:?}");
+    assert_eq!(our_synack, kernel_synack, "SYN,ACK window: {seen:?}");
+}
+
+#[tokio::test]
+async fn lx_19_syn_windows_match_the_kernel_v4() {
+    skip_unless_netns!();
+    run(syn_windows_match_the_kernel(Family::V4)).await;
+}
+
+#[tokio::test]
+async fn lx_19_syn_windows_match_the_kernel_v6() {
+    skip_unless_netns!();
+    run(syn_windows_match_the_kernel(Family::V6)).await;
+}
+
 // ----- DSCP --------------------------------------------------------------------------------
 
 /// Set the kernel socket's IP_TOS (IPv4) or IPV6_TCLASS (IPv6).

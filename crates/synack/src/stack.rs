@@ -1353,7 +1353,11 @@ impl Stack {
             } else {
                 TcpFlags::SYN | TcpFlags::ACK
             },
-            window: self.config.recv_buffer.min(65535) as u16,
+            window: crate::tcb::syn_window(
+                self.config.recv_buffer.min(u32::MAX as usize) as u32,
+                crate::tcb::our_mss(&self.config, local),
+                ts.is_some(),
+            ),
             options,
             dscp: Some(dscp),
         });

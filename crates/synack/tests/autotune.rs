@@ -38,7 +38,8 @@ fn lx_11_syn_and_synack_offer_wscale_7_by_default() {
     // Our SYN: the shift covers tcp_rmem[2] (6 MiB), as Linux's `wscale:7` in `ss -i`.
     let mut t = Tcp::v4();
     t.connect();
-    t.expect(SYN).wscale(Some(7)).win(65535);
+    // The window: 65535 rounded down to 44 segments of 1460, as a Linux SYN says (LX-19).
+    t.expect(SYN).wscale(Some(7)).win(64240);
     // Our SYN,ACK to a Linux SYN.
     let mut t = Tcp::v4();
     t.listen();

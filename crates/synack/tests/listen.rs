@@ -237,7 +237,8 @@ fn sf_6_cookie_rebuilds_mss_wscale_sack_and_keeps_data_on_the_ack() {
         }),
         ..TcpOptions::default()
     });
-    let synack = t.expect(SYN | ACK).ack(irs + 1).tsecr(777).seg();
+    // Its window is the stateful SYN,ACK's: 45 segments of 1448 (LX-19).
+    let synack = t.expect(SYN | ACK).ack(irs + 1).tsecr(777).win(65160).seg();
     assert_eq!(
         t.stack.connection_count(),
         0,
@@ -282,6 +283,7 @@ fn sf_7_cookie_without_timestamps_offers_no_wscale_or_sack() {
         .ack(irs + 1)
         .wscale(None)
         .sack_ok(false)
+        .win(64240) // 44 segments of 1460 (LX-19)
         .seg()
         .seq();
     t.inject(ACK).seq(irs + 1).ack(iss + 1).win(1000);

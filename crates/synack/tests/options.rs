@@ -273,7 +273,8 @@ fn lx_19_option_layout_on_syn_and_data() {
     want.extend(be32(tsval));
     want.extend([0, 0, 0, 0, 1, 3, 3, 7]);
     assert_eq!(syn.raw_options, want, "{syn}");
-    assert_eq!(syn.win(), 65535);
+    // The window as Linux's: the field's 65535 rounded down to 44 segments of 1460.
+    assert_eq!(syn.win(), 64240);
 
     // SYN,ACK to a Linux SYN: the same layout, TSecr echoing the peer.
     let mut t = Tcp::v4();
@@ -286,6 +287,9 @@ fn lx_19_option_layout_on_syn_and_data() {
     want.extend(be32(PEER_TS_BASE));
     want.extend([1, 3, 3, 7]);
     assert_eq!(synack.raw_options, want, "{synack}");
+    // With timestamps the segments expected carry 1448 bytes: 45 of them, as Linux's
+    // SYN,ACK offers (tcp_openreq_init_rwin).
+    assert_eq!(synack.win(), 65160);
     // Later segments: NOP, NOP, Timestamps; with SACK blocks: NOP, NOP, SACK after them.
     let iss = synack.seq();
     t.peer_ts = true;
@@ -391,8 +395,10 @@ fn ws_2_scaling_needs_both_syns() {
     t.inject(ACK).seq(irs + 1).ack(iss + 1).win(1000);
     assert_eq!(t.status().snd_wnd, 1000);
     t.inject(ACK).seq(irs + 1).ack(iss + 1).len(100);
-    // Unscaled: at most 65535, and the edge does not move by 100 bytes (MUST-39).
-    t.expect(ACK).win(65435);
+    // Unscaled: the SYN,ACK offered 64240 (65535 in whole segments, as Linux), and the
+    // edge does not move for the 1,395 bytes the field could still add (MUST-39: less
+    // than a segment).
+    t.expect(ACK).win(64140);
     // Both offered: the peer's field is shifted by its 7, ours by our 7.
     let mut t = Tcp::v4();
     let iss = t.establish_passive_with(SynOpts::mss(1460).with_wscale(7));
@@ -448,8 +454,9 @@ fn ws_3_our_shift_is_the_smallest_covering_the_buffer() {
 fn ws_4_syn_windows_never_scaled() {
     let mut t = Tcp::v4();
     t.connect();
-    // Our SYN's window is the real window (capped at 65535), not shifted.
-    let iss = t.expect(SYN).win(65535).wscale(Some(7)).seq_any();
+    // Our SYN's window is the real window (capped at 65535 and, as Linux's, rounded down
+    // to whole segments: 64240), not shifted.
+    let iss = t.expect(SYN).win(64240).wscale(Some(7)).seq_any();
     let irs = t.peer_isn;
     // Theirs neither: SYN,ACK window 1000 with WS 7 is 1000 bytes ...
     t.inject(SYN | ACK)

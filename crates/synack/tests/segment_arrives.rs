@@ -211,18 +211,19 @@ fn ep_13_trim_to_window() {
 
 #[test]
 fn ep_13_nothing_beyond_the_advertised_window() {
-    // No window scaling: the field can say at most 65535, so RCV.NXT+65535 is the right
-    // edge, whatever the buffer size.
+    // No window scaling: the field can say at most 65535, whatever the buffer size, and
+    // the SYN,ACK offered it in whole segments as Linux does, 64240: IRS+1+64240 is the
+    // right edge.
     let mut t = Tcp::v4();
     let iss = t.establish_passive_with(SynOpts::mss(1460).with_sack());
     let irs = t.peer_isn;
     t.inject(ACK | PSH).seq(irs + 1).ack(iss + 1).len(10);
-    // MUST-39: a 10-byte advance does not move the right edge (IRS+1+65535).
-    t.expect(ACK).ack(irs + 11).win(65525);
-    // Entirely beyond the advertised edge (RCV.NXT + 65535): unacceptable, so it is not
-    // queued and no SACK block reports it.
-    t.inject(ACK).seq(irs + 11 + 65535).ack(iss + 1).len(100);
-    t.expect(ACK).ack(irs + 11).win(65525).sack(&[]);
+    // MUST-39: a 10-byte advance does not move the right edge.
+    t.expect(ACK).ack(irs + 11).win(64230);
+    // Entirely beyond the advertised edge: unacceptable, so it is not queued and no SACK
+    // block reports it, though the buffer has room for it.
+    t.inject(ACK).seq(irs + 1 + 64240).ack(iss + 1).len(100);
+    t.expect(ACK).ack(irs + 11).win(64230).sack(&[]);
 }
 
 #[test]

@@ -161,6 +161,25 @@ pub(crate) fn our_mss(config: &Config, local: SocketAddr) -> u16 {
     .max(88)
 }
 
+/// The window field of our SYN or SYN,ACK (never scaled, WS-4). A receive space the field
+/// cannot hold is offered as Linux offers it (LX-19, `tcp_select_initial_window`): 65535
+/// rounded down to a multiple of the segment size we expect, which on a SYN,ACK with
+/// timestamps is the MSS less their 12 bytes (`tcp_openreq_init_rwin`). A Linux SYN on
+/// Ethernet says 64240 (44 x 1460; 64800 over IPv6), its SYN,ACK with timestamps 65160
+/// (45 x 1448), and so do ours with the default buffers: captures of both read alike. A
+/// smaller space is offered whole (Linux would round it down too; the exact figure keeps
+/// small-buffer windows what the application asked for).
+pub(crate) fn syn_window(space: u32, mss: u16, synack_with_timestamps: bool) -> u16 {
+    if space < 65535 {
+        return space as u16;
+    }
+    let unit = u32::from(mss).saturating_sub(if synack_with_timestamps { 12 } else { 0 });
+    if unit == 0 {
+        return 65535;
+    }
+    (65535 - 65535 % unit) as u16
+}
+
 /// Our window-scale shift: the smallest whose window covers the largest receive buffer
 /// (WS-3, LX-19): `Config::recv_buffer_max` with autotuning (6 MiB by default: 7, as Linux
 /// chooses from tcp_rmem[2]), else `Config::recv_buffer`.
@@ -1300,6 +1319,24 @@ mod tests;
 #[cfg(test)]
 mod fresh_tests {
     use super::*;
+
+    /// LX-19: the SYN windows Linux puts on the wire with its default buffers, and a
+    /// smaller space offered whole.
+    #[test]
+    fn lx_19_syn_windows_are_linux_s() {
+        assert_eq!(syn_window(128 * 1024, 1460, false), 64240); // SYN, IPv4
+        assert_eq!(syn_window(128 * 1024, 1440, false), 64800); // SYN, IPv6
+        assert_eq!(syn_window(128 * 1024, 1460, true), 65160); // SYN,ACK with timestamps
+        assert_eq!(syn_window(65535, 1460, false), 64240);
+        assert_eq!(syn_window(65534, 1460, false), 65534);
+        assert_eq!(syn_window(4000, 1460, true), 4000);
+        assert_eq!(syn_window(0, 1460, false), 0);
+        assert_eq!(
+            syn_window(1 << 20, 12, true),
+            65535,
+            "no unit left: the field's most"
+        );
+    }
 
     /// `FreshTcb` holds what the configuration gives a new TCB, for configurations off the
     /// defaults too (window scaling off, a user timeout, Nagle off, a small MTU, a huge

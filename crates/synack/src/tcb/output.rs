@@ -219,7 +219,11 @@ impl Tcb {
             });
         }
         // WS-4: the window of a SYN is never scaled.
-        let window = self.rcv_space().min(65535);
+        let window = u32::from(super::syn_window(
+            self.rcv_space(),
+            self.our_mss,
+            synack && self.ts_ok,
+        ));
         let (flags, ack) = if synack {
             self.rcv_adv = self.rcv_nxt + window;
             self.last_ack_sent = self.rcv_nxt;
