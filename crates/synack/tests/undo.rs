@@ -16,14 +16,27 @@ fn bytes(n: u32) -> Vec<u8> {
 /// segments, ssthresh "infinite". No tail loss probe and no limited transmit, so that only
 /// RACK, the RTO and the undo act. Returns the harness, `d`, the peer's ISN and the MSS.
 fn flight(ts: bool, undo: bool) -> (Tcp, SeqNum, SeqNum, u32) {
+    flight_ecn(ts, undo, false)
+}
+
+/// [`flight`], with ECN agreed (RFC 3168) if `ecn`.
+fn flight_ecn(ts: bool, undo: bool, ecn: bool) -> (Tcp, SeqNum, SeqNum, u32) {
     let mut cfg = Tcp::config();
+    if ecn {
+        cfg.ecn = Ecn::On;
+    }
     cfg.tail_loss_probe = false;
     cfg.limited_transmit = false;
     cfg.congestion_control = Algorithm::NewReno;
     cfg.undo = undo;
     let mut t = Tcp::with_config(cfg);
     t.connect();
-    let syn = t.expect(SYN).seg();
+    let syn_flags = if ecn {
+        SYN | TcpFlags::ECE | TcpFlags::CWR
+    } else {
+        SYN
+    };
+    let syn = t.expect(syn_flags).seg();
     t.iss = syn.hdr.seq;
     let (iss, irs) = (t.iss, t.peer_isn);
     t.peer_nxt = irs;
@@ -32,11 +45,12 @@ fn flight(ts: bool, undo: bool) -> (Tcp, SeqNum, SeqNum, u32) {
     } else {
         SynOpts::mss(1460).with_sack()
     };
-    t.inject(SYN | ACK)
-        .seq(irs)
-        .ack(iss + 1)
-        .opts(opts)
-        .at(ms(10));
+    let synack = if ecn {
+        SYN | ACK | TcpFlags::ECE
+    } else {
+        SYN | ACK
+    };
+    t.inject(synack).seq(irs).ack(iss + 1).opts(opts).at(ms(10));
     t.peer_ts = ts;
     t.expect(ACK).seq(iss + 1).ack(irs + 1).len(0);
     let mss = u32::from(t.status().mss);
@@ -303,6 +317,37 @@ fn sk_12_a_needed_rto_retransmission_is_not_undone() {
             assert_eq!(t.counters().loss_undos, 0);
             assert_eq!((s.cwnd, s.ssthresh), (2 * mss, 11 * mss / 2));
             assert_eq!(out, [1, 2]);
+        }
+    }
+}
+
+#[test]
+fn sk_12_an_ecn_echo_cancels_a_pending_undo() {
+    // As in the D-SACK test, recovery ends without a verdict; then, before the D-SACK for
+    // the copy of 0 comes, an ECN-Echo reports real congestion and cwnd is reduced for it.
+    // That reduction is not to be taken back, so the D-SACK undoes nothing (Linux
+    // tcp_enter_cwr clears the undo marker). The control, without the echo, is undone.
+    for echo in [true, false] {
+        let (mut t, d, irs, mss) = flight_ecn(false, true, true);
+        fast_retransmit(&mut t, irs, d, mss);
+        ack(&mut t, irs, d, mss, 11, &[], ms(44), None);
+        assert_eq!(sent(&mut t, d, mss).len(), 5);
+        let flags = if echo { ACK | TcpFlags::ECE } else { ACK };
+        t.inject(flags).seq(irs + 1).ack(d + 12 * mss).at(ms(50));
+        let reduced = t.status().cwnd;
+        assert_eq!(t.counters().ecn_reductions, u64::from(echo));
+        t.inject(ACK)
+            .seq(irs + 1)
+            .ack(d + 12 * mss)
+            .sack(&[(d, d + mss)])
+            .at(ms(51));
+        assert_eq!(t.counters().dsacks_received, 1);
+        if echo {
+            assert_eq!(t.counters().dsack_undos, 0);
+            assert_eq!(t.status().cwnd, reduced);
+        } else {
+            assert_eq!(t.counters().dsack_undos, 1);
+            assert_eq!(t.status().cwnd, 11 * mss);
         }
     }
 }
