@@ -232,8 +232,10 @@ fn shld_8_ecn_marks_replace_losses_at_the_bottleneck() {
 /// RK-2 on a link that reorders: 3% of A's packets are held back 8 ms (about 7 segments at
 /// this rate); nothing is lost (the queue is deep), so every retransmission is spurious.
 /// DupThresh alone (RACK off) takes each overtaken segment for lost, resends it and cuts
-/// cwnd; RACK learns that the path reorders (and widens its window on the D-SACKs of its
-/// first spurious copies) and keeps the link full.
+/// cwnd (each cut is undone once a timestamp or a D-SACK shows the segment was only late,
+/// SK-12: 97.9% of capacity with 31 resent; 67% before undo); RACK learns that the path
+/// reorders (and widens its window on the D-SACKs of its first spurious copies), resends
+/// almost nothing and keeps the link full.
 #[test]
 fn rk_2_rack_tolerates_a_reordering_link() {
     let link = LinkConfig::with_delay(Duration::from_millis(10))
@@ -280,6 +282,90 @@ fn rk_2_rack_tolerates_a_reordering_link() {
     );
     assert!(g_with >= 0.9, "goodput with RACK {:.1}%", 100.0 * g_with);
     assert!(g_with > g_without, "{g_with:.3} vs {g_without:.3}");
+}
+
+/// SK-12 on a link that reorders by more than any reordering window: 1% of A's packets are
+/// held back 30 ms, longer than the path's RTT (20 ms), so RACK cannot wait for them and
+/// resends each; nothing is lost (the queue is deep), so every retransmission is spurious
+/// and every reduction for one is wrong. With undo (Linux's behaviour) each reduction is
+/// taken back once the ACK that ends recovery echoes the original's timestamp (RFC 3522)
+/// or the receiver D-SACKs the copy (RFC 3708; without timestamps that is the only
+/// signal); without it, cwnd stays cut and goodput suffers. Measured on seed 5: goodput
+/// 99.0% vs 88.1% with timestamps, 99.9% vs 68.0% without; mean cwnd 77 KB vs 44 KB and
+/// 79 KB vs 20 KB.
+#[test]
+fn sk_12_undo_keeps_cwnd_up_on_a_reordering_link() {
+    let link = LinkConfig::with_delay(Duration::from_millis(10))
+        .bandwidth(RATE, Some(1000))
+        .reorder(0.01, Duration::from_millis(30));
+    let run = |timestamps: bool, undo: bool| {
+        let cfg = Config {
+            timestamps,
+            undo,
+            ..Config::default()
+        };
+        let mut w = bulk_world_on(5, link.clone(), cfg);
+        // cwnd over time (time-weighted mean over the transfer).
+        let (mut area, mut last) = (0f64, None::<(Instant, u32)>);
+        while w.now() < Instant::from_secs(600) && w.step() {
+            if let Some((t, c)) = last {
+                area += (w.now() - t).as_secs_f64() * f64::from(c);
+            }
+            last = w
+                .stack("A")
+                .connections()
+                .first()
+                .filter(|c| c.state == synack::State::Established)
+                .map(|c| (w.now(), c.cwnd));
+        }
+        assert_eq!(w.app_log("B").received(0).len(), BYTES);
+        let dropped = w
+            .record()
+            .packets
+            .iter()
+            .filter(|p| p.fates.iter().any(|f| matches!(f, Fate::Dropped(_))))
+            .count();
+        assert_eq!(dropped, 0);
+        let a = w.counters("A").clone();
+        let (g, cap) = goodput(&w);
+        let r = w.record();
+        let data: Vec<_> = r.segments("A", "B");
+        let span = (data.last().unwrap().sent - data.first().unwrap().sent).as_secs_f64();
+        let mean_cwnd = area / span;
+        eprintln!(
+            "timestamps {timestamps}, undo {undo}: {} retransmitted, {} D-SACKs, undone {} \
+             (full) + {} (D-SACK), mean cwnd {:.0} B, goodput {:.1}%",
+            a.retrans_segs,
+            a.dsacks_received,
+            a.full_undos,
+            a.dsack_undos,
+            mean_cwnd,
+            100.0 * g / cap
+        );
+        (a, g / cap, mean_cwnd)
+    };
+    for timestamps in [true, false] {
+        let (with, g_with, cwnd_with) = run(timestamps, true);
+        let (without, g_without, cwnd_without) = run(timestamps, false);
+        assert!(with.retrans_segs > 0 && with.dsacks_received > 0);
+        assert_eq!(with.timeouts + without.timeouts, 0);
+        assert_eq!(
+            (without.full_undos, without.dsack_undos, without.loss_undos),
+            (0, 0, 0)
+        );
+        if timestamps {
+            assert!(with.full_undos > 0, "Eifel undoes at the end of recovery");
+        } else {
+            assert_eq!(with.full_undos, 0, "no timestamps, no Eifel");
+            assert!(with.dsack_undos > 0, "D-SACKs undo");
+        }
+        assert!(
+            cwnd_with > 1.5 * cwnd_without,
+            "mean cwnd {cwnd_with:.0} with undo vs {cwnd_without:.0} without"
+        );
+        assert!(g_with >= 0.95, "goodput with undo {:.1}%", 100.0 * g_with);
+        assert!(g_with > g_without + 0.05, "{g_with:.3} vs {g_without:.3}");
+    }
 }
 
 /// CUB-5, HyStart++ (RFC 9406): the initial slow start into a deep bottleneck queue (60

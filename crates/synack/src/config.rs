@@ -162,6 +162,12 @@ pub struct Config {
     /// rises, before the bottleneck queue overflows (Linux tcp_cubic's hystart = 1 does the
     /// same job with the older HyStart). For CUBIC and NewReno alike.
     pub hystart: bool,
+    /// Undo a congestion-window reduction that proves spurious (SK-12): when D-SACKs show
+    /// every retransmission of a loss episode unnecessary (RFC 3708), or timestamps show
+    /// the original arrived (RFC 3522 Eifel), cwnd and ssthresh go back to what they were,
+    /// as Linux always does (it has no switch for this). On; off only to measure what it
+    /// is worth.
+    pub undo: bool,
     /// Most events kept for the application before the oldest are discarded.
     pub event_queue_limit: usize,
     /// Most connections (TCBs, half-open included) the stack holds at once. At most 2^27
@@ -219,6 +225,7 @@ impl Default for Config {
             tail_loss_probe: true,
             rack: true,
             hystart: true,
+            undo: true,
             event_queue_limit: 65_536,
             max_connections: 1 << 20,
             ephemeral_ports: (32768, 60999),

@@ -150,6 +150,16 @@ pub struct Counters {
     pub lost_retransmits: u64,
     /// RACK reordering timer expiries (RFC 8985 §6.3).
     pub reorder_timeouts: u64,
+    /// TcpExt TCPFullUndo: fast recoveries found spurious as they ended (every
+    /// retransmission D-SACKed, or timestamps showing the original arrived), their cwnd
+    /// reduction undone (SK-12).
+    pub full_undos: u64,
+    /// TcpExt TCPDSACKUndo: cwnd reductions undone when D-SACKs showed every retransmission
+    /// of the episode unnecessary, after or during its recovery (SK-12, RFC 3708).
+    pub dsack_undos: u64,
+    /// TcpExt TCPLossUndo: retransmission timeouts found spurious (timestamps, RFC 3522, or
+    /// D-SACKs), their cwnd reduction undone (SK-12).
+    pub loss_undos: u64,
     /// TcpExt TCPHystartDelayDetect: HyStart++ saw the RTT rise and slowed slow start (CSS).
     pub hystart_delay_detect: u64,
     /// Initial slow starts HyStart++ ended without a loss (TcpExt TCPHystartDelayCwnd-like).
@@ -201,7 +211,7 @@ impl Counters {
 impl fmt::Display for Counters {
     /// A `netstat -s`-like summary; zero lines are omitted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: [(u64, &str); 47] = [
+        let lines: [(u64, &str); 50] = [
             (self.active_opens, "active connection openings"),
             (self.passive_opens, "passive connection openings"),
             (self.attempt_fails, "failed connection attempts"),
@@ -252,6 +262,18 @@ impl fmt::Display for Counters {
             (self.reordering_detected, "acks showing reordering"),
             (self.lost_retransmits, "retransmissions lost again (RACK)"),
             (self.reorder_timeouts, "RACK reordering timeouts"),
+            (
+                self.full_undos,
+                "congestion windows fully recovered without slow start",
+            ),
+            (
+                self.dsack_undos,
+                "congestion windows recovered without slow start by DSACK",
+            ),
+            (
+                self.loss_undos,
+                "congestion windows recovered without slow start after partial ack",
+            ),
             (self.hystart_delay_detect, "HyStart++ RTT rises detected"),
             (self.hystart_exits, "slow starts ended by HyStart++"),
             (self.ecn_ce_received, "segments received with ECN CE"),

@@ -8,7 +8,7 @@
 //!
 //! Slow start is RFC 5681's (CC-4); HyStart++ (RFC 9406) is not implemented.
 
-use super::{clamp_cwnd, reduced_ssthresh, sane_mss, CongestionControl, MAX_CWND};
+use super::{clamp_cwnd, reduced_ssthresh, sane_mss, CongestionControl, Prior, MAX_CWND};
 use crate::time::{Duration, Instant};
 
 /// C, segments / s³ (RFC 9438 §4.1, CUB-1).
@@ -46,6 +46,18 @@ pub struct Cubic {
     /// connection in congestion avoidance needs it, and inline it would be 48 of every idle
     /// connection's bytes (issue 3's per-connection budget); one allocation per epoch.
     epoch: Option<Box<Epoch>>,
+}
+
+/// The part of CUBIC's state a reduction changes besides cwnd and ssthresh, as it was just
+/// before it: RFC 9438 §4.9's prior W_max, K, epoch start and W_est (the last three live in
+/// the epoch), with cwnd_prior and the after-RTO mark. Kept in a [`Prior`] to undo a
+/// reduction that proves spurious (SK-12).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Curve {
+    w_max: u32,
+    cwnd_prior: u32,
+    after_rto: bool,
+    epoch: Option<Epoch>,
 }
 
 /// One congestion-avoidance stage ("epoch", §4.2).
@@ -276,6 +288,40 @@ impl CongestionControl for Cubic {
             self.end_epoch();
         }
     }
+
+    fn prior(&self) -> Prior {
+        Prior {
+            curve: Some(Curve {
+                w_max: self.w_max,
+                cwnd_prior: self.cwnd_prior,
+                after_rto: self.after_rto,
+                epoch: self.epoch.as_deref().copied(),
+            }),
+            ..Prior::plain(self.cwnd, self.ssthresh)
+        }
+    }
+
+    fn undo(&mut self, now: Instant, prior: &Prior) {
+        // SK-12, RFC 9438 §4.9: the congestion event was spurious. Where the window comes
+        // back (Linux: max(cwnd, prior_cwnd)), the curve it was on comes back with it, as if
+        // the reduction had never been made: W_max, cwnd_prior, and the epoch with its
+        // start, K and W_est (its last-ACK stamp is now, so the recovery does not count as
+        // idle time). A window that has already grown past the prior keeps its own curve.
+        if prior.cwnd > self.cwnd {
+            self.cwnd = clamp_cwnd(u64::from(prior.cwnd), self.mss);
+            if let Some(c) = prior.curve {
+                self.w_max = c.w_max;
+                self.cwnd_prior = c.cwnd_prior;
+                self.after_rto = c.after_rto;
+                match (c.epoch, self.epoch.as_deref_mut()) {
+                    (Some(e), Some(mine)) => *mine = Epoch { last_ack: now, ..e },
+                    (Some(e), None) => self.epoch = Some(Box::new(Epoch { last_ack: now, ..e })),
+                    (None, _) => self.end_epoch(),
+                }
+            }
+        }
+        self.ssthresh = self.ssthresh.max(prior.ssthresh);
+    }
 }
 
 /// ∛x for x ≥ 0 (0 for anything else), by Newton's method from a bit-level first guess.
@@ -405,6 +451,69 @@ mod tests {
         c.set_cwnd(5 * MSS);
         c.on_recovery_end(T0);
         assert_eq!(c.cwnd(), 2 * MSS);
+    }
+
+    #[test]
+    fn sk_12_undo_takes_back_the_window_and_the_curve() {
+        // In congestion avoidance on a curve (W_max 100 after a loss at 100 segments), some
+        // rounds in; then a congestion event that proves spurious.
+        let mut c = after_loss_at(100);
+        let rtt = Duration::from_millis(100);
+        let mut now = Instant::from_secs(1);
+        for _ in 0..10 {
+            now = round(&mut c, now, rtt);
+        }
+        let before = c.clone();
+        let prior = c.prior();
+        assert_eq!(prior.cwnd, before.cwnd);
+        assert_eq!(prior.ssthresh, before.ssthresh.max(before.cwnd * 3 / 4));
+        c.on_congestion_event(now, before.cwnd);
+        assert!(c.cwnd() < before.cwnd && c.epoch.is_none());
+        let later = now + rtt;
+        c.undo(later, &prior);
+        // Everything as before the event (RFC 9438 §4.9), the epoch's start, K and W_est
+        // included; only its idle stamp is the undo's time.
+        assert_eq!(c.cwnd, before.cwnd);
+        assert_eq!(c.ssthresh, prior.ssthresh);
+        assert_eq!((c.w_max, c.cwnd_prior), (before.w_max, before.cwnd_prior));
+        let (e, b) = (
+            *c.epoch.as_deref().unwrap(),
+            *before.epoch.as_deref().unwrap(),
+        );
+        assert_eq!(
+            Epoch {
+                last_ack: b.last_ack,
+                ..e
+            },
+            b
+        );
+        assert_eq!(e.last_ack, later);
+        c.assert_sane();
+        // The curve goes on from there: the next round grows cwnd as it would have.
+        let mut d = before.clone();
+        round(&mut c, later, rtt);
+        round(&mut d, later, rtt);
+        assert_eq!(c.cwnd(), d.cwnd());
+
+        // An RTO in slow start: cwnd one segment, the RTO mark set; undone, slow start (and
+        // no epoch) comes back.
+        let mut c = Cubic::new(MSS, 10 * MSS);
+        let prior = c.prior();
+        c.on_rto(T0, 10 * MSS, true);
+        assert_eq!((c.cwnd(), c.ssthresh()), (MSS, 7 * MSS));
+        c.undo(T0, &prior);
+        assert_eq!((c.cwnd(), c.ssthresh()), (10 * MSS, u32::MAX));
+        assert!(!c.after_rto && c.epoch.is_none() && c.w_max == 0);
+
+        // A window already grown past the prior keeps its own curve; ssthresh still rises.
+        let mut c = after_loss_at(100);
+        let prior = Cubic::new(MSS, 50 * MSS).prior();
+        let w_max = c.w_max;
+        c.undo(T0, &prior);
+        assert_eq!(
+            (c.cwnd(), c.ssthresh(), c.w_max),
+            (70 * MSS, u32::MAX, w_max)
+        );
     }
 
     #[test]

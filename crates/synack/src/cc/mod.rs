@@ -42,6 +42,33 @@ pub(crate) fn sane_mss(mss: u32) -> u32 {
     mss.clamp(1, MAX_CWND / 4)
 }
 
+/// What a controller was just before a reduction, kept by the connection while the reduction
+/// may yet prove spurious (checklist SK-12) and handed back to [`CongestionControl::undo`]:
+/// Linux's prior_cwnd and prior_ssthresh, plus CUBIC's curve (RFC 9438 §4.9).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prior {
+    /// cwnd before the reduction (Linux tp->prior_cwnd).
+    pub cwnd: u32,
+    /// The ssthresh to restore (Linux tcp_current_ssthresh: the larger of ssthresh and
+    /// three quarters of cwnd, so that a later slow start climbs back that far).
+    pub ssthresh: u32,
+    /// CUBIC's W_max, cwnd_prior and epoch (K, W_est, the epoch's start); none for NewReno.
+    curve: Option<cubic::Curve>,
+}
+
+impl Prior {
+    /// The plain part of a prior: cwnd and the ssthresh as Linux's tcp_current_ssthresh
+    /// gives it outside a reduction.
+    fn plain(cwnd: u32, ssthresh: u32) -> Prior {
+        let three_quarters = ((u64::from(cwnd) * 3) / 4) as u32;
+        Prior {
+            cwnd,
+            ssthresh: ssthresh.max(three_quarters),
+            curve: None,
+        }
+    }
+}
+
 /// Which algorithm a connection uses (`Config::congestion_control`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Algorithm {
@@ -81,6 +108,15 @@ pub trait CongestionControl {
     /// CUBIC treats a changed window as the start of a new congestion-avoidance stage (its
     /// curve restarts from there on the next ACK), so call it for recovery, not per ACK.
     fn set_cwnd(&mut self, cwnd: u32);
+    /// The state to restore should the reduction about to be made prove spurious: call it
+    /// just before `on_congestion_event` or `on_rto` (Linux tcp_init_undo's moment).
+    fn prior(&self) -> Prior;
+    /// A reduction proved spurious (SK-12: every retransmission D-SACKed, RFC 3708; or the
+    /// original was delivered, RFC 3522 Eifel): cwnd = max(cwnd, prior cwnd) and ssthresh
+    /// = max(ssthresh, prior ssthresh), as Linux's tcp_undo_cwnd_reduction with
+    /// tcp_reno_undo_cwnd. CUBIC, when it takes its window back, takes its curve back too
+    /// (RFC 9438 §4.9: W_max, K, epoch start, W_est).
+    fn undo(&mut self, now: Instant, prior: &Prior);
 }
 
 /// A connection's controller.
@@ -153,6 +189,12 @@ impl CongestionControl for Controller {
     fn set_cwnd(&mut self, cwnd: u32) {
         self.inner_mut().set_cwnd(cwnd)
     }
+    fn prior(&self) -> Prior {
+        self.inner().prior()
+    }
+    fn undo(&mut self, now: Instant, prior: &Prior) {
+        self.inner_mut().undo(now, prior)
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +254,12 @@ mod tests {
         Set {
             cwnd: u32,
         },
+        /// Remember the controller's prior (before a reduction).
+        Prior,
+        /// Undo back to the last prior remembered, if any (SK-12).
+        Undo {
+            dt_us: u64,
+        },
     }
 
     fn bytes() -> impl Strategy<Value = u32> {
@@ -232,6 +280,8 @@ mod tests {
                 .prop_map(|(dt_us, flight, first)| Op::Rto { dt_us, flight, first }),
             1 => (micros(), bytes()).prop_map(|(dt_us, restart)| Op::Idle { dt_us, restart }),
             1 => bytes().prop_map(|cwnd| Op::Set { cwnd }),
+            1 => Just(Op::Prior),
+            1 => micros().prop_map(|dt_us| Op::Undo { dt_us }),
         ]
     }
 
@@ -240,6 +290,7 @@ mod tests {
         let mut c = Controller::new(alg, mss, iw);
         let mss = sane_mss(mss);
         let mut now = Instant::ZERO;
+        let mut prior = None;
         for op in ops {
             let reduced = match *op {
                 Op::Ack {
@@ -282,6 +333,20 @@ mod tests {
                 Op::Set { cwnd } => {
                     c.set_cwnd(cwnd);
                     assert_eq!(c.cwnd(), cwnd.clamp(mss, MAX_CWND));
+                    false
+                }
+                Op::Prior => {
+                    prior = Some(c.prior());
+                    false
+                }
+                Op::Undo { dt_us } => {
+                    now += Duration::from_micros(dt_us);
+                    let (cwnd, ssthresh) = (c.cwnd(), c.ssthresh());
+                    if let Some(p) = &prior {
+                        c.undo(now, p);
+                        assert_eq!(c.cwnd(), cwnd.max(p.cwnd).clamp(mss, MAX_CWND));
+                        assert_eq!(c.ssthresh(), ssthresh.max(p.ssthresh));
+                    }
                     false
                 }
             };

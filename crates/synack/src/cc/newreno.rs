@@ -3,7 +3,7 @@
 //! CC-10, CC-11) are the connection's; it reports the events here and inflates with
 //! [`CongestionControl::set_cwnd`].
 
-use super::{clamp_cwnd, reduced_ssthresh, sane_mss, CongestionControl};
+use super::{clamp_cwnd, reduced_ssthresh, sane_mss, CongestionControl, Prior};
 use crate::time::{Duration, Instant};
 
 /// RFC 5681 slow start and congestion avoidance, halving on loss.
@@ -88,6 +88,16 @@ impl CongestionControl for NewReno {
 
     fn set_cwnd(&mut self, cwnd: u32) {
         self.cwnd = clamp_cwnd(u64::from(cwnd), self.mss);
+    }
+
+    fn prior(&self) -> Prior {
+        Prior::plain(self.cwnd, self.ssthresh)
+    }
+
+    fn undo(&mut self, _now: Instant, prior: &Prior) {
+        // SK-12 (Linux tcp_undo_cwnd_reduction, tcp_reno_undo_cwnd).
+        self.cwnd = clamp_cwnd(u64::from(self.cwnd.max(prior.cwnd)), self.mss);
+        self.ssthresh = self.ssthresh.max(prior.ssthresh);
     }
 }
 
@@ -233,5 +243,33 @@ mod tests {
             c.on_ack(T0, u32::MAX, u32::MAX, None);
         }
         assert_eq!(c.cwnd(), MAX_CWND);
+    }
+
+    #[test]
+    fn sk_12_undo_restores_cwnd_and_ssthresh() {
+        // In congestion avoidance at 20 segments, then a reduction that proves spurious:
+        // cwnd goes back to 20 segments, ssthresh to 3/4 of it (Linux prior_ssthresh,
+        // tcp_current_ssthresh) since that beats the old ssthresh of 16.
+        let mut c = in_ca(16 * MSS);
+        c.set_cwnd(20 * MSS);
+        let prior = c.prior();
+        assert_eq!((prior.cwnd, prior.ssthresh), (20 * MSS, 16 * MSS));
+        c.on_congestion_event(T0, 20 * MSS);
+        assert_eq!((c.cwnd(), c.ssthresh()), (10 * MSS, 10 * MSS));
+        c.undo(T0, &prior);
+        assert_eq!((c.cwnd(), c.ssthresh()), (20 * MSS, 16 * MSS));
+        // After an RTO (cwnd one segment) the same; in slow start ssthresh was "infinite".
+        let mut c = NewReno::new(MSS, 10 * MSS);
+        let prior = c.prior();
+        c.on_rto(T0, 10 * MSS, true);
+        assert_eq!((c.cwnd(), c.ssthresh()), (MSS, 5 * MSS));
+        c.undo(T0, &prior);
+        assert_eq!((c.cwnd(), c.ssthresh()), (10 * MSS, u32::MAX));
+        // Undo never shrinks: a window that grew past the prior stays.
+        let mut c = in_ca(16 * MSS);
+        let prior = c.prior();
+        c.set_cwnd(30 * MSS);
+        c.undo(T0, &prior);
+        assert_eq!((c.cwnd(), c.ssthresh()), (30 * MSS, 16 * MSS));
     }
 }

@@ -637,7 +637,9 @@ impl Tcb {
             if self.snd_una == self.snd_max {
                 self.clear_timer(TimerKind::Retransmit);
                 self.clear_unacked();
-                self.sb.release_if_idle(); // HyStart++'s rounds end with the flight
+                // HyStart++'s rounds end with the flight, and an ended loss episode's undo
+                // state a round after it ended (SK-12).
+                self.sb.release_drained(self.snd_una);
                 self.set_rtx_tsval(None);
             } else {
                 self.set_timer(TimerKind::Retransmit, self.rto_deadline(ctx.now));
@@ -670,6 +672,13 @@ impl Tcb {
         } else {
             None
         };
+        // SK-12 (undo.rs): a D-SACK, or SND.UNA moving while an RTO episode lasts (below
+        // `recover` outside fast recovery), may show a reduction spurious. Neither is on the
+        // common path.
+        if dsack || (h.ack.gt(una_before) && una_before.le(self.recover) && !self.in_recovery) {
+            self.undo_on_ack(ctx, h, una_before, dsack);
+        }
+        let recovering = self.in_recovery || (!self.sack_ok && self.dupacks >= 3);
         if let Some(acked) = cc_acked {
             // An ECN-Echo opens nothing (RFC 3168 §6.1.2). RACK's sample (µs, per burst) is
             // the finer one; without SACK, the RTT estimator's.
@@ -678,6 +687,10 @@ impl Tcb {
         }
         if self.sack_ok {
             self.sack_recovery_check(ctx);
+        }
+        if recovering && !(self.in_recovery || (!self.sack_ok && self.dupacks >= 3)) {
+            // SK-12: this ACK ended a fast recovery (RFC 6675 or NewReno); was it spurious?
+            self.undo_at_recovery_end(ctx, h);
         }
         if ece {
             self.on_ecn_echo(ctx, self.snd_max - una_before);

@@ -18,6 +18,7 @@ pub mod sack;
 pub mod send_buf;
 mod timers;
 mod tlp;
+mod undo;
 mod user;
 
 pub(crate) use timers::time_wait_expired;

@@ -473,7 +473,11 @@ impl Tcb {
         }
         if seq.lt(self.snd_max) {
             ctx.counters.retrans_segs += 1;
-            self.set_rtx_tsval(Some(self.ts_now(ctx.now)));
+            let tsval = self.ts_now(ctx.now);
+            self.set_rtx_tsval(Some(tsval));
+            if self.sb.is_allocated() {
+                self.undo_note_retransmission(end, tsval); // SK-12 (undo.rs)
+            }
             if let (timed_end, true) = (self.rtt_timing.0, self.rtt_timing.1.is_some()) {
                 if seq.lt(timed_end) {
                     self.rtt_timing.1 = OptStamp::NONE; // Karn (RTO-6)
@@ -821,8 +825,11 @@ impl Tcb {
             // (4.2): ssthresh and cwnd from the controller (FlightSize/2 for NewReno, 0.7
             // of it for CUBIC, CUB-2), unless an ECN-Echo already reduced them for this
             // window of data (RFC 3168 §6.1.2: once per window).
+            // SK-12: what to restore should the reduction prove spurious (undo.rs).
             if !ecn_reduced {
+                let prior = self.cc.prior();
                 self.cc.on_congestion_event(ctx.now, self.loss_flight());
+                self.undo_begin(ctx, prior);
             }
             self.marks.set_ecn(EcnBit::Reduced, false);
             self.flags.set_fast_rtx(true); // (4.3): the segment at SND.UNA goes at once
@@ -916,8 +923,10 @@ impl Tcb {
         if self.marks.ecn(EcnBit::Reduced) || self.in_recovery || self.dupacks >= 3 {
             return;
         }
-        // (Both controllers leave cwnd at the new ssthresh: no recovery follows.)
+        // (Both controllers leave cwnd at the new ssthresh: no recovery follows.) Real
+        // congestion: no earlier reduction is undone after this one (SK-12).
         self.cc.on_congestion_event(ctx.now, flight);
+        self.undo_forget();
         self.recover = self.snd_max - 1;
         self.marks.set_ecn(EcnBit::Reduced, true);
         self.marks.set_ecn(EcnBit::SendCwr, true);
@@ -936,7 +945,9 @@ impl Tcb {
             // reduced it for this window, RFC 3168 §6.1.2), cwnd inflated by the three
             // segments that left the network.
             if !ecn_reduced {
+                let prior = self.cc.prior(); // SK-12 (undo.rs)
                 self.cc.on_congestion_event(ctx.now, self.loss_flight());
+                self.undo_begin(ctx, prior);
             }
             self.marks.set_ecn(EcnBit::Reduced, false);
             let inflated = self.cc.ssthresh().saturating_add(3 * self.mss);

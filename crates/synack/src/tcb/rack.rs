@@ -323,6 +323,15 @@ impl Flight {
         self.maybe_lost = true;
     }
 
+    /// An RTO proved spurious (SK-12, Linux tcp_undo_cwnd_reduction with unmark_loss): no
+    /// byte is lost after all; retransmitted ones stay marked as such.
+    pub fn unmark_lost(&mut self) {
+        for r in &mut self.runs {
+            r.flags &= !LOST;
+        }
+        self.maybe_lost = false;
+    }
+
     /// NextSeg rule 1 with RACK's marks (RFC 8985 §9.3 with RFC 6675): the first unSACKed
     /// byte deemed lost and not yet sent again, and how much of it (at most `smss`) can
     /// go in one segment.

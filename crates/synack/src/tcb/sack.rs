@@ -6,12 +6,14 @@
 //! information above the highest range is not recorded, which only makes the sender more
 //! conservative (SK-5 allows the receiver to renege anyway). Memory is bounded per connection.
 //!
-//! The same box holds RACK's record of the flight (`rack::Flight`, RK-1) and HyStart++'s
-//! rounds (`cc::hystart`): all are needed only while data is outstanding and something is
+//! The same box holds RACK's record of the flight (`rack::Flight`, RK-1), HyStart++'s
+//! rounds (`cc::hystart`) and what a loss episode would restore if it proved spurious
+//! (`undo::Undo`, SK-12): all are needed only while data is outstanding and something is
 //! known about it, so one pointer in the TCB (8 bytes while unallocated, issue 3's memory
 //! budget) serves them all.
 
 use super::rack::Flight;
+use super::undo::Undo;
 use crate::cc::hystart::HyStart;
 use crate::seq::SeqNum;
 
@@ -59,6 +61,9 @@ struct Inner {
     /// HyStart++'s rounds in the initial slow start (`cc::hystart`); forgotten with the
     /// box when the flight drains.
     hystart: Option<HyStart>,
+    /// The loss episode's undo state (SK-12), boxed: 8 bytes of this box while there is
+    /// none. While an episode can still be undone it keeps the box.
+    undo: Option<Box<Undo>>,
 }
 
 /// SACKed ranges above SND.UNA (and RACK's flight record), allocated while in use.
@@ -115,14 +120,54 @@ impl Scoreboard {
             .get_or_insert_with(|| HyStart::new(nxt))
     }
 
-    /// Free the box once neither the ranges nor the flight record hold anything.
+    /// Free the box once neither the ranges nor the flight record hold anything, and no
+    /// loss episode's undo state is kept in it (SK-12).
     pub(crate) fn release_if_idle(&mut self) {
         if self
             .inner
             .as_ref()
-            .is_some_and(|i| i.ranges.is_empty() && i.flight.is_idle())
+            .is_some_and(|i| i.ranges.is_empty() && i.flight.is_idle() && i.undo.is_none())
         {
             self.inner = None;
+        }
+    }
+
+    /// The flight drained with SND.UNA at `una`: HyStart++'s rounds end, an ended loss
+    /// episode's undo state goes once `una` has passed the point where it ended, and the
+    /// box is freed if nothing else is left.
+    pub(crate) fn release_drained(&mut self, una: SeqNum) {
+        if let Some(i) = &mut self.inner {
+            if i.undo.as_ref().is_some_and(|u| u.stale(una)) {
+                i.undo = None;
+            }
+            i.hystart = None;
+        }
+        self.release_if_idle();
+    }
+
+    /// The loss episode's undo state, if any (SK-12).
+    pub(crate) fn undo_mut(&mut self) -> Option<&mut Undo> {
+        self.inner.as_deref_mut()?.undo.as_deref_mut()
+    }
+
+    /// Start a loss episode's undo state (allocating the box if need be), replacing any.
+    pub(crate) fn set_undo(&mut self, u: Undo) {
+        let i = self.inner_mut();
+        match &mut i.undo {
+            Some(b) => **b = u,
+            None => i.undo = Some(Box::new(u)),
+        }
+    }
+
+    /// Take the undo state out (the caller releases the box if it is now idle).
+    pub(crate) fn take_undo(&mut self) -> Option<Box<Undo>> {
+        self.inner.as_deref_mut()?.undo.take()
+    }
+
+    /// An RTO proved spurious: nothing RACK marked lost is (SK-12).
+    pub(crate) fn unmark_lost(&mut self) {
+        if let Some(i) = &mut self.inner {
+            i.flight.unmark_lost();
         }
     }
 

@@ -144,7 +144,13 @@ impl Tcb {
                 // CC-6: ssthresh from the flight on the first expiry, cwnd to one segment;
                 // go back to SND.UNA and resend from there as the window allows.
                 let flight = self.flight_size();
+                let prior = self.cc.prior();
                 self.cc.on_rto(ctx.now, flight, self.retries == 1);
+                if self.retries == 1 {
+                    // SK-12: a timeout may prove spurious too (undo.rs); later ones in a
+                    // row keep the episode's record, as Linux does.
+                    self.undo_begin_rto(ctx, prior);
+                }
                 self.end_dup_run();
                 self.flags.set_fast_rtx(false);
                 self.recover = self.snd_max - 1; // CC-12: an RTO ends recovery
