@@ -31,6 +31,9 @@ pub struct PacketBatch {
     headroom: usize,
     slots: Vec<Vec<u8>>,
     len: usize,
+    /// Per slot: the device vouches for the packet's TCP checksum (see
+    /// [`PacketBatch::set_checksum_trusted`]). False for every slot after `clear`.
+    trusted: Vec<bool>,
 }
 
 impl PacketBatch {
@@ -40,6 +43,7 @@ impl PacketBatch {
             headroom,
             slots: Vec::new(),
             len: 0,
+            trusted: Vec::new(),
         }
     }
 
@@ -63,9 +67,44 @@ impl PacketBatch {
         self.len = self.len.min(n);
     }
 
-    /// Empty the batch, keeping every slot's memory.
+    /// Empty the batch, keeping every slot's memory. Every slot's checksum is untrusted
+    /// again.
     pub fn clear(&mut self) {
         self.len = 0;
+        self.trusted.fill(false);
+    }
+
+    /// For devices: packet `i`'s TCP checksum is vouched for by the device (Linux's
+    /// CHECKSUM_PARTIAL or CHECKSUM_UNNECESSARY: a TUN device with offload gets packets the
+    /// local kernel made, their checksum left partial), so the runtime hands it to the stack
+    /// with `Stack::handle_packet_trusted`, which does not check it. A packet that crossed a
+    /// wire no one verified must not be marked.
+    pub fn set_checksum_trusted(&mut self, i: usize, trusted: bool) {
+        if self.trusted.len() <= i {
+            self.trusted.resize(i + 1, false);
+        }
+        self.trusted[i] = trusted;
+    }
+
+    /// Whether packet `i`'s checksum is vouched for (see
+    /// [`PacketBatch::set_checksum_trusted`]).
+    pub fn checksum_trusted(&self, i: usize) -> bool {
+        i < self.len && self.trusted.get(i).copied().unwrap_or(false)
+    }
+
+    /// The packets, in order, without headroom, each with whether its checksum is vouched
+    /// for.
+    pub fn iter_trusted(&self) -> impl Iterator<Item = (&[u8], bool)> + '_ {
+        let h = self.headroom;
+        self.slots[..self.len]
+            .iter()
+            .enumerate()
+            .map(move |(i, s)| {
+                (
+                    s.get(h..).unwrap_or(&[]),
+                    self.trusted.get(i).copied().unwrap_or(false),
+                )
+            })
     }
 
     /// Packet `i` without its headroom, or `None` past the end.
@@ -144,6 +183,9 @@ impl PacketBatch {
     }
 
     fn slot_for_next(&mut self) -> &mut Vec<u8> {
+        if let Some(t) = self.trusted.get_mut(self.len) {
+            *t = false; // a packet appended is untrusted until its device says otherwise
+        }
         if self.len == self.slots.len() {
             self.slots.push(Vec::new());
         }
@@ -176,7 +218,10 @@ pub trait Device: Send + Sync + 'static {
     }
 
     /// Wait for at least one packet, then fill `batch` (which the runtime passes in empty,
-    /// with the device's headroom) with up to [`Device::max_batch`] packets. An error ends the
+    /// with the device's headroom) with up to [`Device::max_batch`] packets. A packet whose
+    /// TCP checksum the device vouches for is marked ([`PacketBatch::set_checksum_trusted`];
+    /// its checksum field may then hold only a partial sum): whoever drives the stack must
+    /// hand it over with `Stack::handle_packet_trusted`, the others with `handle_packet`. An error ends the
     /// runtime's receive loop only if it is not `Interrupted`/`WouldBlock`.
     fn recv(&self, batch: &mut PacketBatch) -> impl Future<Output = io::Result<()>> + Send;
 
@@ -187,3 +232,36 @@ pub trait Device: Send + Sync + 'static {
 }
 
 pub mod memory;
+
+#[cfg(test)]
+mod tests {
+    use super::PacketBatch;
+
+    /// A trusted mark belongs to one packet of one batch: it never carries over to the
+    /// packet next put in that slot, whether the batch was cleared or the slot reused.
+    #[test]
+    fn checksum_trust_is_per_packet_and_forgotten() {
+        let mut b = PacketBatch::new(10);
+        b.push(&[0x45; 40]);
+        b.push(&[0x45; 60]);
+        b.set_checksum_trusted(1, true);
+        assert_eq!(
+            b.iter_trusted()
+                .map(|(p, t)| (p.len(), t))
+                .collect::<Vec<_>>(),
+            vec![(40, false), (60, true)]
+        );
+        assert!(b.checksum_trusted(1) && !b.checksum_trusted(0) && !b.checksum_trusted(2));
+        b.clear();
+        b.push(&[0x45; 40]);
+        b.push(&[0x45; 50]);
+        assert!(!b.checksum_trusted(1), "cleared with the batch");
+        b.set_checksum_trusted(1, true);
+        b.truncate(1);
+        b.push(&[0x45; 30]);
+        assert!(
+            !b.checksum_trusted(1),
+            "a packet appended over a trusted slot is not"
+        );
+    }
+}

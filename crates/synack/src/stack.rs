@@ -1022,10 +1022,30 @@ impl Stack {
     // ----- packets in --------------------------------------------------------------------
 
     /// An IP packet arrived.
+    #[inline]
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        self.receive(now, packet, false)
+    }
+
+    /// An IP packet arrived whose TCP checksum the device vouches for, as Linux takes
+    /// CHECKSUM_UNNECESSARY and CHECKSUM_PARTIAL packets: hardware that verified it (receive
+    /// checksum offload), or a TUN device with offload handing over a packet the local
+    /// kernel made and never summed (`virtio_net_hdr` NEEDS_CSUM: the field holds only the
+    /// pseudo-header sum). MUST-3 is then the device's: the TCP checksum is not looked at,
+    /// and the payload is copied into the receive ring without the pass that sums it. The
+    /// IPv4 header checksum is still checked. Given a packet no device vouched for, this
+    /// would accept corrupted data: use [`Stack::handle_packet`].
+    #[inline]
+    pub fn handle_packet_trusted(&mut self, now: Instant, packet: &[u8]) {
+        self.receive(now, packet, true)
+    }
+
+    /// [`Stack::handle_packet`] and [`Stack::handle_packet_trusted`]: one body (the packet
+    /// path's code once in the instruction cache), the trust a flag.
+    fn receive(&mut self, now: Instant, packet: &[u8], trust: bool) {
         // Used where it was parsed, by reference: moving the packet (some 140 bytes) out of
         // the `Result` was a memcpy call per packet (callgrind, bulk).
-        let mut parsed = wire::parse_deferred(packet);
+        let mut parsed = wire::parse_deferred(packet, trust);
         let pkt = match &mut parsed {
             Ok(p) => p,
             Err(e) => {

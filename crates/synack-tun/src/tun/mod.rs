@@ -51,6 +51,8 @@ const MAX_SUPER_PACKET: usize = VIRTIO_NET_HDR_LEN + 65_536;
 
 // virtio_net_hdr constants (include/uapi/linux/virtio_net.h).
 const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
+/// The kernel verified the checksum (the packet's skb was CHECKSUM_UNNECESSARY).
+const VIRTIO_NET_HDR_F_DATA_VALID: u8 = 2;
 const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
 const VIRTIO_NET_HDR_GSO_ECN: u8 = 0x80;
 
@@ -168,6 +170,9 @@ pub struct TunStats {
     pub write_batches: AtomicU64,
     /// Packets the filter dropped, both directions.
     pub filtered: AtomicU64,
+    /// Packets handed to the stack with their TCP checksum vouched for by the kernel, not
+    /// checked again (offload, no filter; see `PacketBatch::set_checksum_trusted`).
+    pub checksum_trusted_in: AtomicU64,
 }
 
 impl TunStats {
@@ -180,7 +185,7 @@ impl TunStats {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         format!(
             "reads {} (super-packets {}), packets in {}, packets out {}, writes {} \
-             (super-packets {}), GRO batches {}, filtered {}",
+             (super-packets {}), GRO batches {}, filtered {}, checksum trusted {}",
             g(&self.reads),
             g(&self.super_packets_in),
             g(&self.packets_in),
@@ -188,7 +193,8 @@ impl TunStats {
             g(&self.writes),
             g(&self.super_packets_out),
             g(&self.write_batches),
-            g(&self.filtered)
+            g(&self.filtered),
+            g(&self.checksum_trusted_in)
         )
     }
 }
@@ -423,14 +429,16 @@ impl TunDevice {
         Ok(n)
     }
 
-    /// Append `packet` (complete, checksum valid) as the batch's packet `n` unless the filter
-    /// drops it; returns the new packet count. Offload path: the batch's length follows `n`.
+    /// Append `packet` (complete, and its checksum valid or, with `trusted`, vouched for by
+    /// the kernel) as the batch's packet `n` unless the filter drops it; returns the new
+    /// packet count. Offload path: the batch's length follows `n`.
     fn push_whole(
         &self,
         packet: &[u8],
         batch: &mut PacketBatch,
         sizes: &mut Vec<usize>,
         n: usize,
+        trusted: bool,
     ) -> usize {
         if !self.keep(Direction::Rx, packet) {
             return n;
@@ -438,6 +446,10 @@ impl TunDevice {
         // `push` appends at the batch's length and copies only the packet (no zeroing).
         batch.set_len(n);
         batch.push(packet);
+        if trusted {
+            batch.set_checksum_trusted(n, true);
+            TunStats::bump(&self.stats.checksum_trusted_in, 1);
+        }
         sizes.push(packet.len());
         n + 1
     }
@@ -460,13 +472,23 @@ impl TunDevice {
             return n;
         };
         let packet = &mut frame[VIRTIO_NET_HDR_LEN..];
+        // The kernel vouches for the TCP checksum of what it hands us: one it left partial
+        // (NEEDS_CSUM, a packet it made) or one it verified (DATA_VALID). The stack then
+        // skips MUST-3's pass over the payload (`Stack::handle_packet_trusted`), as Linux
+        // does for such packets, and a partial one is not completed here either: two passes
+        // over every byte saved. With a filter installed (a capture, a test's fault
+        // injection) the checksum is completed first, so that what the filter sees, and a
+        // capture records, is the packet as it would cross a wire.
+        let vouched = hdr.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID) != 0;
+        let trust = vouched && self.filter.is_none();
         if hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE {
-            if hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0
+            if !trust
+                && hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0
                 && !complete_partial_checksum(packet, hdr.csum_start, hdr.csum_offset)
             {
                 return n;
             }
-            return self.push_whole(packet, batch, sizes, n);
+            return self.push_whole(packet, batch, sizes, n, trust);
         }
         // A TCP super-packet (TSO4/TSO6). The kernel's hdr_len may cover a whole segment on
         // the forwarding path, so take the TCP header length from the packet itself (as
@@ -486,10 +508,10 @@ impl TunDevice {
         if self.whole_super_packets
             && hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0
             && ip_length_matches(packet)
-            && complete_partial_checksum(packet, hdr.csum_start, hdr.csum_offset)
+            && (trust || complete_partial_checksum(packet, hdr.csum_start, hdr.csum_offset))
         {
             TunStats::bump(&self.stats.super_packets_in, 1);
-            return self.push_whole(packet, batch, sizes, n);
+            return self.push_whole(packet, batch, sizes, n, trust);
         }
         hdr.hdr_len = hdr_len as u16;
         hdr.gso_type &= !VIRTIO_NET_HDR_GSO_ECN;

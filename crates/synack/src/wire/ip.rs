@@ -58,7 +58,7 @@ pub(crate) fn ip_layer(bytes: &[u8]) -> Result<IpPayload<'_>, ParseError> {
 
 /// Parse one IP packet carrying TCP.
 pub fn parse(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
-    parse_ip_tcp(bytes, false)
+    parse_ip_tcp(bytes, false, false)
 }
 
 /// [`parse`], except that the payload of a plain data segment may be left unsummed
@@ -68,13 +68,17 @@ pub fn parse(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
 /// Inlined, with `parse_ip_tcp`, into `Stack::handle_packet`, its one caller: every packet
 /// received comes through here, and the parsed packet is then used in place rather than
 /// returned through memory.
+///
+/// With `trust` the TCP checksum is not checked at all: the device vouched for it
+/// (`Stack::handle_packet_trusted`). The IPv4 header checksum is still checked: a device
+/// that offloads TCP's fills it in.
 #[inline(always)]
-pub(crate) fn parse_deferred(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
-    parse_ip_tcp(bytes, true)
+pub(crate) fn parse_deferred(bytes: &[u8], trust: bool) -> Result<Packet<'_>, ParseError> {
+    parse_ip_tcp(bytes, true, trust)
 }
 
 #[inline(always)]
-fn parse_ip_tcp(bytes: &[u8], defer: bool) -> Result<Packet<'_>, ParseError> {
+fn parse_ip_tcp(bytes: &[u8], defer: bool, trust: bool) -> Result<Packet<'_>, ParseError> {
     // IPv4 is checked inline, not through `ip_layer`: its answer went through memory as a
     // `Result`, and reading it back with wide loads right after the narrow stores that
     // wrote it stalled on store forwarding (perf: the hottest instructions of this
@@ -86,7 +90,7 @@ fn parse_ip_tcp(bytes: &[u8], defer: bool) -> Result<Packet<'_>, ParseError> {
     if ip.proto != PROTO_TCP {
         return Err(ParseError::NotTcp);
     }
-    let (tcp, payload, csum) = tcp::parse_segment(ip.src, ip.dst, ip.payload, defer)?;
+    let (tcp, payload, csum) = tcp::parse_segment(ip.src, ip.dst, ip.payload, defer, trust)?;
     Ok(Packet {
         src: ip.src,
         dst: ip.dst,
@@ -451,7 +455,7 @@ mod tests {
 
     /// `parse_deferred` followed by `verify_pending`, as the stack uses them.
     fn parse_then_verify(p: &[u8]) -> Result<Packet<'_>, ParseError> {
-        let mut pkt = parse_deferred(p)?;
+        let mut pkt = parse_deferred(p, false)?;
         if !pkt.verify_pending() {
             return Err(ParseError::TcpChecksum);
         }
@@ -463,7 +467,7 @@ mod tests {
         let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
         for (s, d) in [(A4, B4), (A6, B6)] {
             let p = emit_vec(s, d, &header(), &data);
-            let mut pkt = parse_deferred(&p).unwrap();
+            let mut pkt = parse_deferred(&p, false).unwrap();
             assert!(pkt.checksum_pending(), "a plain data segment is deferred");
             assert_eq!((pkt.tcp, pkt.payload), (header(), &data[..]));
             assert!(pkt.verify_pending());
@@ -472,8 +476,8 @@ mod tests {
             let mut q = p.clone();
             let n = q.len();
             q[n - 333] ^= 0x10;
-            assert!(parse_deferred(&q).unwrap().checksum_pending());
-            assert!(!parse_deferred(&q).unwrap().verify_pending());
+            assert!(parse_deferred(&q, false).unwrap().checksum_pending());
+            assert!(!parse_deferred(&q, false).unwrap().verify_pending());
             assert_eq!(parse(&q), Err(ParseError::TcpChecksum));
             // Not deferred: other flags, or a short payload.
             for h in [
@@ -491,10 +495,10 @@ mod tests {
                 },
             ] {
                 let p = emit_vec(s, d, &h, &data);
-                assert_eq!(parse_deferred(&p).unwrap().csum, Csum::Verified);
+                assert_eq!(parse_deferred(&p, false).unwrap().csum, Csum::Verified);
             }
             let p = emit_vec(s, d, &header(), &data[..tcp::DEFER_MIN - 1]);
-            assert_eq!(parse_deferred(&p).unwrap().csum, Csum::Verified);
+            assert_eq!(parse_deferred(&p, false).unwrap().csum, Csum::Verified);
         }
     }
 

@@ -20,13 +20,15 @@ pub(super) const DEFER_MIN: usize = 256;
 /// With `defer`, a plain data segment (ACK, optionally PSH, and at least [`DEFER_MIN`]
 /// payload bytes) comes back with the payload not yet summed (`Csum::Pending`): the
 /// receiver sums it while copying it into its receive ring. The errors are the same as
-/// without `defer` (a bad checksum still wins over bad options).
+/// without `defer` (a bad checksum still wins over bad options). With `trust` the device
+/// vouched for the checksum (see `Stack::handle_packet_trusted`): it is not looked at.
 #[inline] // one caller (parse_ip_tcp); left to itself LLVM sometimes outlined it, at a cost
 pub(crate) fn parse_segment(
     src: IpAddr,
     dst: IpAddr,
     seg: &[u8],
     defer: bool,
+    trust: bool,
 ) -> Result<(TcpHeader, &[u8], Csum), ParseError> {
     if seg.len() < TCP_HEADER_LEN {
         return Err(ParseError::Truncated);
@@ -40,7 +42,10 @@ pub(crate) fn parse_segment(
     let flags = TcpFlags(seg[13]);
     let payload = &seg[header_len..];
     let plain = flags == TcpFlags::ACK || flags == TcpFlags::ACK | TcpFlags::PSH;
-    let csum = if defer && plain && payload.len() >= DEFER_MIN {
+    let csum = if trust {
+        // MUST-3 was the device's (offload): the field may hold only the pseudo-header sum.
+        Csum::Verified
+    } else if defer && plain && payload.len() >= DEFER_MIN {
         // The header is a whole number of 32-bit words, so the payload's sum can be added
         // to this one later (RFC 1071 §2 (B)).
         let pseudo = match (src, dst) {
